@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "saepipe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "saepipe", targets: ["SAEPipeCLI"]),
+        .library(name: "SAEPipe", targets: ["SAEPipe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian, each behind a small system-library target.
+        .systemLibrary(
+            name: "CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        // Runs before main in every binary that links the linear-algebra layer:
+        // re-execs with OPENBLAS_CORETYPE when OpenBLAS fell back to generic kernels.
+        .target(name: "COpenBLASCoreType", dependencies: ["COpenBLAS"]),
+
+        .target(
+            name: "SAEPipeCore",
+            dependencies: [
+                "CYAML",
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "SAEPipeLinalg", dependencies: ["COpenBLAS", "COpenBLASCoreType", "SAEPipeCore"]),
+        .target(name: "SAEPipeEngine", dependencies: ["SAEPipeCore"]),
+        .target(name: "SAEPipe", dependencies: ["SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg"]),
+        .executableTarget(
+            name: "SAEPipeCLI",
+            dependencies: [
+                "SAEPipe",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // Test-only stages, shared by the tests and a helper process that the tests
+        // kill or race against (cross-process locking, killed writes).
+        .target(name: "EngineTestSupport", dependencies: ["SAEPipe"], path: "Tests/EngineTestSupport"),
+        .executableTarget(name: "EngineTestHelper", dependencies: ["EngineTestSupport"], path: "Tests/EngineTestHelper"),
+        .testTarget(
+            name: "SAEPipeTests",
+            dependencies: ["SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg", "EngineTestSupport", "EngineTestHelper"],
+            resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,42 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeEngine
+import SAEPipeLinalg
+
+/// A loaded config wired to its stage graph and runner: what every CLI command starts from.
+public struct Experiment: Sendable {
+    public let config: ResolvedConfig
+    public let graph: StageGraph
+    public let paths: ProjectPaths
+
+    public var runName: String { config[path: "run_name"].stringValue ?? "run" }
+
+    /// Loads with the product schema and stages.
+    public static func load(configPath: String, overrides: [String] = []) throws -> Experiment {
+        try load(configPath: configPath, overrides: overrides, schema: ExperimentSchema.schema,
+                 stages: PipelineStages.stages(for:))
+    }
+
+    /// Loads with a given schema and stage builder (tests use their own).
+    public static func load(
+        configPath: String, overrides: [String], schema: ConfigSchema,
+        stages: (ResolvedConfig) throws -> [StageSpec]
+    ) throws -> Experiment {
+        let config = try ConfigLoader(schema: schema).load(path: configPath, overrides: overrides)
+        let paths = ProjectPaths(
+            artifacts: config[path: "paths.artifacts"].stringValue ?? "artifacts",
+            outputs: config[path: "paths.outputs"].stringValue ?? "outputs")
+        return Experiment(config: config, graph: try StageGraph(try stages(config)), paths: paths)
+    }
+
+    public func runner() -> PipelineRunner {
+        PipelineRunner(graph: graph, config: config, runName: runName, paths: paths)
+    }
+
+    /// Gives each concurrently running stage its share of the cores.
+    public func configureThreads(jobs: Int) {
+        let requested = config[path: "runtime.blas_threads"].intValue ?? 0
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        BLAS.threads = requested > 0 ? requested : max(1, cores / max(1, jobs))
+    }
+}

@@ -1,0 +1,26 @@
+import SAEPipeCore
+
+/// The config schema of a saepipe experiment. Each stage's section is added here as
+/// the stage lands; README's config reference is generated from it
+/// (`saepipe config-reference`).
+public enum ExperimentSchema {
+    public static let core: [ConfigField] = [
+        ConfigField("run_name", .string, doc: "name of the run directory under paths.outputs; defaults to the config file's name"),
+        ConfigField("seed", .int(0...Int(UInt32.max)), default: .int(0), doc: "seed for every random choice (sampling, shuffling, initialisation)"),
+        ConfigField(
+            "paths",
+            .section(ConfigSection([
+                ConfigField("artifacts", .string, default: .string("artifacts"), doc: "caches: stage outputs, downloaded models and data"),
+                ConfigField("outputs", .string, default: .string("outputs"), doc: "run directories with the human-facing results"),
+            ])),
+            doc: "where things are written, relative to the directory saepipe runs in"),
+        ConfigField(
+            "runtime",
+            .section(ConfigSection([
+                ConfigField("blas_threads", .int(0...1024), default: .int(0), doc: "OpenBLAS threads per stage; 0 uses every core, split between --jobs"),
+            ])),
+            doc: "execution settings that do not change results"),
+    ]
+
+    public static var schema: ConfigSchema { ConfigSchema(ConfigSection(core + PipelineStages.configFields)) }
+}

@@ -1,0 +1,12 @@
+import SAEPipeCore
+import SAEPipeEngine
+
+/// The product's stages. Each capability (collect, train, interpret, eval, viz)
+/// registers its config section and its stage specs here when it lands.
+public enum PipelineStages {
+    public static let configFields: [ConfigField] = []
+
+    public static func stages(for config: ResolvedConfig) throws -> [StageSpec] {
+        []
+    }
+}

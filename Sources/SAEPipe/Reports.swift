@@ -1,0 +1,51 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeEngine
+
+/// Plain-text tables for the terminal.
+public enum TextTable {
+    public static func render(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        var lines = [line(header), line(widths.map { String(repeating: "-", count: $0) })]
+        lines += rows.map(line)
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+public enum StatusReport {
+    /// One row per stage: cached / will run / not selected, its key, and why it runs.
+    public static func render(_ plans: [StagePlan]) -> String {
+        if plans.isEmpty { return "no stages are defined for this config\n" }
+        let rows = plans.map { plan -> [String] in
+            let action: String
+            switch plan.action {
+            case .cached: action = "cached"
+            case .run: action = "will run"
+            case .notSelected: action = plan.reasons.isEmpty ? "cached (not selected)" : "not selected"
+            }
+            return [plan.stage.id, action, String(plan.key.prefix(12)), plan.reasons.joined(separator: "; ")]
+        }
+        return TextTable.render(header: ["stage", "status", "key", "why"], rows: rows)
+    }
+
+    /// The per-stage timing summary printed at the end of a run.
+    public static func timings(_ report: RunReport) -> String {
+        let rows = report.outcomes.map { outcome in
+            [outcome.id, outcome.status, outcome.status == "ran" ? Progress.duration(outcome.seconds) : "-"]
+        }
+        var text = TextTable.render(header: ["stage", "result", "time"], rows: rows)
+        text += "total \(Progress.duration(report.seconds))"
+        if let directory = report.runDirectory { text += " — outputs in \(directory)/" }
+        return text + "\n"
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import SAEPipe
+import SAEPipeCore
+import SAEPipeEngine
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the experiment's stages, reusing every cached output.")
+
+    @OptionGroup var configOptions: ConfigOptions
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Rerun STAGE (an id like train.A or a kind like train) even if cached; bare --force reruns all.", valueName: "stage"))
+    var force: [String] = []
+    @Option(help: "Run only this stage (its upstream must be cached).")
+    var only: String?
+    @Option(help: "Run this stage and everything downstream of it.")
+    var from: String?
+    @Option(help: "Run this stage and everything it depends on, nothing after.")
+    var until: String?
+    @Flag(help: "Say which stages would run and why; run nothing.")
+    var dryRun = false
+    @Option(help: "Independent stages to run at once.")
+    var jobs = 1
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        global.apply()
+        let experiment = try configOptions.load()
+        experiment.configureThreads(jobs: jobs)
+        let selection = RunSelection(force: force, only: only, from: from, until: until)
+        let report = try experiment.runner().run(RunOptions(selection: selection, dryRun: dryRun, jobs: jobs))
+        if dryRun {
+            print(StatusReport.render(report.plans), terminator: "")
+            return
+        }
+        if experiment.graph.stages.isEmpty {
+            Console.shared.line("warning: no stages are defined for this config")
+        }
+        Console.shared.line(StatusReport.timings(report), minimum: .normal)
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "List every stage as cached or will-run, and why.")
+
+    @OptionGroup var configOptions: ConfigOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.apply()
+        let experiment = try configOptions.load()
+        print(StatusReport.render(try experiment.runner().plan()), terminator: "")
+    }
+}
+
+struct DagCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dag", abstract: "Print the stage graph.")
+
+    @OptionGroup var configOptions: ConfigOptions
+    @Option(help: "text, dot or mermaid.")
+    var format: String = "text"
+
+    func run() throws {
+        guard let format = DAGRenderer.Format(rawValue: format) else {
+            throw SAEPipeError.input("unknown --format \(format)", hint: "use text, dot or mermaid")
+        }
+        let experiment = try configOptions.load()
+        let plans = try experiment.runner().plan()
+        print(DAGRenderer.render(experiment.graph, plans: plans, format: format), terminator: "")
+    }
+}
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate", abstract: "Check a config and print it fully resolved, with defaults.")
+
+    @OptionGroup var configOptions: ConfigOptions
+    @Option(help: "yaml or json.")
+    var format: String = "yaml"
+    @Flag(help: "Annotate each key with what it means (YAML only).")
+    var docs = false
+
+    func run() throws {
+        let experiment = try configOptions.load()
+        switch format {
+        case "yaml":
+            let notes = docs ? ExperimentSchema.schema.docs() : [:]
+            print("# resolved from " + experiment.config.sourceFiles.joined(separator: " ← "))
+            print(experiment.config.value.yaml(docs: notes), terminator: "")
+        case "json":
+            print(experiment.config.value.prettyJSON())
+        default:
+            throw SAEPipeError.input("unknown --format \(format)", hint: "use yaml or json")
+        }
+    }
+}
+
+struct ConfigReferenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config-reference", abstract: "Print every config key with its type, default and meaning (Markdown).")
+
+    func run() throws {
+        print(ExperimentSchema.schema.markdownReference(), terminator: "")
+    }
+}

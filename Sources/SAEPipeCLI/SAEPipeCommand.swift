@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SAEPipe
+import SAEPipeCore
+
+struct SAEPipeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "saepipe",
+        abstract: "Run sparse-autoencoder experiments on a CPU: collect, train, interpret, eval, report.",
+        version: SAEPipeVersion.current,
+        subcommands: [
+            RunCommand.self, StatusCommand.self, DagCommand.self, ValidateCommand.self, ConfigReferenceCommand.self,
+            BenchCommand.self,
+        ])
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: [.short, .long], help: "Only print warnings and errors.")
+    var quiet = false
+    @Flag(name: [.short, .long], help: "Print debug detail.")
+    var verbose = false
+
+    func apply() {
+        Console.shared.verbosity = quiet ? .quiet : verbose ? .verbose : .normal
+    }
+}
+
+struct ConfigOptions: ParsableArguments {
+    @Argument(help: "Experiment config (.yaml, .yml or .json).")
+    var config: String
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, typed by the schema.", valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    func load() throws -> Experiment {
+        try Experiment.load(configPath: config, overrides: overrides)
+    }
+}
+
+enum CLIArguments {
+    /// `--force` takes an optional stage: a bare `--force` (at the end, before another
+    /// option, or before the config path) means every stage.
+    static func normalize(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--force" {
+                let next = index + 1 < arguments.count ? arguments[index + 1] : nil
+                if let next, !next.hasPrefix("-"), !looksLikePath(next) {
+                    result.append("--force=\(next)")
+                    index += 2
+                    continue
+                }
+                result.append("--force=all")
+            } else {
+                result.append(argument)
+            }
+            index += 1
+        }
+        return result
+    }
+
+    private static func looksLikePath(_ text: String) -> Bool {
+        text.contains("/") || [".yaml", ".yml", ".json"].contains { text.hasSuffix($0) }
+    }
+}

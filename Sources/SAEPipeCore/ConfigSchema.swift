@@ -1,0 +1,302 @@
+import Collections
+import Foundation
+
+/// The type a config key must have; sections nest.
+public indirect enum ConfigType: Sendable {
+    case bool
+    case int(ClosedRange<Int>? = nil)
+    case double(ClosedRange<Double>? = nil)
+    case string
+    case choice([String])
+    case list(ConfigType)
+    case section(ConfigSection)
+    /// User-named entries that all share one section's keys (e.g. `datasets: {A: …, B: …}`).
+    case table(ConfigSection)
+
+    var name: String {
+        switch self {
+        case .bool: return "a boolean (true/false)"
+        case .int(let range):
+            return range.map { "an integer in \($0.lowerBound)...\($0.upperBound)" } ?? "an integer"
+        case .double(let range):
+            return range.map { "a number in \($0.lowerBound)...\($0.upperBound)" } ?? "a number"
+        case .string: return "a string"
+        case .choice(let options): return "one of " + options.map { "`\($0)`" }.joined(separator: ", ")
+        case .list(let element): return "a list of \(element.name.replacingOccurrences(of: "a ", with: ""))"
+        case .section: return "a mapping"
+        case .table: return "a mapping of named entries"
+        }
+    }
+}
+
+public struct ConfigField: Sendable {
+    public var name: String
+    public var type: ConfigType
+    /// `.null` means optional with no value; sections default to their fields' defaults.
+    public var defaultValue: ConfigValue
+    public var required: Bool
+    public var doc: String
+
+    public init(
+        _ name: String, _ type: ConfigType, default defaultValue: ConfigValue = .null, required: Bool = false,
+        doc: String
+    ) {
+        self.name = name
+        self.type = type
+        self.defaultValue = defaultValue
+        self.required = required
+        self.doc = doc
+    }
+}
+
+public struct ConfigSection: Sendable {
+    public var fields: [ConfigField]
+    public init(_ fields: [ConfigField]) { self.fields = fields }
+
+    public func field(_ name: String) -> ConfigField? { fields.first { $0.name == name } }
+}
+
+/// One schema for YAML and JSON configs: decodes a positioned node tree into a
+/// resolved `ConfigValue`, filling defaults and rejecting what it does not know.
+public struct ConfigSchema: Sendable {
+    public var root: ConfigSection
+
+    public init(_ root: ConfigSection) { self.root = root }
+
+    public func decode(_ node: YAMLNode) throws -> ConfigValue {
+        try decode(node, as: .section(root), path: "")
+    }
+
+    /// The default of every key, as the resolved config would show it.
+    public func defaults() -> ConfigValue {
+        // A section with no node decodes to its defaults and cannot fail unless a key is required.
+        (try? decodeMissing(.section(root), path: "", field: nil)) ?? .map([:])
+    }
+
+    /// `path → doc` for every documented key, for annotated output.
+    public func docs() -> [String: String] {
+        var result: [String: String] = [:]
+        func walk(_ section: ConfigSection, _ prefix: String) {
+            for field in section.fields {
+                let path = prefix.isEmpty ? field.name : "\(prefix).\(field.name)"
+                result[path] = field.doc
+                if case .section(let child) = field.type { walk(child, path) }
+            }
+        }
+        walk(root, "")
+        return result
+    }
+
+    /// Every key with its type, default and doc, as a Markdown table (the README's reference).
+    public func markdownReference() -> String {
+        var rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+        func walk(_ section: ConfigSection, _ prefix: String) {
+            for field in section.fields {
+                let path = prefix.isEmpty ? field.name : "\(prefix).\(field.name)"
+                switch field.type {
+                case .section(let child):
+                    walk(child, path)
+                case .table(let child):
+                    rows.append("| `\(path).<name>` | mapping | | \(field.doc) |")
+                    walk(child, "\(path).<name>")
+                default:
+                    let value = field.required ? "required" : field.defaultValue.isNull ? "—" : "`\(field.defaultValue.scalarDescription)`"
+                    let type = field.type.name.replacingOccurrences(of: "|", with: "\\|")
+                    rows.append("| `\(path)` | \(type) | \(value) | \(field.doc) |")
+                }
+            }
+        }
+        walk(root, "")
+        return rows.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: - Decoding
+
+    private func decode(_ node: YAMLNode, as type: ConfigType, path: String) throws -> ConfigValue {
+        switch type {
+        case .section(let section):
+            guard case .mapping(let pairs, _) = node else {
+                throw typeError(node, expected: type, path: path)
+            }
+            var given: [String: YAMLNode] = [:]
+            for pair in pairs {
+                guard let key = pair.key.scalarText else {
+                    throw SAEPipeError.input("keys must be plain names", at: pair.key.location, key: path)
+                }
+                guard section.field(key) != nil else {
+                    throw unknownKey(key, in: section, path: path, at: pair.key.location)
+                }
+                given[key] = pair.value
+            }
+            var entries: OrderedDictionary<String, ConfigValue> = [:]
+            for field in section.fields {
+                let childPath = join(path, field.name)
+                if let child = given[field.name] {
+                    entries[field.name] = try decodeField(child, field, path: childPath)
+                } else {
+                    entries[field.name] = try decodeMissing(field.type, path: childPath, field: field, near: node)
+                }
+            }
+            return .map(entries)
+        case .table(let section):
+            guard case .mapping(let pairs, _) = node else {
+                throw typeError(node, expected: type, path: path)
+            }
+            var entries: OrderedDictionary<String, ConfigValue> = [:]
+            for pair in pairs {
+                guard let key = pair.key.scalarText, !key.isEmpty, !key.contains(".") else {
+                    throw SAEPipeError.input(
+                        "entry names must be non-empty and contain no '.'", at: pair.key.location, key: path)
+                }
+                entries[key] = try decode(pair.value, as: .section(section), path: join(path, key))
+            }
+            return .map(entries)
+        case .list(let element):
+            guard case .sequence(let items, _) = node else {
+                // A single scalar where a list is expected is taken as a one-item list.
+                if case .scalar = node, !isNull(node) { return .list([try decode(node, as: element, path: path)]) }
+                throw typeError(node, expected: type, path: path)
+            }
+            return .list(try items.enumerated().map { index, item in
+                try decode(item, as: element, path: "\(path)[\(index)]")
+            })
+        default:
+            return try decodeScalar(node, as: type, path: path)
+        }
+    }
+
+    private func decodeField(_ node: YAMLNode, _ field: ConfigField, path: String) throws -> ConfigValue {
+        if isNull(node) {
+            if field.required {
+                throw SAEPipeError.input("`\(path)` is required and cannot be null", at: node.location, key: path)
+            }
+            switch field.type {
+            case .section, .table: return try decodeMissing(field.type, path: path, field: field)
+            default: return field.defaultValue  // an explicit null asks for the default
+            }
+        }
+        return try decode(node, as: field.type, path: path)
+    }
+
+    private func decodeMissing(_ type: ConfigType, path: String, field: ConfigField?, near: YAMLNode? = nil) throws
+        -> ConfigValue
+    {
+        if let field, field.required {
+            throw SAEPipeError.input(
+                "missing required key `\(path)`", at: near?.location, key: path,
+                hint: "add `\(field.name):` (\(field.type.name)) — \(field.doc)")
+        }
+        switch type {
+        case .section(let section):
+            var entries: OrderedDictionary<String, ConfigValue> = [:]
+            for child in section.fields {
+                entries[child.name] = try decodeMissing(child.type, path: join(path, child.name), field: child, near: near)
+            }
+            return .map(entries)
+        default:
+            return field?.defaultValue ?? .null
+        }
+    }
+
+    private func decodeScalar(_ node: YAMLNode, as type: ConfigType, path: String) throws -> ConfigValue {
+        guard case .scalar(let text, let quoted, let location) = node else {
+            throw typeError(node, expected: type, path: path)
+        }
+        let plain = !quoted
+        switch type {
+        case .string:
+            return .string(text)
+        case .bool:
+            if plain, let value = ConfigSchema.parseBool(text) { return .bool(value) }
+        case .int(let range):
+            if plain, let value = Int(text.replacingOccurrences(of: "_", with: "")) {
+                if let range, !range.contains(value) {
+                    throw SAEPipeError.input(
+                        "\(value) is out of range for `\(path)`", at: location, key: path,
+                        hint: "use \(type.name)")
+                }
+                return .int(value)
+            }
+        case .double(let range):
+            if plain, let value = Double(text.replacingOccurrences(of: "_", with: "")), value.isFinite {
+                if let range, !range.contains(value) {
+                    throw SAEPipeError.input(
+                        "\(text) is out of range for `\(path)`", at: location, key: path, hint: "use \(type.name)")
+                }
+                return .double(value)
+            }
+        case .choice(let options):
+            if options.contains(text) { return .string(text) }
+            let suggestion = ConfigSchema.closest(to: text, in: options).map { " — did you mean `\($0)`?" } ?? ""
+            throw SAEPipeError.input(
+                "`\(text)` is not a valid value for `\(path)`\(suggestion)", at: location, key: path,
+                hint: "use \(type.name)")
+        default:
+            break
+        }
+        let got = quoted ? "the quoted string \"\(text)\"" : "`\(text)`"
+        let hint = quoted && !text.isEmpty ? "remove the quotes" : "use \(type.name)"
+        throw SAEPipeError.input("expected \(type.name) for `\(path)`, got \(got)", at: location, key: path, hint: hint)
+    }
+
+    private func isNull(_ node: YAMLNode) -> Bool {
+        guard case .scalar(let text, let quoted, _) = node, !quoted else { return false }
+        return text.isEmpty || text == "~" || text.lowercased() == "null"
+    }
+
+    private func typeError(_ node: YAMLNode, expected: ConfigType, path: String) -> SAEPipeError {
+        let what = path.isEmpty ? "the config" : "`\(path)`"
+        return SAEPipeError.input(
+            "expected \(expected.name) for \(what), got \(node.kindName)", at: node.location,
+            key: path.isEmpty ? nil : path)
+    }
+
+    private func unknownKey(_ key: String, in section: ConfigSection, path: String, at location: SourceLocation)
+        -> SAEPipeError
+    {
+        let names = section.fields.map(\.name)
+        let place = path.isEmpty ? "at the top level" : "in \(path)"
+        var message = "unknown key `\(key)` \(place)"
+        var hint: String? = "valid keys: " + names.joined(separator: ", ")
+        if let suggestion = ConfigSchema.closest(to: key, in: names) {
+            message += " — did you mean `\(suggestion)`?"
+            hint = nil
+        }
+        return SAEPipeError.input(message, at: location, key: join(path, key), hint: hint)
+    }
+
+    private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    static func parseBool(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: return nil
+        }
+    }
+
+    /// The candidate nearest by edit distance, when it is near enough to be a typo.
+    public static func closest(to word: String, in candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
+        let allowed = max(2, word.count / 3)
+        return best.1 <= allowed ? best.0 : nil
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+
+/// How chatty saepipe is, and whether stderr is a terminal. Set once by the CLI.
+public final class Console: @unchecked Sendable {
+    public enum Verbosity: Int, Sendable, Comparable {
+        case quiet = 0, normal = 1, verbose = 2
+        public static func < (a: Verbosity, b: Verbosity) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public static let shared = Console()
+
+    private let lock = NSLock()
+    private var _verbosity: Verbosity = .normal
+    /// Progress bars redraw in place only on a terminal; elsewhere they print periodic lines.
+    public let isTerminal: Bool = isatty(STDERR_FILENO) == 1
+    /// The line a live progress bar occupies, so log lines can clear it first.
+    private var liveLine = false
+
+    public var verbosity: Verbosity {
+        get { lock.lock(); defer { lock.unlock() }; return _verbosity }
+        set { lock.lock(); _verbosity = newValue; lock.unlock() }
+    }
+
+    /// Writes one line to stderr, clearing a live progress bar first.
+    public func line(_ text: String, minimum: Verbosity = .normal) {
+        guard verbosity >= minimum else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        var output = ""
+        if liveLine { output += "\r\u{1B}[2K"; liveLine = false }
+        output += text + "\n"
+        FileHandle.standardError.write(Data(output.utf8))
+    }
+
+    /// Always printed, whatever the verbosity (errors).
+    public func error(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        var output = ""
+        if liveLine { output += "\r\u{1B}[2K"; liveLine = false }
+        FileHandle.standardError.write(Data((output + text + "\n").utf8))
+    }
+
+    func redraw(_ text: String) {
+        guard verbosity >= .normal else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
+        liveLine = true
+    }
+
+    func endLive() {
+        lock.lock()
+        defer { lock.unlock() }
+        if liveLine {
+            FileHandle.standardError.write(Data("\n".utf8))
+            liveLine = false
+        }
+    }
+
+    /// Routes swift-log through this console; call once at start-up.
+    public func bootstrapLogging() {
+        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, console: Console.shared) }
+    }
+}
+
+/// A swift-log handler that prints `[label] message` on stderr, honouring --quiet/--verbose.
+public struct ConsoleLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level {
+        get {
+            switch console.verbosity {
+            case .quiet: return .warning
+            case .normal: return .info
+            case .verbose: return .debug
+            }
+        }
+        set {}
+    }
+    let label: String
+    let console: Console
+
+    public init(label: String, console: Console) {
+        self.label = label
+        self.console = console
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let prefix = event.level >= .warning ? "\(event.level): " : ""
+        let text = "[\(label)] \(prefix)\(event.message)"
+        if event.level >= .warning { console.error(text) } else { console.line(text, minimum: .quiet) }
+    }
+}
+
+/// A progress bar for long loops: items/s and ETA, redrawn at most 10 times a second
+/// on a terminal; a plain line every `plainInterval` seconds otherwise.
+public final class Progress: @unchecked Sendable {
+    private let label: String
+    private let total: Int?
+    private let unit: String
+    private let console: Console
+    private let start = Date()
+    private let plainInterval: TimeInterval
+    private let lock = NSLock()
+    private var done = 0
+    private var lastDraw = Date.distantPast
+    private var finished = false
+
+    public init(_ label: String, total: Int?, unit: String = "it", console: Console = .shared,
+                plainInterval: TimeInterval = 10) {
+        self.label = label
+        self.total = total
+        self.unit = unit
+        self.console = console
+        self.plainInterval = plainInterval
+    }
+
+    public var completed: Int { lock.lock(); defer { lock.unlock() }; return done }
+
+    public func advance(by count: Int = 1) {
+        lock.lock()
+        done += count
+        let now = Date()
+        let due = now.timeIntervalSince(lastDraw) >= (console.isTerminal ? 0.1 : plainInterval)
+        if due { lastDraw = now }
+        let snapshot = done
+        lock.unlock()
+        if due { draw(snapshot, final: false) }
+    }
+
+    public func finish() {
+        lock.lock()
+        guard !finished else { lock.unlock(); return }
+        finished = true
+        let snapshot = done
+        lock.unlock()
+        draw(snapshot, final: true)
+        if console.isTerminal { console.endLive() }
+    }
+
+    /// Items per second so far.
+    public var rate: Double {
+        let elapsed = Date().timeIntervalSince(start)
+        return elapsed > 0 ? Double(completed) / elapsed : 0
+    }
+
+    private func draw(_ count: Int, final: Bool) {
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(count) / elapsed : 0
+        var text = "\(label) "
+        if let total, total > 0 {
+            let fraction = min(1, Double(count) / Double(total))
+            if console.isTerminal {
+                let width = 24
+                let filled = Int(fraction * Double(width))
+                text += "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "] "
+            }
+            text += String(format: "%3.0f%% %@/%@ %@", fraction * 100, Progress.compact(count), Progress.compact(total), unit)
+            text += String(format: " %@ %@/s", Progress.compact(Int(rate)), unit)
+            if !final, rate > 0 {
+                text += " ETA " + Progress.duration(Double(total - count) / rate)
+            } else {
+                text += " in " + Progress.duration(elapsed)
+            }
+        } else {
+            text += "\(Progress.compact(count)) \(unit) \(Progress.compact(Int(rate))) \(unit)/s"
+        }
+        if console.isTerminal { console.redraw(text) } else { console.line(text) }
+    }
+
+    public static func compact(_ value: Int) -> String {
+        let v = Double(value)
+        if abs(v) >= 1e9 { return String(format: "%.2fG", v / 1e9) }
+        if abs(v) >= 1e6 { return String(format: "%.2fM", v / 1e6) }
+        if abs(v) >= 1e4 { return String(format: "%.1fk", v / 1e3) }
+        return String(value)
+    }
+
+    public static func duration(_ seconds: Double) -> String {
+        if !seconds.isFinite { return "?" }
+        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        let s = Int(seconds.rounded())
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// File operations that never leave a half-written file where a complete one is expected.
+public enum FileSystem {
+    /// Writes to a temporary sibling, flushes it, then renames it over `path`.
+    public static func writeAtomically(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        do {
+            try data.write(to: temporary)
+            try syncFile(temporary.path)
+            try rename(from: temporary.path, to: path)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw SAEPipeError.runtime("cannot write \(path): \(error)", file: path)
+        }
+    }
+
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        try writeAtomically(Data(text.utf8), to: path)
+    }
+
+    /// POSIX rename: atomic within one file system, replaces an existing file or empty directory.
+    public static func rename(from source: String, to destination: String) throws {
+        guard Foundation.rename(source, destination) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw SAEPipeError.runtime("cannot rename \(source) to \(destination): \(reason)", file: destination)
+        }
+    }
+
+    public static func syncFile(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    public static func createDirectory(_ path: String) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    public static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Regular files below `directory`, as paths relative to it, sorted.
+    public static func listFiles(in directory: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var files: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            if !isDirectory((directory as NSString).appendingPathComponent(relative)) { files.append(relative) }
+        }
+        return files.sorted()
+    }
+
+    public static func fileSize(_ path: String) -> UInt64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return UInt64(info.st_size)
+    }
+
+    /// Copies a file or directory tree, replacing what is at `destination`.
+    public static func copyReplacing(_ source: String, to destination: String) throws {
+        remove(destination)
+        try FileManager.default.createDirectory(
+            atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: source, toPath: destination)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import SAEPipeCore
+
+/// Content-addressed stage outputs: `<root>/<kind>/<key>/`, each with a manifest.json
+/// written last, and made visible by one rename, so an entry that exists is complete.
+public struct CacheStore: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    public func entryDirectory(kind: String, key: String) -> String { "\(root)/\(kind)/\(key)" }
+
+    public func manifestPath(kind: String, key: String) -> String {
+        "\(entryDirectory(kind: kind, key: key))/manifest.json"
+    }
+
+    public func readManifest(kind: String, key: String) -> EntryManifest? {
+        guard let data = FileManager.default.contents(atPath: manifestPath(kind: kind, key: key)) else { return nil }
+        return try? JSONDecoder().decode(EntryManifest.self, from: data)
+    }
+
+    /// Why a complete-looking entry cannot be used, or nil when it can.
+    public func problem(kind: String, key: String) -> String? {
+        let directory = entryDirectory(kind: kind, key: key)
+        guard FileSystem.isDirectory(directory) else { return "no cache entry" }
+        guard let manifest = readManifest(kind: kind, key: key) else { return "cache entry has no readable manifest" }
+        for output in manifest.outputs {
+            let path = "\(directory)/\(output.path)"
+            guard let size = FileSystem.fileSize(path) else { return "output \(output.path) is missing" }
+            if size != output.size { return "output \(output.path) changed size (\(size) ≠ \(output.size) bytes)" }
+        }
+        return nil
+    }
+
+    /// The most recently finished entry that the given stage id wrote, for explaining changes.
+    public func latestManifest(kind: String, stageId: String) -> EntryManifest? {
+        let directory = "\(root)/\(kind)"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        return names.filter { !$0.hasPrefix(".") && !$0.hasSuffix(".lock") }
+            .compactMap { readManifest(kind: kind, key: $0) }
+            .filter { $0.stageId == stageId }
+            .max { $0.finished < $1.finished }
+    }
+
+    /// Holds an exclusive lock on one entry while it is written; released on close or on process death.
+    public func lock(kind: String, key: String, waiting: (Int32?) -> Void) throws -> EntryLock {
+        let directory = "\(root)/\(kind)"
+        try FileSystem.createDirectory(directory)
+        return try EntryLock(path: "\(directory)/\(key).lock", waiting: waiting)
+    }
+
+    /// A fresh private directory for writing an entry, after removing what killed runs left.
+    public func temporaryDirectory(kind: String, key: String) throws -> String {
+        let directory = "\(root)/\(kind)"
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: directory) {
+            for name in names where name.hasPrefix(".tmp-\(key)-") || name.hasPrefix(".old-\(key)-") {
+                FileSystem.remove("\(directory)/\(name)")
+            }
+        }
+        let temporary = "\(directory)/.tmp-\(key)-\(getpid())"
+        try FileSystem.createDirectory(temporary)
+        return temporary
+    }
+
+    /// Hashes the outputs, writes the manifest, and renames the directory into place.
+    public func commit(temporary: String, manifest: EntryManifest) throws {
+        var manifest = manifest
+        manifest.outputs = try FileSystem.listFiles(in: temporary).map { relative in
+            let path = "\(temporary)/\(relative)"
+            return EntryManifest.Output(
+                path: relative, size: FileSystem.fileSize(path) ?? 0, sha256: try Hashing.sha256Hex(fileAt: path))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileSystem.writeAtomically(try encoder.encode(manifest), to: "\(temporary)/manifest.json")
+        let final = entryDirectory(kind: manifest.stage, key: manifest.key)
+        if FileSystem.exists(final) {
+            // A forced rerun replaces the old entry; move it aside first so `final` is never partial.
+            let old = "\(root)/\(manifest.stage)/.old-\(manifest.key)-\(getpid())"
+            try FileSystem.rename(from: final, to: old)
+            try FileSystem.rename(from: temporary, to: final)
+            FileSystem.remove(old)
+        } else {
+            try FileSystem.rename(from: temporary, to: final)
+        }
+    }
+}
+
+/// What an entry records about how it was made.
+public struct EntryManifest: Codable, Sendable {
+    public struct Upstream: Codable, Sendable, Equatable {
+        public var id: String
+        public var key: String
+        public init(id: String, key: String) {
+            self.id = id
+            self.key = key
+        }
+    }
+    public struct Input: Codable, Sendable, Equatable {
+        public var path: String
+        public var sha256: String
+        public init(path: String, sha256: String) {
+            self.path = path
+            self.sha256 = sha256
+        }
+    }
+    public struct Output: Codable, Sendable {
+        public var path: String
+        public var size: UInt64
+        public var sha256: String
+    }
+
+    public var saepipeVersion: String
+    public var stage: String
+    public var stageId: String
+    public var version: Int
+    public var key: String
+    /// The config slice as canonical JSON.
+    public var config: String
+    public var upstream: [Upstream]
+    public var inputs: [Input]
+    public var outputs: [Output]
+    public var started: Double
+    public var finished: Double
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case saepipeVersion = "saepipe_version", stage, stageId = "stage_id", version, key, config, upstream, inputs,
+            outputs, started, finished, seconds
+    }
+}
+
+/// An exclusive `flock` on a lock file.
+public final class EntryLock: @unchecked Sendable {
+    private var fd: Int32
+
+    init(path: String, waiting: (Int32?) -> Void) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SAEPipeError.runtime("cannot open lock file: \(String(cString: strerror(errno)))", file: path)
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = pread(fd, &buffer, 31, 0)
+            let holder = count > 0 ? Int32(String(decoding: buffer[0..<count], as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)) : nil
+            waiting(holder)
+            while flock(fd, LOCK_EX) != 0 {
+                if errno != EINTR {
+                    close(fd)
+                    throw SAEPipeError.runtime("cannot lock: \(String(cString: strerror(errno)))", file: path)
+                }
+            }
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        ftruncate(fd, 0)
+        _ = pwrite(fd, pid, pid.count, 0)
+    }
+
+    public func release() {
+        guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}

@@ -1,0 +1,231 @@
+import Collections
+import Foundation
+import Logging
+import SAEPipeCore
+
+public struct RunOptions: Sendable {
+    public var selection: RunSelection
+    public var dryRun: Bool
+    /// How many independent stages may run at once.
+    public var jobs: Int
+
+    public init(selection: RunSelection = RunSelection(), dryRun: Bool = false, jobs: Int = 1) {
+        self.selection = selection
+        self.dryRun = dryRun
+        self.jobs = max(1, jobs)
+    }
+}
+
+public struct RunReport: Sendable {
+    public struct StageOutcome: Sendable {
+        public var id: String
+        /// `ran`, `cached`, `not-run`.
+        public var status: String
+        public var seconds: Double
+    }
+
+    public var plans: [StagePlan]
+    public var outcomes: [StageOutcome]
+    public var runDirectory: String?
+    public var seconds: Double
+
+    public var ranStages: [String] { outcomes.filter { $0.status == "ran" }.map(\.id) }
+}
+
+/// Runs a stage graph against the cache: plans, executes what must run (up to
+/// `jobs` at once), then assembles the run directory.
+public final class PipelineRunner: @unchecked Sendable {
+    public let graph: StageGraph
+    public let config: ResolvedConfig
+    public let runName: String
+    public let paths: ProjectPaths
+    let cache: CacheStore
+    let fileHashes: FileHashCache
+    let logger = Logger(label: "saepipe")
+
+    public init(graph: StageGraph, config: ResolvedConfig, runName: String, paths: ProjectPaths) {
+        self.graph = graph
+        self.config = config
+        self.runName = runName
+        self.paths = paths
+        cache = CacheStore(root: paths.cache)
+        fileHashes = FileHashCache(storePath: paths.fileHashStore)
+    }
+
+    var manifestPath: String { "\(paths.runDirectory(runName))/manifest.json" }
+
+    public func plan(_ selection: RunSelection = RunSelection()) throws -> [StagePlan] {
+        let planner = Planner(
+            graph: graph, cache: cache, fileHashes: fileHashes,
+            previous: RunManifest.previousRecords(at: manifestPath))
+        defer { fileHashes.save() }
+        return try planner.plan(selection)
+    }
+
+    public func run(_ options: RunOptions) throws -> RunReport {
+        let started = Date()
+        let plans = try plan(options.selection)
+        if options.dryRun {
+            return RunReport(plans: plans, outcomes: [], runDirectory: nil, seconds: Date().timeIntervalSince(started))
+        }
+        var outcomes = try execute(plans, jobs: options.jobs, forced: Set(plans.filter(\.forced).map(\.stage.id)))
+        let runDirectory = try assembleRunDirectory(plans: plans, outcomes: &outcomes, started: started)
+        return RunReport(plans: plans, outcomes: outcomes, runDirectory: runDirectory, seconds: Date().timeIntervalSince(started))
+    }
+
+    // MARK: - Execution
+
+    /// Scheduler state shared by the worker threads; every access holds `condition`.
+    private final class Schedule: @unchecked Sendable {
+        let condition = NSCondition()
+        var running = 0
+        var finished = Set<String>()
+        var failure: Error?
+        var results: [String: RunReport.StageOutcome] = [:]
+    }
+
+    private func execute(_ plans: [StagePlan], jobs: Int, forced: Set<String>) throws -> [RunReport.StageOutcome] {
+        let byId = Dictionary(uniqueKeysWithValues: plans.map { ($0.stage.id, $0) })
+        var pending = plans.filter { $0.action == .run }.map(\.stage.id)
+        let toRun = Set(pending)
+        let schedule = Schedule()
+        let condition = schedule.condition
+
+        // After a failure, stages that do not depend on it still run (nothing independent
+        // is lost); those downstream of it never become ready.
+        condition.lock()
+        while true {
+            do {
+                while schedule.running < jobs,
+                    let index = pending.firstIndex(where: { id in
+                        byId[id]!.stage.upstream.allSatisfy { !toRun.contains($0) || schedule.finished.contains($0) }
+                    })
+                {
+                    let plan = byId[pending.remove(at: index)]!
+                    schedule.running += 1
+                    let thread = Thread { [self] in
+                        let outcome: Result<RunReport.StageOutcome, Error> = Result {
+                            try self.executeStage(plan, plans: byId, forced: forced.contains(plan.stage.id))
+                        }
+                        condition.lock()
+                        schedule.running -= 1
+                        switch outcome {
+                        case .success(let result):
+                            schedule.results[plan.stage.id] = result
+                            schedule.finished.insert(plan.stage.id)
+                        case .failure(let error):
+                            if schedule.failure == nil { schedule.failure = error }
+                            Logger(label: plan.stage.id).error("failed: \(error)")
+                        }
+                        condition.signal()
+                        condition.unlock()
+                    }
+                    thread.stackSize = 16 << 20
+                    thread.start()
+                }
+            }
+            if schedule.running == 0 { break }
+            condition.wait()
+        }
+        condition.unlock()
+        if let failure = schedule.failure { throw failure }
+        return plans.map { plan in
+            schedule.results[plan.stage.id]
+                ?? RunReport.StageOutcome(
+                    id: plan.stage.id, status: plan.action == .cached ? "cached" : "not-run", seconds: 0)
+        }
+    }
+
+    private func executeStage(_ plan: StagePlan, plans: [String: StagePlan], forced: Bool) throws -> RunReport.StageOutcome {
+        let stage = plan.stage
+        let stageLogger = Logger(label: stage.id)
+        let lock = try cache.lock(kind: stage.kind, key: plan.key) { holder in
+            stageLogger.info("waiting for another saepipe (pid \(holder.map(String.init) ?? "?")) writing this entry")
+        }
+        defer { lock.release() }
+        if !forced, cache.problem(kind: stage.kind, key: plan.key) == nil {
+            stageLogger.info("cached (finished by another run while waiting)")
+            return RunReport.StageOutcome(id: stage.id, status: "cached", seconds: 0)
+        }
+        let temporary = try cache.temporaryDirectory(kind: stage.kind, key: plan.key)
+        stageLogger.info("running (\(plan.reasons.joined(separator: "; ")))")
+        let started = Date()
+        let context = StageContext(
+            stageId: stage.id, key: plan.key, config: stage.config, outputDirectory: temporary,
+            upstreamDirectories: Dictionary(uniqueKeysWithValues: stage.upstream.map {
+                ($0, cache.entryDirectory(kind: plans[$0]!.stage.kind, key: plans[$0]!.key))
+            }),
+            logger: stageLogger)
+        do {
+            try stage.run(context)
+        } catch {
+            FileSystem.remove(temporary)
+            throw error
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let manifest = EntryManifest(
+            saepipeVersion: SAEPipeVersion.current, stage: stage.kind, stageId: stage.id, version: stage.version,
+            key: plan.key, config: stage.config.canonicalJSON, upstream: plan.upstreamKeys, inputs: plan.inputs,
+            outputs: [], started: started.timeIntervalSince1970, finished: Date().timeIntervalSince1970,
+            seconds: seconds)
+        do {
+            try cache.commit(temporary: temporary, manifest: manifest)
+        } catch {
+            FileSystem.remove(temporary)
+            throw error
+        }
+        stageLogger.info("done in \(Progress.duration(seconds))")
+        return RunReport.StageOutcome(id: stage.id, status: "ran", seconds: seconds)
+    }
+
+    // MARK: - Run directory
+
+    /// Builds `outputs/<run>/` beside the old one and swaps it in, so a reader never
+    /// sees a mix of two runs.
+    private func assembleRunDirectory(plans: [StagePlan], outcomes: inout [RunReport.StageOutcome], started: Date) throws
+        -> String
+    {
+        let final = paths.runDirectory(runName)
+        let temporary = "\(paths.outputs)/.tmp-\(runName)-\(getpid())"
+        FileSystem.remove(temporary)
+        try FileSystem.createDirectory(temporary)
+        var published: OrderedDictionary<String, ConfigValue> = [:]
+        var records: [RunManifest.StageRecord] = []
+        do {
+            for (index, plan) in plans.enumerated() {
+                let stage = plan.stage
+                let entry = cache.entryDirectory(kind: stage.kind, key: plan.key)
+                let complete = cache.problem(kind: stage.kind, key: plan.key) == nil
+                if !complete { outcomes[index].status = "not-run" }
+                records.append(RunManifest.StageRecord(
+                    id: stage.id, kind: stage.kind, version: stage.version, key: plan.key, entry: entry,
+                    status: outcomes[index].status, seconds: outcomes[index].seconds,
+                    config: stage.config.canonicalJSON, upstream: plan.upstreamKeys, inputs: plan.inputs))
+                guard complete, let publish = stage.publish else { continue }
+                let additions = try publish(PublishContext(
+                    stageId: stage.id, entryDirectory: entry, runDirectory: temporary, entryRelativePath: entry))
+                for (key, value) in additions {
+                    published[key] = PipelineRunner.merge(published[key] ?? .null, value)
+                }
+            }
+            let manifest = RunManifest(
+                runName: runName, config: config.value, configFiles: config.sourceFiles, started: started,
+                seconds: Date().timeIntervalSince(started), stages: records, published: published)
+            try FileSystem.writeAtomically(manifest.json, to: "\(temporary)/manifest.json")
+            let old = "\(paths.outputs)/.old-\(runName)-\(getpid())"
+            if FileSystem.exists(final) { try FileSystem.rename(from: final, to: old) }
+            try FileSystem.rename(from: temporary, to: final)
+            FileSystem.remove(old)
+        } catch {
+            FileSystem.remove(temporary)
+            throw error
+        }
+        return final
+    }
+
+    static func merge(_ a: ConfigValue, _ b: ConfigValue) -> ConfigValue {
+        guard case .map(var left) = a, case .map(let right) = b else { return b }
+        for (key, value) in right { left[key] = merge(left[key] ?? .null, value) }
+        return .map(left)
+    }
+}

@@ -1,0 +1,72 @@
+import SAEPipeCore
+import SAEPipeLinalg
+import XCTest
+
+final class LinalgTests: XCTestCase {
+    func naive(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, ta: Bool, tb: Bool) -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum: Double = 0
+                for p in 0..<k {
+                    let av = ta ? a[p * m + i] : a[i * k + p]
+                    let bv = tb ? b[j * k + p] : b[p * n + j]
+                    sum += Double(av) * Double(bv)
+                }
+                c[i * n + j] = Float(sum)
+            }
+        }
+        return c
+    }
+
+    func testSgemmMatchesNaiveProductForEveryTranspose() {
+        var generator = SplitMix64(seed: 1)
+        let (m, n, k) = (7, 5, 9)
+        let a = (0..<(m * k)).map { _ in Float(generator.nextUnit() - 0.5) }
+        let b = (0..<(k * n)).map { _ in Float(generator.nextUnit() - 0.5) }
+        for ta in [false, true] {
+            for tb in [false, true] {
+                var c = [Float](repeating: 1, count: m * n)
+                BLAS.sgemm(ta ? .transposed : .none, tb ? .transposed : .none, m: m, n: n, k: k,
+                           a: a, b: b, c: &c)
+                let expected = naive(a, b, m: m, n: n, k: k, ta: ta, tb: tb)
+                for (x, y) in zip(c, expected) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+            }
+        }
+    }
+
+    func testVectorHelpers() {
+        let a: [Float] = [1, 2, 3, 4, 5, 6]  // 2×3
+        var y: [Float] = [0, 0]
+        BLAS.sgemv(rows: 2, cols: 3, a: a, x: [1, 0, -1], y: &y)
+        XCTAssertEqual(y, [-2, -2])
+        var t: [Float] = [0, 0, 0]
+        BLAS.sgemv(.transposed, rows: 2, cols: 3, a: a, x: [1, 1], y: &t)
+        XCTAssertEqual(t, [5, 7, 9])
+        var v: [Float] = [1, 1, 1]
+        BLAS.saxpy(count: 3, alpha: 2, x: [1, 2, 3], y: &v)
+        XCTAssertEqual(v, [3, 5, 7])
+        BLAS.sscal(count: 3, alpha: 0.5, x: &v)
+        XCTAssertEqual(v, [1.5, 2.5, 3.5])
+        XCTAssertEqual(BLAS.sdot(count: 3, x: [1, 2, 3], y: [4, 5, 6]), 32)
+        var outer: [Float] = [0, 0, 0, 0]
+        BLAS.sger(m: 2, n: 2, alpha: 1, x: [1, 2], y: [3, 4], a: &outer)
+        XCTAssertEqual(outer, [3, 4, 6, 8])
+    }
+
+    func testCoreOverrideDecision() {
+        XCTAssertTrue(BLAS.needsOverride(current: "Prescott", preferred: "SkylakeX"))
+        XCTAssertTrue(BLAS.needsOverride(current: "Haswell", preferred: "SkylakeX"))
+        XCTAssertTrue(BLAS.needsOverride(current: "Nehalem", preferred: "Haswell"))
+        XCTAssertFalse(BLAS.needsOverride(current: "SkylakeX", preferred: "SkylakeX"))
+        XCTAssertFalse(BLAS.needsOverride(current: "Cooperlake", preferred: "SkylakeX"))
+        XCTAssertFalse(BLAS.needsOverride(current: "Zen", preferred: "Haswell"))
+    }
+
+    func testKernelsInUseAreNotAGenericFallback() throws {
+        guard let preferred = BLAS.preferredCore else { throw XCTSkip("CPU has neither AVX2 nor AVX-512") }
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil || BLAS.reexecutedForCore {
+            XCTAssertFalse(BLAS.needsOverride(current: BLAS.coreName, preferred: preferred), "running on \(BLAS.coreName)")
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import XCTest
+
+/// A fresh directory under the system temp dir, removed when the test ends.
+func temporaryDirectory(_ test: XCTestCase, file: StaticString = #filePath) throws -> String {
+    let path = NSTemporaryDirectory() + "saepipe-test-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+    return path
+}
+
+func fixturePath(_ relative: String) -> String {
+    Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(relative).path
+}
+
+func write(_ text: String, to path: String) throws {
+    try FileManager.default.createDirectory(
+        atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+}
+
+/// The directory holding the test bundle's sibling executables (EngineTestHelper).
+func builtProductsDirectory() -> URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+}
