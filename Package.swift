@@ -39,7 +39,8 @@ let package = Package(
             ]),
         .target(name: "SAEPipeLinalg", dependencies: ["COpenBLAS", "COpenBLASCoreType", "SAEPipeCore"]),
         .target(name: "SAEPipeEngine", dependencies: ["SAEPipeCore"]),
-        .target(name: "SAEPipe", dependencies: ["SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg"]),
+        .target(name: "SAEPipeModels", dependencies: ["SAEPipeCore", "SAEPipeLinalg"]),
+        .target(name: "SAEPipe", dependencies: ["SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg", "SAEPipeModels"]),
         .executableTarget(
             name: "SAEPipeCLI",
             dependencies: [
@@ -52,7 +53,10 @@ let package = Package(
         .executableTarget(name: "EngineTestHelper", dependencies: ["EngineTestSupport"], path: "Tests/EngineTestHelper"),
         .testTarget(
             name: "SAEPipeTests",
-            dependencies: ["SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg", "EngineTestSupport", "EngineTestHelper"],
+            dependencies: [
+                "SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg", "SAEPipeModels", "EngineTestSupport",
+                "EngineTestHelper",
+            ],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
