@@ -15,7 +15,7 @@ struct BenchBLAS: ParsableCommand {
     @Option(help: "Matrix size n.")
     var size = 2048
     @Option(help: "Timed repetitions after one warm-up; the best is reported.")
-    var repeats = 5
+    var repeats = 10
     @Option(help: "OpenBLAS threads (0: every core).")
     var threads = 0
 
