@@ -29,15 +29,9 @@ struct TokenizeCommand: ParsableCommand {
         if let text {
             print(json(tokenizer.encode(text)))
         } else if let file {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw SAEPipeError.input("cannot read file", file: file)
-            }
-            print(json(tokenizer.encode(String(decoding: data, as: UTF8.self))))
+            print(json(tokenizer.encode(try readText(file))))
         } else if let jsonl {
-            guard let data = FileManager.default.contents(atPath: jsonl) else {
-                throw SAEPipeError.input("cannot read file", file: jsonl)
-            }
-            for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            for (index, line) in try readText(jsonl).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             where !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 let location = SourceLocation(file: jsonl, line: index + 1, column: 1)
                 guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
@@ -50,6 +44,13 @@ struct TokenizeCommand: ParsableCommand {
                 print(json(tokenizer.encode(value)))
             }
         }
+    }
+
+    private func readText(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SAEPipeError.input("cannot read file", file: path)
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func json(_ ids: [Int]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }

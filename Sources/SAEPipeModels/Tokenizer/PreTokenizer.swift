@@ -11,6 +11,7 @@ public enum PreTokenizer: Sendable, Equatable {
         let scalars = Array(text.unicodeScalars)
         var pieces: [Substring.UnicodeScalarView] = []
         let view = text.unicodeScalars
+        let pieceSource = Substring(text).unicodeScalars
         var indices: [String.UnicodeScalarView.Index] = []
         indices.reserveCapacity(scalars.count + 1)
         var index = view.startIndex
@@ -20,7 +21,7 @@ public enum PreTokenizer: Sendable, Equatable {
         }
         indices.append(view.endIndex)
         let classes = scalars.map(CharacterClass.init)
-        func emit(_ start: Int, _ end: Int) { pieces.append(Substring(text).unicodeScalars[indices[start]..<indices[end]]) }
+        func emit(_ start: Int, _ end: Int) { pieces.append(pieceSource[indices[start]..<indices[end]]) }
 
         switch self {
         case .gpt2:
