@@ -90,9 +90,11 @@ public struct SafetensorsFile: Sendable {
 /// The weights of an HF-format model directory: one `model.safetensors` or the
 /// shards named by `model.safetensors.index.json`.
 public struct SafetensorsWeights: Sendable {
+    public let directory: String
     public let tensors: [String: TensorView]
 
     public init(directory: String) throws {
+        self.directory = directory
         let index = "\(directory)/model.safetensors.index.json"
         let single = "\(directory)/model.safetensors"
         if FileSystem.exists(index) {

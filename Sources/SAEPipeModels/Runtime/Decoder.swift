@@ -1,0 +1,163 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeLinalg
+
+/// Shape facts shared by the decoder-only architectures (shown by `model info`).
+public struct ModelDimensions: Sendable, Equatable {
+    public var architecture: String
+    public var dModel: Int
+    public var layerCount: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var intermediate: Int
+    public var vocabSize: Int
+    public var maxPositions: Int
+    public var tiedEmbeddings: Bool
+    /// GPT-NeoX's attention and MLP both read the block input; they do not for sequential blocks.
+    public var parallelResidual: Bool
+}
+
+/// Where a block reads and writes hooked activations for one forward pass.
+final class BlockHooks {
+    let request: ForwardRequest
+    let rows: Int
+    let width: Int
+    var captured: [HookPoint: [Float]] = [:]
+
+    init(request: ForwardRequest, rows: Int, width: Int) {
+        self.request = request
+        self.rows = rows
+        self.width = width
+    }
+
+    func wants(_ point: HookPoint) -> Bool { request.capture.contains(point) || request.intervene.contains(point) }
+
+    /// Copies out and/or lets the intervention rewrite the activation at `point`.
+    func visit(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>) throws {
+        if request.intervene.contains(point), let intervention = request.intervention {
+            try intervention(point, UnsafeMutableBufferPointer(start: buffer, count: rows * width))
+        }
+        if request.capture.contains(point) {
+            captured[point] = Array(UnsafeBufferPointer(start: buffer, count: rows * width))
+        }
+    }
+}
+
+/// The parts of a decoder-only transformer that differ by architecture.
+protocol DecoderArchitecture: Sendable {
+    var dimensions: ModelDimensions { get }
+    /// Layers whose weights were loaded (a model loaded for layer 3 has 4).
+    var loadedLayers: Int { get }
+    var hasUnembedding: Bool { get }
+    func embed(_ ids: [Int32], into out: UnsafeMutablePointer<Float>) throws
+    /// Runs block `layer` in place on the residual [batch·seqLen, dModel]. With `stopAfter`,
+    /// computes only what that site needs (the residual is then left undefined).
+    func block(
+        _ layer: Int, residual: UnsafeMutablePointer<Float>, batch: Int, seqLen: Int, hooks: BlockHooks,
+        stopAfter: HookSite?) throws
+    /// Final norm then unembedding of `rows` rows into logits [rows, vocab].
+    func head(_ x: UnsafePointer<Float>, rows: Int, into logits: UnsafeMutablePointer<Float>)
+}
+
+extension DecoderArchitecture {
+    /// The shared forward loop: embedding, blocks up to the last one needed, then the head.
+    func forward(_ tokens: TokenBatch, _ request: ForwardRequest) throws -> ForwardResult {
+        let d = dimensions
+        let rows = tokens.tokenCount
+        guard tokens.seqLen <= d.maxPositions else {
+            throw SAEPipeError.input("sequences of \(tokens.seqLen) tokens exceed the model's \(d.maxPositions) positions",
+                                     hint: "use a shorter seq_len")
+        }
+        let deepest = request.deepestHook
+        let wantsHead = !request.outputs.isEmpty
+        guard wantsHead || deepest != nil else {
+            throw SAEPipeError.input("a forward pass needs at least one hook or output")
+        }
+        if let deepest, deepest.layer >= d.layerCount {
+            throw SAEPipeError.input("hook \(deepest) is past the model's last layer (\(d.layerCount - 1))")
+        }
+        let lastLayer = wantsHead ? d.layerCount - 1 : deepest!.layer
+        guard lastLayer < loadedLayers, !wantsHead || hasUnembedding else {
+            throw SAEPipeError.runtime("the model was loaded without the layers this request needs")
+        }
+        var residual = [Float](repeating: 0, count: rows * d.dModel)
+        if let start = request.startResidual {
+            guard start.count == residual.count, request.startLayer <= lastLayer else {
+                throw SAEPipeError.runtime("the start residual does not match the batch or the layers requested")
+            }
+            residual = start
+        } else {
+            try residual.withUnsafeMutableBufferPointer { try embed(tokens.ids, into: $0.baseAddress!) }
+        }
+        let hooks = BlockHooks(request: request, rows: rows, width: d.dModel)
+        try residual.withUnsafeMutableBufferPointer { buffer in
+            for layer in request.startLayer...lastLayer {
+                let stop: HookSite? = (layer == lastLayer && !wantsHead) ? deepest!.site : nil
+                try block(layer, residual: buffer.baseAddress!, batch: tokens.batch, seqLen: tokens.seqLen,
+                          hooks: hooks, stopAfter: stop)
+            }
+        }
+        var result = ForwardResult()
+        result.captured = hooks.captured
+        if wantsHead { try residual.withUnsafeBufferPointer { try runHead($0.baseAddress!, tokens, request, &result) } }
+        return result
+    }
+
+    /// Logits in chunks of rows, so B·T·V floats are never held unless all logits were asked for.
+    private func runHead(
+        _ hidden: UnsafePointer<Float>, _ tokens: TokenBatch, _ request: ForwardRequest, _ result: inout ForwardResult
+    ) throws {
+        let vocab = dimensions.vocabSize
+        let (batch, seqLen) = (tokens.batch, tokens.seqLen)
+        let outputs = request.outputs
+        if outputs.contains(.allLogits) { result.allLogits = [Float](repeating: 0, count: batch * seqLen * vocab) }
+        if outputs.contains(.lastLogits) { result.lastLogits = [Float](repeating: 0, count: batch * vocab) }
+        if outputs.contains(.tokenNLL) { result.tokenNLL = [Float](repeating: 0, count: batch * (seqLen - 1)) }
+        let chunkRows = max(1, min(batch * seqLen, (64 << 20) / (4 * vocab)))
+        var logits = [Float](repeating: 0, count: chunkRows * vocab)
+        var start = 0
+        while start < batch * seqLen {
+            let count = min(chunkRows, batch * seqLen - start)
+            logits.withUnsafeMutableBufferPointer { chunk in
+                head(hidden + start * dimensions.dModel, rows: count, into: chunk.baseAddress!)
+                for local in 0..<count {
+                    let row = start + local
+                    let (sequence, position) = (row / seqLen, row % seqLen)
+                    let values = chunk.baseAddress! + local * vocab
+                    if outputs.contains(.allLogits) {
+                        result.allLogits!.withUnsafeMutableBufferPointer { ($0.baseAddress! + row * vocab).update(from: values, count: vocab) }
+                    }
+                    if outputs.contains(.lastLogits), position == seqLen - 1 {
+                        result.lastLogits!.withUnsafeMutableBufferPointer { ($0.baseAddress! + sequence * vocab).update(from: values, count: vocab) }
+                    }
+                    if outputs.contains(.tokenNLL), position < seqLen - 1 {
+                        let target = Int(tokens.ids[row + 1])
+                        result.tokenNLL![sequence * (seqLen - 1) + position] =
+                            LogProbabilities.negativeLogLikelihood(values, width: vocab, target: target)
+                    }
+                }
+            }
+            start += count
+        }
+    }
+}
+
+/// What to load: layers beyond the deepest one needed and the unembedding can be skipped.
+public struct LoadScope: Sendable, Equatable {
+    /// Number of layers to load; nil loads every layer.
+    public var layers: Int?
+    public var unembedding: Bool
+
+    public init(layers: Int? = nil, unembedding: Bool = true) {
+        self.layers = layers
+        self.unembedding = unembedding
+    }
+
+    public static let everything = LoadScope()
+
+    /// Just enough for activations at `hook`.
+    public static func through(_ hook: HookPoint) -> LoadScope { LoadScope(layers: hook.layer + 1, unembedding: false) }
+
+    func layerCount(of total: Int) -> Int { min(total, layers ?? total) }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeModels
+import XCTest
+
+/// Every hook, the logits and token NLL against transformers' own outputs (fixtures).
+final class ForwardTests: XCTestCase {
+    static let referenceHooks = (0..<2).flatMap { layer in
+        [HookSite.attnOut, .mlpOut, .residPost].map { HookPoint(layer: layer, site: $0) }
+    }
+
+    func check(model path: String, reference: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try LanguageModel.load(fixturePath(path))
+        let expected = try SafetensorsFile(path: fixturePath(reference))
+        let ids = try expected.tensors["input_ids"]!.integers()
+        let tokens = TokenBatch(ids: ids.map { Int32($0) }, batch: 2, seqLen: ids.count / 2)
+        let result = try model.forward(
+            tokens, ForwardRequest(capture: Set(Self.referenceHooks), outputs: [.allLogits, .tokenNLL]))
+        var outputs = Dictionary(uniqueKeysWithValues: result.captured.map { ($0.key.description, $0.value) })
+        outputs["logits"] = result.allLogits
+        outputs["token_nll"] = result.tokenNLL
+        XCTAssertEqual(outputs.count, 8, file: file, line: line)
+        for (name, actual) in outputs {
+            let wanted = try expected.tensors[name]!.floats()
+            XCTAssertEqual(actual.count, wanted.count, "\(reference) \(name)", file: file, line: line)
+            let difference = zip(actual, wanted).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThanOrEqual(difference, 1e-4, "\(reference) \(name): max |Δ| = \(difference)", file: file, line: line)
+        }
+    }
+
+    func testGPTNeoXParallelResidual() throws {
+        try check(model: "tiny-neox", reference: "tiny-neox/reference.safetensors")
+    }
+
+    func testGPTNeoXHalfPrecisionWithLegacyBuffers() throws {
+        try check(model: "tiny-neox-f16", reference: "tiny-neox-f16/reference.safetensors")
+    }
+
+    func testGPTNeoXSequentialResidual() throws {
+        try check(model: "tiny-neox-sequential", reference: "tiny-neox-sequential/reference.safetensors")
+    }
+
+    func testLlamaSafetensors() throws {
+        try check(model: "tiny-llama", reference: "tiny-llama/reference.safetensors")
+    }
+
+    func testLlamaGGUFEveryQuantization() throws {
+        for type in ["f32", "f16", "q8_0", "q4_0", "q4_1"] {
+            try check(model: "tiny-llama/model-\(type).gguf", reference: "tiny-llama/reference-\(type).safetensors")
+        }
+    }
+
+    /// Collecting layer 0 loads one layer and no unembedding, and still matches the full pass.
+    func testPartialLoadStopsAtTheDeepestHook() throws {
+        for path in ["tiny-neox", "tiny-llama/model-q8_0.gguf"] {
+            let full = try LanguageModel.load(fixturePath(path))
+            let partial = try LanguageModel.load(fixturePath(path), scope: .through(HookPoint(layer: 0, site: .mlpOut)))
+            let tokens = TokenBatch(ids: (0..<24).map { Int32($0 * 7 % 512) }, batch: 2, seqLen: 12)
+            let hook = HookPoint(layer: 0, site: .mlpOut)
+            let expected = try full.forward(tokens, ForwardRequest(capture: [hook], outputs: [.tokenNLL]))
+            let actual = try partial.forward(tokens, ForwardRequest(capture: [hook]))
+            XCTAssertEqual(actual.captured[hook], expected.captured[hook], path)
+            XCTAssertNil(actual.tokenNLL)
+            XCTAssertThrowsError(try partial.forward(tokens, ForwardRequest(outputs: [.tokenNLL])))
+        }
+    }
+
+    /// Splicing: the identity leaves the pass unchanged, zeros change it; resuming from a
+    /// captured resid_pre reproduces the full pass.
+    func testInterventionAndResume() throws {
+        let model = try LanguageModel.load(fixturePath("tiny-llama"))
+        let tokens = TokenBatch(ids: (0..<32).map { Int32($0 * 13 % 512) }, batch: 2, seqLen: 16)
+        let hook = HookPoint(layer: 1, site: .mlpOut)
+        let clean = try model.forward(tokens, ForwardRequest(capture: [HookPoint(layer: 1, site: .residPre)],
+                                                             outputs: [.tokenNLL, .lastLogits]))
+        let identity = try model.forward(
+            tokens, ForwardRequest(intervene: [hook], intervention: { _, _ in }, outputs: [.tokenNLL]))
+        XCTAssertEqual(identity.tokenNLL, clean.tokenNLL)
+        let zeroed = try model.forward(
+            tokens,
+            ForwardRequest(intervene: [hook], intervention: { _, buffer in buffer.update(repeating: 0) },
+                           outputs: [.tokenNLL]))
+        XCTAssertNotEqual(zeroed.tokenNLL, clean.tokenNLL)
+        let resumed = try model.forward(
+            tokens, ForwardRequest(outputs: [.tokenNLL, .lastLogits], startLayer: 1,
+                                   startResidual: clean.captured[HookPoint(layer: 1, site: .residPre)]))
+        XCTAssertEqual(resumed.tokenNLL, clean.tokenNLL)
+        XCTAssertEqual(resumed.lastLogits, clean.lastLogits)
+        XCTAssertEqual(clean.lastLogits?.count, 2 * 512)
+    }
+
+    func testHookNamesAndAliases() throws {
+        XCTAssertEqual(try HookPoint(parsing: "layers.3.mlp_out"), HookPoint(layer: 3, site: .mlpOut))
+        XCTAssertEqual(try HookPoint(parsing: "blocks.3.hook_resid_post"), HookPoint(layer: 3, site: .residPost))
+        XCTAssertEqual(HookSite(stream: "mlp_output"), .mlpOut)
+        XCTAssertThrowsError(try HookPoint(parsing: "layers.3.hook_mlp_out"))
+        XCTAssertThrowsError(try HookPoint(parsing: "blocks.x.hook_mlp_out"))
+        let model = try LanguageModel.load(fixturePath("tiny-neox"))
+        let tokens = TokenBatch(ids: [1, 2, 3, 4], batch: 1, seqLen: 4)
+        XCTAssertThrowsError(try model.forward(tokens, ForwardRequest(capture: [HookPoint(layer: 2, site: .mlpOut)])))
+        XCTAssertThrowsError(try model.forward(TokenBatch(ids: [600], batch: 1, seqLen: 1), ForwardRequest(outputs: [.lastLogits])))
+    }
+
+    func testUnsupportedConfigsNameTheKey() throws {
+        let directory = try temporaryDirectory(self)
+        let source = fixturePath("tiny-neox")
+        for name in ["model.safetensors", "tokenizer.json"] {
+            try FileManager.default.copyItem(atPath: "\(source)/\(name)", toPath: "\(directory)/\(name)")
+        }
+        var config = try String(contentsOfFile: "\(source)/config.json", encoding: .utf8)
+        config = config.replacingOccurrences(of: "\"hidden_act\": \"gelu\"", with: "\"hidden_act\": \"relu\"")
+        try write(config, to: "\(directory)/config.json")
+        XCTAssertThrowsError(try LanguageModel.load(directory)) { error in
+            let error = error as! SAEPipeError
+            XCTAssertEqual(error.kind, .input)
+            XCTAssertEqual(error.keyPath, "hidden_act")
+            XCTAssertEqual(error.file, "\(directory)/config.json")
+        }
+    }
+}
