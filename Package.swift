@@ -40,7 +40,12 @@ let package = Package(
         .target(name: "SAEPipeLinalg", dependencies: ["COpenBLAS", "COpenBLASCoreType", "SAEPipeCore"]),
         .target(name: "SAEPipeEngine", dependencies: ["SAEPipeCore"]),
         .target(name: "SAEPipeModels", dependencies: ["SAEPipeCore", "SAEPipeLinalg"]),
-        .target(name: "SAEPipe", dependencies: ["SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg", "SAEPipeModels"]),
+        .target(
+            name: "SAEPipeHub",
+            dependencies: ["SAEPipeCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "SAEPipe",
+            dependencies: ["SAEPipeCore", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels"]),
         .executableTarget(
             name: "SAEPipeCLI",
             dependencies: [
@@ -54,7 +59,8 @@ let package = Package(
         .testTarget(
             name: "SAEPipeTests",
             dependencies: [
-                "SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeLinalg", "SAEPipeModels", "EngineTestSupport",
+                "SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels",
+                "EngineTestSupport",
                 "EngineTestHelper",
             ],
             resources: [.copy("Fixtures")]),

@@ -17,6 +17,10 @@ public final class Console: @unchecked Sendable {
     /// The line a live progress bar occupies, so log lines can clear it first.
     private var liveLine = false
 
+    public init(verbosity: Verbosity = .normal) {
+        _verbosity = verbosity
+    }
+
     public var verbosity: Verbosity {
         get { lock.lock(); defer { lock.unlock() }; return _verbosity }
         set { lock.lock(); _verbosity = newValue; lock.unlock() }
