@@ -2,10 +2,12 @@ import ArgumentParser
 import Foundation
 import SAEPipeCore
 import SAEPipeLinalg
+import SAEPipeModels
+import SAEPipe
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure throughput on this machine.", subcommands: [BenchBLAS.self])
+        commandName: "bench", abstract: "Measure throughput on this machine.", subcommands: [BenchBLAS.self, BenchForward.self])
 }
 
 struct BenchBLAS: ParsableCommand {
@@ -27,5 +29,45 @@ struct BenchBLAS: ParsableCommand {
         print("openblas core:  \(result.coreName) (\(how); CPU supports \(BLAS.preferredCore ?? "no AVX2/AVX-512 family"))")
         print("threads:        \(result.threads)")
         print(String(format: "sgemm %d³:     %.1f GFLOP/s (best of %d, %.3f s)", size, result.gflops, repeats, result.bestSeconds))
+    }
+}
+
+struct BenchForward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Forward-pass tokens/s: to a layer's MLP output (as collect runs) or the full model with logits and NLL.")
+
+    @Option(help: "A model directory, .gguf or Hub id; or a random-weight shape: \(RandomModel.Shape.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var model: String
+    @Option(help: "Stop at this layer's mlp_out (omit for the full forward with logits).")
+    var untilLayer: Int?
+    @Option(help: "Sequences per pass.")
+    var batch = 16
+    @Option(help: "Tokens per sequence.")
+    var seq = 128
+    @Option(help: "Timed passes after one warm-up.")
+    var repeats = 5
+    @Option(help: "OpenBLAS threads (0: every core).")
+    var threads = 0
+
+    func run() throws {
+        BLAS.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        var path = model
+        var scratch: String?
+        if let shape = RandomModel.Shape(rawValue: model), !FileSystem.exists(model) {
+            scratch = NSTemporaryDirectory() + "saepipe-bench-\(getpid())"
+            try RandomModel.write(shape, to: scratch!)
+            path = scratch!
+        }
+        defer { if let scratch { FileSystem.remove(scratch) } }
+        let scope = untilLayer.map { LoadScope.through(HookPoint(layer: $0, site: .mlpOut)) } ?? .everything
+        let loaded = try ModelSource.load(path, projectRoot: FileManager.default.currentDirectoryPath, scope: scope)
+        let result = try ForwardBenchmark.run(loaded, batch: batch, seqLen: seq, untilLayer: untilLayer, repeats: repeats)
+        let d = loaded.dimensions
+        print("model:      \(model) (\(d.architecture), \(d.layerCount) layers, d_model \(d.dModel), \(loaded.weightTypes.first?.type ?? "?") weights)")
+        print("pass:       " + (untilLayer.map { "layers 0…\($0), stop at layers.\($0).mlp_out" } ?? "all layers + logits + token NLL"))
+        print("batch:      \(batch) × \(seq) tokens, \(BLAS.threads) threads, openblas \(BLAS.coreName)")
+        print(String(format: "tokens/s:   %.0f best, %.0f median of %d (pass %.3f s best)", result.tokensPerSecond,
+                     result.medianTokensPerSecond, repeats, result.seconds.min() ?? 0))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SAEPipe
 import SAEPipeCore
 import SAEPipeModels
 
@@ -7,7 +8,7 @@ struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize", abstract: "Print token ids as JSON (no BOS/EOS added).")
 
-    @Option(help: "A local model directory (tokenizer.json) or a .gguf file.")
+    @Option(help: "A model directory (tokenizer.json), a .gguf file, or a Hub id ORG/NAME[@REV].")
     var model: String
     @Option(help: "Text to tokenize.")
     var text: String?
@@ -25,7 +26,8 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try Tokenizer.load(model: model)
+        let tokenizer = try Tokenizer.load(
+            model: ModelSource.resolve(model, projectRoot: FileManager.default.currentDirectoryPath))
         if let text {
             print(json(tokenizer.encode(text)))
         } else if let file {
@@ -54,4 +56,52 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     private func json(_ ids: [Int]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }
+}
+
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Run a model on token ids; write hooks, last_logits and token_nll to safetensors.")
+
+    @Option(help: "A model directory, a .gguf file, or a Hub id ORG/NAME[@REV].")
+    var model: String
+    @Option(help: "A JSON list of equal-length lists of token ids.")
+    var ids: String
+    @Option(name: .customLong("hook"), help: "An activation to save, e.g. layers.3.mlp_out (repeatable).")
+    var hooks: [String] = []
+    @Option(help: "Output .safetensors file.")
+    var out: String
+    @Option(help: "Sequences per forward pass.")
+    var batchSize = 8
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.apply()
+        let tokens = try ForwardExport.readIds(ids)
+        let loaded = try ModelSource.load(model, projectRoot: FileManager.default.currentDirectoryPath)
+        let result = try ForwardExport.run(model: loaded, tokens: tokens, hooks: hooks, batchSize: batchSize, to: out)
+        let nll = result.tokenNLL ?? []
+        let mean = nll.isEmpty ? Double.nan : nll.reduce(0.0) { $0 + Double($1) } / Double(nll.count)
+        Console.shared.line(String(format: "wrote %@: %d×%d tokens, mean token NLL %.4f nats", out, tokens.batch, tokens.seqLen, mean))
+    }
+}
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model", abstract: "Inspect models.", subcommands: [ModelInfoCommand.self])
+}
+
+struct ModelInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Architecture, dimensions, weight types, parameter count and tokenizer.")
+
+    @Argument(help: "A model directory, a .gguf file, or a Hub id ORG/NAME[@REV].")
+    var model: String
+
+    func run() throws {
+        let path = try ModelSource.resolve(model, projectRoot: FileManager.default.currentDirectoryPath)
+        // Embedding and one layer suffice to describe the model; nothing else is decoded.
+        let loaded = try LanguageModel.load(path, scope: LoadScope(layers: 1, unembedding: false))
+        print(ModelReport.describe(loaded, tokenizer: try? Tokenizer.load(model: path)))
+    }
 }

@@ -9,6 +9,8 @@ public struct SafetensorsWriter {
 
     public init() {}
 
+    public func contains(_ name: String) -> Bool { entries.contains { $0.name == name } }
+
     public mutating func add(_ name: String, float32 values: [Float], shape: [Int]) {
         precondition(values.count == shape.reduce(1, *), "\(name): \(values.count) values for shape \(shape)")
         entries.append((name, "F32", shape, values.withUnsafeBytes { Data($0) }))

@@ -74,11 +74,11 @@ final class ForwardTests: XCTestCase {
         let clean = try model.forward(tokens, ForwardRequest(capture: [HookPoint(layer: 1, site: .residPre)],
                                                              outputs: [.tokenNLL, .lastLogits]))
         let identity = try model.forward(
-            tokens, ForwardRequest(intervene: [hook], intervention: { _, _ in }, outputs: [.tokenNLL]))
+            tokens, ForwardRequest(intervene: [hook], intervention: { _, _, _ in }, outputs: [.tokenNLL]))
         XCTAssertEqual(identity.tokenNLL, clean.tokenNLL)
         let zeroed = try model.forward(
             tokens,
-            ForwardRequest(intervene: [hook], intervention: { _, buffer in buffer.update(repeating: 0) },
+            ForwardRequest(intervene: [hook], intervention: { _, _, buffer in buffer.update(repeating: 0) },
                            outputs: [.tokenNLL]))
         XCTAssertNotEqual(zeroed.tokenNLL, clean.tokenNLL)
         let resumed = try model.forward(

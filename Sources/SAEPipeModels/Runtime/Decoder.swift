@@ -23,12 +23,15 @@ final class BlockHooks {
     let request: ForwardRequest
     let rows: Int
     let width: Int
+    /// This group's first row within the whole batch.
+    let firstRow: Int
     var captured: [HookPoint: [Float]] = [:]
 
-    init(request: ForwardRequest, rows: Int, width: Int) {
+    init(request: ForwardRequest, rows: Int, width: Int, firstRow: Int) {
         self.request = request
         self.rows = rows
         self.width = width
+        self.firstRow = firstRow
     }
 
     func wants(_ point: HookPoint) -> Bool { request.capture.contains(point) || request.intervene.contains(point) }
@@ -36,7 +39,7 @@ final class BlockHooks {
     /// Copies out and/or lets the intervention rewrite the activation at `point`.
     func visit(_ point: HookPoint, _ buffer: UnsafeMutablePointer<Float>) throws {
         if request.intervene.contains(point), let intervention = request.intervention {
-            try intervention(point, UnsafeMutableBufferPointer(start: buffer, count: rows * width))
+            try intervention(point, firstRow, UnsafeMutableBufferPointer(start: buffer, count: rows * width))
         }
         if request.capture.contains(point) {
             captured[point] = Array(UnsafeBufferPointer(start: buffer, count: rows * width))
@@ -61,10 +64,11 @@ protocol DecoderArchitecture: Sendable {
 }
 
 extension DecoderArchitecture {
-    /// The shared forward loop: embedding, blocks up to the last one needed, then the head.
+    /// Checks the request, then runs groups of sequences in parallel, one per core, each with
+    /// single-threaded BLAS: at these matrix sizes that beats threading every GEMM, and it
+    /// spreads the element-wise work (norms, GELU, softmax, NLL) over the cores too.
     func forward(_ tokens: TokenBatch, _ request: ForwardRequest) throws -> ForwardResult {
         let d = dimensions
-        let rows = tokens.tokenCount
         guard tokens.seqLen <= d.maxPositions else {
             throw SAEPipeError.input("sequences of \(tokens.seqLen) tokens exceed the model's \(d.maxPositions) positions",
                                      hint: "use a shorter seq_len")
@@ -81,19 +85,51 @@ extension DecoderArchitecture {
         guard lastLayer < loadedLayers, !wantsHead || hasUnembedding else {
             throw SAEPipeError.runtime("the model was loaded without the layers this request needs")
         }
-        var residual = [Float](repeating: 0, count: rows * d.dModel)
         if let start = request.startResidual {
-            guard start.count == residual.count, request.startLayer <= lastLayer else {
+            guard start.count == tokens.tokenCount * d.dModel, request.startLayer <= lastLayer else {
                 throw SAEPipeError.runtime("the start residual does not match the batch or the layers requested")
             }
-            residual = start
+        }
+        for id in tokens.ids where id < 0 || Int(id) >= d.vocabSize {
+            throw SAEPipeError.input("token id \(id) is outside the vocabulary (0..<\(d.vocabSize))",
+                                     hint: "tokenize with this model's tokenizer")
+        }
+        let groups = min(tokens.batch, BLAS.threads)
+        if groups <= 1 { return try forwardGroup(tokens, request, firstSequence: 0, lastLayer: lastLayer) }
+
+        let savedThreads = BLAS.threads
+        BLAS.threads = 1
+        defer { BLAS.threads = savedThreads }
+        let results = GroupResults(count: groups)
+        DispatchQueue.concurrentPerform(iterations: groups) { group in
+            let first = tokens.batch * group / groups
+            let end = tokens.batch * (group + 1) / groups
+            let part = TokenBatch(ids: Array(tokens.ids[(first * tokens.seqLen)..<(end * tokens.seqLen)]),
+                                  batch: end - first, seqLen: tokens.seqLen)
+            results.store(group, Result { try forwardGroup(part, request, firstSequence: first, lastLayer: lastLayer) })
+        }
+        return try results.merged()
+    }
+
+    /// One group of whole sequences through the blocks and the head.
+    private func forwardGroup(
+        _ tokens: TokenBatch, _ request: ForwardRequest, firstSequence: Int, lastLayer: Int
+    ) throws -> ForwardResult {
+        let d = dimensions
+        let rows = tokens.tokenCount
+        let firstRow = firstSequence * tokens.seqLen
+        let wantsHead = !request.outputs.isEmpty
+        var residual: [Float]
+        if let start = request.startResidual {
+            residual = Array(start[(firstRow * d.dModel)..<((firstRow + rows) * d.dModel)])
         } else {
+            residual = [Float](repeating: 0, count: rows * d.dModel)
             try residual.withUnsafeMutableBufferPointer { try embed(tokens.ids, into: $0.baseAddress!) }
         }
-        let hooks = BlockHooks(request: request, rows: rows, width: d.dModel)
+        let hooks = BlockHooks(request: request, rows: rows, width: d.dModel, firstRow: firstRow)
         try residual.withUnsafeMutableBufferPointer { buffer in
             for layer in request.startLayer...lastLayer {
-                let stop: HookSite? = (layer == lastLayer && !wantsHead) ? deepest!.site : nil
+                let stop: HookSite? = (layer == lastLayer && !wantsHead) ? request.deepestHook!.site : nil
                 try block(layer, residual: buffer.baseAddress!, batch: tokens.batch, seqLen: tokens.seqLen,
                           hooks: hooks, stopAfter: stop)
             }
@@ -140,6 +176,30 @@ extension DecoderArchitecture {
             }
             start += count
         }
+    }
+}
+
+/// Results of parallel groups, merged in sequence order.
+private final class GroupResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var parts: [Result<ForwardResult, Error>?]
+
+    init(count: Int) { parts = Array(repeating: nil, count: count) }
+
+    func store(_ index: Int, _ result: Result<ForwardResult, Error>) {
+        lock.lock()
+        parts[index] = result
+        lock.unlock()
+    }
+
+    func merged() throws -> ForwardResult {
+        let results = try parts.map { try $0!.get() }
+        var merged = ForwardResult()
+        for point in results[0].captured.keys { merged.captured[point] = results.flatMap { $0.captured[point]! } }
+        if results[0].lastLogits != nil { merged.lastLogits = results.flatMap { $0.lastLogits! } }
+        if results[0].allLogits != nil { merged.allLogits = results.flatMap { $0.allLogits! } }
+        if results[0].tokenNLL != nil { merged.tokenNLL = results.flatMap { $0.tokenNLL! } }
+        return merged
     }
 }
 

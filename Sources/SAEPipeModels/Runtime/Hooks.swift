@@ -74,8 +74,10 @@ public struct HeadOutputs: OptionSet, Sendable {
     public static let allLogits = HeadOutputs(rawValue: 4)
 }
 
-/// Replaces a hooked activation in place: the buffer holds [rows, d_model].
-public typealias HookIntervention = @Sendable (HookPoint, UnsafeMutableBufferPointer<Float>) throws -> Void
+/// Replaces a hooked activation in place. The buffer holds [rows, d_model] for rows
+/// `firstRow ..< firstRow + rows` of the batch's B·T rows (sequences run in parallel
+/// groups, so the closure may be called from several threads at once).
+public typealias HookIntervention = @Sendable (_ point: HookPoint, _ firstRow: Int, _ buffer: UnsafeMutableBufferPointer<Float>) throws -> Void
 
 /// What one forward pass reads, replaces and returns.
 public struct ForwardRequest: Sendable {
