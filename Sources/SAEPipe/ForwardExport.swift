@@ -27,6 +27,15 @@ public enum ForwardExport {
         }
     }
 
+    /// Every id must index the model's vocabulary; the error names the ids file.
+    public static func checkVocabulary(_ tokens: TokenBatch, vocabSize: Int, file: String) throws {
+        if let (index, id) = tokens.ids.enumerated().first(where: { $0.element < 0 || Int($0.element) >= vocabSize }) {
+            throw SAEPipeError.input(
+                "sequence \(index / tokens.seqLen), position \(index % tokens.seqLen): token id \(id) is outside the vocabulary (0..<\(vocabSize))",
+                file: file, hint: "tokenize with this model's tokenizer (`saepipe tokenize --model …`)")
+        }
+    }
+
     /// Runs the model in chunks of `batchSize` sequences and writes every tensor DESIGN.md names.
     public static func run(
         model: LanguageModel, tokens: TokenBatch, hooks: [String], batchSize: Int, to output: String,

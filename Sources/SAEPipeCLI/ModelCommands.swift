@@ -79,6 +79,7 @@ struct ForwardCommand: ParsableCommand {
         global.apply()
         let tokens = try ForwardExport.readIds(ids)
         let loaded = try ModelSource.load(model, projectRoot: FileManager.default.currentDirectoryPath)
+        try ForwardExport.checkVocabulary(tokens, vocabSize: loaded.dimensions.vocabSize, file: ids)
         let result = try ForwardExport.run(model: loaded, tokens: tokens, hooks: hooks, batchSize: batchSize, to: out)
         let nll = result.tokenNLL ?? []
         let mean = nll.isEmpty ? Double.nan : nll.reduce(0.0) { $0 + Double($1) } / Double(nll.count)

@@ -1,4 +1,5 @@
 import Foundation
+import SAEPipe
 import SAEPipeCore
 import SAEPipeModels
 import XCTest
@@ -116,5 +117,41 @@ final class ForwardTests: XCTestCase {
             XCTAssertEqual(error.keyPath, "hidden_act")
             XCTAssertEqual(error.file, "\(directory)/config.json")
         }
+    }
+
+    /// `saepipe forward`'s file: the tensor names and shapes DESIGN.md fixes, values equal to
+    /// the reference, whatever the chunking.
+    func testForwardExportWritesTheContractTensors() throws {
+        let directory = try temporaryDirectory(self)
+        let expected = try SafetensorsFile(path: fixturePath("tiny-neox/reference.safetensors"))
+        let ids = try expected.tensors["input_ids"]!.integers()
+        let sequences = [Array(ids[0..<16]), Array(ids[16..<32])]
+        let json = "[" + sequences.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+        try write(json, to: "\(directory)/ids.json")
+        let tokens = try ForwardExport.readIds("\(directory)/ids.json")
+        let model = try LanguageModel.load(fixturePath("tiny-neox"))
+        _ = try ForwardExport.run(model: model, tokens: tokens, hooks: ["layers.1.mlp_out", "blocks.0.hook_resid_post"],
+                                  batchSize: 1, to: "\(directory)/out.safetensors", console: Console(verbosity: .quiet))
+        let written = try SafetensorsFile(path: "\(directory)/out.safetensors")
+        XCTAssertEqual(Set(written.tensors.keys),
+                       ["input_ids", "layers.1.mlp_out", "blocks.0.hook_resid_post", "last_logits", "token_nll"])
+        XCTAssertEqual(written.tensors["input_ids"]!.type, .i32)
+        XCTAssertEqual(try written.tensors["input_ids"]!.integers(), ids)
+        XCTAssertEqual(written.tensors["layers.1.mlp_out"]!.shape, [2, 16, 64])
+        XCTAssertEqual(written.tensors["last_logits"]!.shape, [2, 512])
+        XCTAssertEqual(written.tensors["token_nll"]!.shape, [2, 15])
+        let logits = try expected.tensors["logits"]!.floats()
+        let lastExpected = Array(logits[(15 * 512)..<(16 * 512)]) + Array(logits[(31 * 512)..<(32 * 512)])
+        for (name, wanted) in [("last_logits", lastExpected), ("token_nll", try expected.tensors["token_nll"]!.floats()),
+                               ("layers.1.mlp_out", try expected.tensors["layers.1.mlp_out"]!.floats()),
+                               ("blocks.0.hook_resid_post", try expected.tensors["layers.0.resid_post"]!.floats())] {
+            let actual = try written.tensors[name]!.floats()
+            XCTAssertLessThanOrEqual(zip(actual, wanted).map { abs($0 - $1) }.max()!, 1e-4, name)
+        }
+        try write("[[1, 2], [3]]", to: "\(directory)/ragged.json")
+        XCTAssertThrowsError(try ForwardExport.readIds("\(directory)/ragged.json")) { error in
+            XCTAssertEqual((error as? SAEPipeError)?.file, "\(directory)/ragged.json")
+        }
+        XCTAssertThrowsError(try ForwardExport.checkVocabulary(TokenBatch(ids: [1, 512], batch: 1, seqLen: 2), vocabSize: 512, file: "ids.json"))
     }
 }

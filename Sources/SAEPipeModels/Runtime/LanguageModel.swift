@@ -82,9 +82,7 @@ public struct LanguageModel: Sendable {
         self.architecture = architecture
         dimensions = architecture.dimensions
         weightTypes = weights.typeCounts
-        parameterCount = weights.tensors.values
-            .filter { $0.type.isFloatingPoint && !$0.name.contains("rotary_emb") && !$0.name.hasSuffix("masked_bias") }
-            .reduce(0) { $0 + $1.elementCount }
+        parameterCount = weights.parameters.reduce(0) { $0 + $1.elementCount }
     }
 
     /// Runs the model on equal-length sequences: hooks, interventions, logits and NLL.

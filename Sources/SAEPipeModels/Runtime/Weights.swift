@@ -43,11 +43,17 @@ extension WeightSource {
             bias: bias ? try floats("\(name).bias", shape: [out]) : nil, outFeatures: out, inFeatures: inFeatures)
     }
 
+    /// Learned weights: floating-point tensors other than the rotary tables and attention
+    /// masks that old checkpoints carry as buffers.
+    var parameters: [TensorView] {
+        tensors.values.filter { $0.type.isFloatingPoint && !$0.name.contains("rotary_emb") && !$0.name.hasSuffix("masked_bias") }
+    }
+
     /// Element types of the weights with their tensor counts (for `model info`).
     var typeCounts: [(type: String, count: Int)] {
         var counts: [String: Int] = [:]
-        for tensor in tensors.values where tensor.type.isFloatingPoint { counts["\(tensor.type)", default: 0] += 1 }
-        return counts.sorted { $0.value > $1.value }.map { ($0.key, $0.value) }
+        for tensor in parameters { counts["\(tensor.type)", default: 0] += 1 }
+        return counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { ($0.key, $0.value) }
     }
 }
 

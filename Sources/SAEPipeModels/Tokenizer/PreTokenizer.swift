@@ -1,11 +1,18 @@
 /// Splits text into the pieces BPE runs on, as GPT-2's regex does:
 /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 /// — written out by hand over Unicode scalars (no regex engine, same categories).
-public enum PreTokenizer: Sendable, Equatable {
+public enum PreTokenizer: Sendable, Equatable, CustomStringConvertible {
     /// GPT-2 / GPT-NeoX (HF `ByteLevel` with `use_regex`, llama.cpp `gpt2`).
     case gpt2
     /// llama.cpp `smollm`: every digit on its own first (`\p{N}`), then the GPT-2 split.
     case digitsThenGPT2
+
+    public var description: String {
+        switch self {
+        case .gpt2: return "gpt2"
+        case .digitsThenGPT2: return "smollm (digits split, then gpt2)"
+        }
+    }
 
     public func split(_ text: String) -> [Substring.UnicodeScalarView] {
         let scalars = Array(text.unicodeScalars)
