@@ -39,7 +39,9 @@ let package = Package(
             ]),
         .target(name: "SAEPipeLinalg", dependencies: ["COpenBLAS", "COpenBLASCoreType", "SAEPipeCore"]),
         .target(name: "SAEPipeEngine", dependencies: ["SAEPipeCore"]),
-        .target(name: "SAEPipeModels", dependencies: ["SAEPipeCore", "SAEPipeLinalg"]),
+        // Element-wise math kernels as plain C loops the compiler vectorizes.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "SAEPipeModels", dependencies: ["CKernels", "SAEPipeCore", "SAEPipeLinalg"]),
         .target(
             name: "SAEPipeHub",
             dependencies: ["SAEPipeCore", .product(name: "Crypto", package: "swift-crypto")]),
@@ -59,7 +61,7 @@ let package = Package(
         .testTarget(
             name: "SAEPipeTests",
             dependencies: [
-                "SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels",
+                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels",
                 "EngineTestSupport",
                 "EngineTestHelper",
             ],

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SAEPipeLinalg
 
@@ -104,26 +105,14 @@ public enum Norms {
 public enum Activations {
     /// Exact GELU: x · ½(1 + erf(x/√2)).
     public static func geluErf(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        parallelChunks(count) { range in
-            for i in range {
-                let value = x[i]
-                x[i] = 0.5 * value * (1 + erff(value * 0.70710678118654752))
-            }
-        }
+        parallelChunks(count) { range in saepipe_gelu_erf(x + range.lowerBound, range.count) }
     }
 
     /// Llama's SwiGLU on rows laid out [gate | up] (2·width floats each):
     /// the gate half becomes silu(gate) · up.
     public static func swiGLU(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
         parallelChunks(rows, minimumChunk: max(1, 4096 / width)) { range in
-            for row in range {
-                let gate = x + row * 2 * width
-                let up = gate + width
-                for j in 0..<width {
-                    let g = gate[j]
-                    gate[j] = g / (1 + expf(-g)) * up[j]
-                }
-            }
+            saepipe_swiglu(x + range.lowerBound * 2 * width, range.count, width)
         }
     }
 }
@@ -208,16 +197,7 @@ public enum Attention {
                     b: base + layout.keyOffset(h), ldb: layout.rowStride, c: scores)
                 for t in 0..<seqLen {
                     let row = scores + t * seqLen
-                    var maximum = -Float.infinity
-                    for s in 0...t { maximum = max(maximum, row[s]) }
-                    var total: Float = 0
-                    for s in 0...t {
-                        let e = expf(row[s] - maximum)
-                        row[s] = e
-                        total += e
-                    }
-                    let inverse = 1 / total
-                    for s in 0...t { row[s] *= inverse }
+                    saepipe_softmax(row, t + 1)
                     for s in (t + 1)..<seqLen { row[s] = 0 }
                 }
                 BLAS.sgemm(
@@ -233,10 +213,6 @@ public enum Attention {
 public enum LogProbabilities {
     /// −log softmax(row)[target], computed stably.
     public static func negativeLogLikelihood(_ row: UnsafePointer<Float>, width: Int, target: Int) -> Float {
-        var maximum = -Float.infinity
-        for j in 0..<width { maximum = max(maximum, row[j]) }
-        var total: Double = 0
-        for j in 0..<width { total += Double(expf(row[j] - maximum)) }
-        return Float(log(total)) + maximum - row[target]
+        saepipe_logsumexp(row, width) - row[target]
     }
 }
