@@ -102,6 +102,27 @@ final class ForwardTests: XCTestCase {
         XCTAssertThrowsError(try model.forward(TokenBatch(ids: [600], batch: 1, seqLen: 1), ForwardRequest(outputs: [.lastLogits])))
     }
 
+    /// transformers ≥ 4.56 writes `rope_parameters` instead of `rotary_pct`/`rotary_emb_base`.
+    func testNewerRopeParametersConfigGivesTheSameModel() throws {
+        let directory = try temporaryDirectory(self)
+        let source = fixturePath("tiny-neox")
+        try FileManager.default.copyItem(atPath: "\(source)/model.safetensors", toPath: "\(directory)/model.safetensors")
+        var config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(source)/config.json"))) as! [String: Any]
+        config["rotary_pct"] = nil
+        config["rotary_emb_base"] = nil
+        config["rope_parameters"] = ["rope_type": "default", "rope_theta": 10000, "partial_rotary_factor": 0.25]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: "\(directory)/config.json"))
+        let tokens = TokenBatch(ids: (0..<32).map { Int32($0 * 11 % 512) }, batch: 2, seqLen: 16)
+        let request = ForwardRequest(outputs: [.tokenNLL])
+        XCTAssertEqual(try LanguageModel.load(directory).forward(tokens, request).tokenNLL,
+                       try LanguageModel.load(source).forward(tokens, request).tokenNLL)
+        config["rope_parameters"] = ["rope_type": "default", "rope_theta": 500, "partial_rotary_factor": 0.5]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: "\(directory)/config.json"))
+        XCTAssertNotEqual(try LanguageModel.load(directory).forward(tokens, request).tokenNLL,
+                          try LanguageModel.load(source).forward(tokens, request).tokenNLL)
+    }
+
     func testUnsupportedConfigsNameTheKey() throws {
         let directory = try temporaryDirectory(self)
         let source = fixturePath("tiny-neox")
