@@ -25,6 +25,10 @@ let package = Package(
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        // Codecs for Parquet pages.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         // Runs before main in every binary that links the linear-algebra layer:
         // re-execs with OPENBLAS_CORETYPE when OpenBLAS fell back to generic kernels.
         .target(name: "COpenBLASCoreType", dependencies: ["COpenBLAS"]),
@@ -42,12 +46,13 @@ let package = Package(
         // Element-wise math kernels as plain C loops the compiler vectorizes.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "SAEPipeModels", dependencies: ["CKernels", "SAEPipeCore", "SAEPipeLinalg"]),
+        .target(name: "SAEPipeData", dependencies: ["CSnappy", "CZlib", "CZstd", "SAEPipeCore", "SAEPipeHub", "SAEPipeModels"]),
         .target(
             name: "SAEPipeHub",
             dependencies: ["SAEPipeCore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "SAEPipe",
-            dependencies: ["SAEPipeCore", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels"]),
+            dependencies: ["SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels"]),
         .executableTarget(
             name: "SAEPipeCLI",
             dependencies: [
@@ -61,7 +66,7 @@ let package = Package(
         .testTarget(
             name: "SAEPipeTests",
             dependencies: [
-                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels",
+                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels",
                 "EngineTestSupport",
                 "EngineTestHelper",
             ],
