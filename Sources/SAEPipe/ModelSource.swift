@@ -29,14 +29,14 @@ public enum ModelSource {
     }
 
     /// A local directory or file, unchanged; a Hub id, resolved to its cached snapshot directory.
-    public static func resolve(_ spec: String, projectRoot: String, hub: HubClient? = nil) throws -> String {
+    public static func resolve(_ spec: String, artifacts: String, hub: HubClient? = nil) throws -> String {
         if FileSystem.exists(spec) { return spec }
         guard let repo = HubRepo(parsing: spec) else {
             throw SAEPipeError.input(
                 "no model directory or .gguf file at this path", file: spec,
                 hint: "pass a local Hugging Face model directory, a .gguf file or a Hub id like EleutherAI/pythia-70m-deduped")
         }
-        let client = hub ?? HubClient.fromEnvironment(projectRoot: projectRoot)
+        let client = hub ?? HubClient.fromEnvironment(artifacts: artifacts)
         if let snapshot = completeSnapshot(repo, cache: client.cache) { return snapshot }
         let (_, listing) = try client.listFiles(repo)
         var last = ""
@@ -71,7 +71,7 @@ public enum ModelSource {
     }
 
     /// Resolves and loads a model in one step.
-    public static func load(_ spec: String, projectRoot: String, scope: LoadScope = .everything) throws -> LanguageModel {
-        try LanguageModel.load(resolve(spec, projectRoot: projectRoot), scope: scope)
+    public static func load(_ spec: String, artifacts: String, scope: LoadScope = .everything) throws -> LanguageModel {
+        try LanguageModel.load(resolve(spec, artifacts: artifacts), scope: scope)
     }
 }

@@ -61,7 +61,7 @@ struct BenchForward: ParsableCommand {
         }
         defer { if let scratch { FileSystem.remove(scratch) } }
         let scope = untilLayer.map { LoadScope.through(HookPoint(layer: $0, site: .mlpOut)) } ?? .everything
-        let loaded = try ModelSource.load(path, projectRoot: FileManager.default.currentDirectoryPath, scope: scope)
+        let loaded = try ModelSource.load(path, artifacts: "artifacts", scope: scope)
         let result = try ForwardBenchmark.run(loaded, batch: batch, seqLen: seq, untilLayer: untilLayer, repeats: repeats)
         let d = loaded.dimensions
         print("model:      \(model) (\(d.architecture), \(d.layerCount) layers, d_model \(d.dModel), \(loaded.weightTypes.first?.type ?? "?") weights)")

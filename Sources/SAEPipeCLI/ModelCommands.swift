@@ -27,7 +27,7 @@ struct TokenizeCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try Tokenizer.load(
-            model: ModelSource.resolve(model, projectRoot: FileManager.default.currentDirectoryPath))
+            model: ModelSource.resolve(model, artifacts: "artifacts"))
         if let text {
             print(json(tokenizer.encode(text)))
         } else if let file {
@@ -78,7 +78,7 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         global.apply()
         let tokens = try ForwardExport.readIds(ids)
-        let loaded = try ModelSource.load(model, projectRoot: FileManager.default.currentDirectoryPath)
+        let loaded = try ModelSource.load(model, artifacts: "artifacts")
         try ForwardExport.checkVocabulary(tokens, vocabSize: loaded.dimensions.vocabSize, file: ids)
         let result = try ForwardExport.run(model: loaded, tokens: tokens, hooks: hooks, batchSize: batchSize, to: out)
         let nll = result.tokenNLL ?? []
@@ -100,7 +100,7 @@ struct ModelInfoCommand: ParsableCommand {
     var model: String
 
     func run() throws {
-        let path = try ModelSource.resolve(model, projectRoot: FileManager.default.currentDirectoryPath)
+        let path = try ModelSource.resolve(model, artifacts: "artifacts")
         // Embedding and one layer suffice to describe the model; nothing else is decoded.
         let loaded = try LanguageModel.load(path, scope: LoadScope(layers: 1, unembedding: false))
         print(ModelReport.describe(loaded, tokenizer: try? Tokenizer.load(model: path)))

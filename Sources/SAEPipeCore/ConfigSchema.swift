@@ -12,6 +12,8 @@ public indirect enum ConfigType: Sendable {
     case section(ConfigSection)
     /// User-named entries that all share one section's keys (e.g. `datasets: {A: …, B: …}`).
     case table(ConfigSection)
+    /// User-named keys whose values share one type (e.g. row filters `{language: Python}`).
+    case dictionary(ConfigType)
 
     var name: String {
         switch self {
@@ -25,6 +27,7 @@ public indirect enum ConfigType: Sendable {
         case .list(let element): return "a list of \(element.name.replacingOccurrences(of: "a ", with: ""))"
         case .section: return "a mapping"
         case .table: return "a mapping of named entries"
+        case .dictionary(let element): return "a mapping of names to \(element.name.replacingOccurrences(of: "a ", with: ""))"
         }
     }
 }
@@ -149,6 +152,18 @@ public struct ConfigSchema: Sendable {
                         "entry names must be non-empty and contain no '.'", at: pair.key.location, key: path)
                 }
                 entries[key] = try decode(pair.value, as: .section(section), path: join(path, key))
+            }
+            return .map(entries)
+        case .dictionary(let element):
+            guard case .mapping(let pairs, _) = node else {
+                throw typeError(node, expected: type, path: path)
+            }
+            var entries: OrderedDictionary<String, ConfigValue> = [:]
+            for pair in pairs {
+                guard let key = pair.key.scalarText, !key.isEmpty else {
+                    throw SAEPipeError.input("keys must be plain names", at: pair.key.location, key: path)
+                }
+                entries[key] = try decode(pair.value, as: element, path: join(path, key))
             }
             return .map(entries)
         case .list(let element):

@@ -48,11 +48,11 @@ public struct HubCache: Sendable {
         self.root = root
     }
 
-    /// `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `<project>/artifacts/hf_cache/hub`.
-    public static func fromEnvironment(projectRoot: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> HubCache {
+    /// `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `<artifacts>/hf_cache/hub`.
+    public static func fromEnvironment(artifacts: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> HubCache {
         if let cache = environment["HF_HUB_CACHE"], !cache.isEmpty { return HubCache(root: cache) }
         if let home = environment["HF_HOME"], !home.isEmpty { return HubCache(root: "\(home)/hub") }
-        return HubCache(root: "\(projectRoot)/artifacts/hf_cache/hub")
+        return HubCache(root: "\(artifacts)/hf_cache/hub")
     }
 
     public func repoFolder(_ repo: HubRepo) -> String { "\(root)/\(repo.folderName)" }

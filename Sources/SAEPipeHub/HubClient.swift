@@ -21,10 +21,10 @@ public struct HubClient: Sendable {
     }
 
     /// Honors HF_HOME / HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE and HF_TOKEN like huggingface_hub.
-    public static func fromEnvironment(projectRoot: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> HubClient {
+    public static func fromEnvironment(artifacts: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> HubClient {
         let offline = ["1", "true", "yes", "on"].contains((environment["HF_HUB_OFFLINE"] ?? "").lowercased())
         return HubClient(
-            cache: .fromEnvironment(projectRoot: projectRoot, environment: environment),
+            cache: .fromEnvironment(artifacts: artifacts, environment: environment),
             endpoint: environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co",
             offline: offline, token: environment["HF_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
     }
@@ -55,14 +55,18 @@ public struct HubClient: Sendable {
         return (commit, siblings.compactMap { $0["rfilename"] as? String })
     }
 
-    /// Any JSON document from the Hub API (e.g. a dataset's parquet listing).
+    /// Any JSON document from the Hub API (a path under the endpoint) or another service (a full URL).
     public func json(_ path: String, repo: HubRepo) throws -> Any {
-        try ensureOnline(repo, missing: path)
-        let url = try makeURL("\(endpoint)/\(path)")
-        let (response, body) = try request(repo, "GET", url, missing: path)
-        try check(response, repo, what: path)
+        try json(url: "\(endpoint)/\(path)", repo: repo)
+    }
+
+    public func json(url text: String, repo: HubRepo) throws -> Any {
+        try ensureOnline(repo, missing: text)
+        let url = try makeURL(text)
+        let (response, body) = try request(repo, "GET", url, missing: "the listing \(text)")
+        try check(response, repo, what: text)
         guard let json = try? JSONSerialization.jsonObject(with: body) else {
-            throw SAEPipeError.runtime("the Hub returned no JSON for \(path)", file: url.absoluteString)
+            throw SAEPipeError.runtime("no JSON from \(text)", file: url.absoluteString)
         }
         return json
     }

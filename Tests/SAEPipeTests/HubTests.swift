@@ -32,7 +32,7 @@ final class HubTests: XCTestCase {
 
     func testDownloadsIntoTheSharedCacheLayoutAndLoads() throws {
         let cache = try temporaryDirectory(self)
-        let path = try ModelSource.resolve("tiny/neox", projectRoot: cache, hub: client(cache))
+        let path = try ModelSource.resolve("tiny/neox", artifacts: cache, hub: client(cache))
         XCTAssertEqual(path, "\(cache)/models--tiny--neox/snapshots/\(server.commit)")
         XCTAssertEqual(try String(contentsOfFile: "\(cache)/models--tiny--neox/refs/main", encoding: .utf8), server.commit)
         let link = try FileManager.default.destinationOfSymbolicLink(atPath: "\(path)/model.safetensors")
@@ -43,7 +43,7 @@ final class HubTests: XCTestCase {
 
         // A second resolve is served from the cache without any request.
         let before = server.requests.count
-        XCTAssertEqual(try ModelSource.resolve("tiny/neox", projectRoot: cache, hub: client(cache, offline: true)), path)
+        XCTAssertEqual(try ModelSource.resolve("tiny/neox", artifacts: cache, hub: client(cache, offline: true)), path)
         XCTAssertEqual(server.requests.count, before)
     }
 
@@ -74,19 +74,19 @@ final class HubTests: XCTestCase {
 
     func testOfflineAndUnreachableErrorsNameWhatIsMissing() throws {
         let cache = try temporaryDirectory(self)
-        XCTAssertThrowsError(try ModelSource.resolve("tiny/neox", projectRoot: cache, hub: client(cache, offline: true))) { error in
+        XCTAssertThrowsError(try ModelSource.resolve("tiny/neox", artifacts: cache, hub: client(cache, offline: true))) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("tiny/neox") && text.contains("HF_HUB_OFFLINE"), text)
         }
         let unreachable = HubClient(cache: HubCache(root: cache), endpoint: "http://127.0.0.1:1", console: Console(verbosity: .quiet))
-        XCTAssertThrowsError(try ModelSource.resolve("tiny/neox", projectRoot: cache, hub: unreachable)) { error in
+        XCTAssertThrowsError(try ModelSource.resolve("tiny/neox", artifacts: cache, hub: unreachable)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("not in the Hub cache") && text.contains("tiny/neox"), text)
         }
-        XCTAssertThrowsError(try ModelSource.resolve("tiny/pickled", projectRoot: cache, hub: client(cache))) { error in
+        XCTAssertThrowsError(try ModelSource.resolve("tiny/pickled", artifacts: cache, hub: client(cache))) { error in
             XCTAssertTrue("\(error)".contains("safetensors"), "\(error)")
         }
-        XCTAssertThrowsError(try ModelSource.resolve("no/such-repo", projectRoot: cache, hub: client(cache))) { error in
+        XCTAssertThrowsError(try ModelSource.resolve("no/such-repo", artifacts: cache, hub: client(cache))) { error in
             XCTAssertTrue("\(error)".contains("404"), "\(error)")
         }
     }
@@ -96,7 +96,7 @@ final class HubTests: XCTestCase {
         XCTAssertEqual(HubRepo(parsing: "EleutherAI/pythia-70m-deduped")?.revision, "main")
         XCTAssertNil(HubRepo(parsing: "./models/x"))
         XCTAssertNil(HubRepo(parsing: "a/b/c"))
-        XCTAssertEqual(HubCache.fromEnvironment(projectRoot: "/p", environment: [:]).root, "/p/artifacts/hf_cache/hub")
-        XCTAssertEqual(HubCache.fromEnvironment(projectRoot: "/p", environment: ["HF_HOME": "/h"]).root, "/h/hub")
+        XCTAssertEqual(HubCache.fromEnvironment(artifacts: "/p", environment: [:]).root, "/p/hf_cache/hub")
+        XCTAssertEqual(HubCache.fromEnvironment(artifacts: "/p", environment: ["HF_HOME": "/h"]).root, "/h/hub")
     }
 }

@@ -1,0 +1,125 @@
+import Foundation
+import SAEPipe
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeEngine
+import SAEPipeModels
+import XCTest
+
+/// The collect stage end to end on the tiny GPT-NeoX fixture and its tokenizer.
+final class CollectTests: XCTestCase {
+    /// A project with a prose file, a JSONL code file and a config reading them.
+    func makeProject(extra: String = "") throws -> (directory: String, config: String) {
+        let directory = try temporaryDirectory(self)
+        var prose = ""
+        for i in 0..<60 { prose += "The river \(i) runs past the old mill, and the miller's daughter sings.\n\n" }
+        try write(prose, to: "\(directory)/prose.txt")
+        var code = ""
+        for i in 0..<40 {
+            let source = "def f\(i)(x):\n    return x * \(i) + 1\n\nclass C\(i):\n    pass\n"
+            let language = i % 4 == 3 ? "Go" : "Python"
+            let object = try JSONSerialization.data(withJSONObject: ["code": source, "language": language], options: [.sortedKeys])
+            code += String(decoding: object, as: UTF8.self) + "\n"
+        }
+        try write(code, to: "\(directory)/code.jsonl")
+        let config = """
+            run_name: tiny
+            seed: 3
+            paths: {artifacts: \(directory)/artifacts, outputs: \(directory)/outputs}
+            model: {name: \(fixturePath("tiny-neox")), layer: 1, stream: mlp_output}
+            collect: {tokens: 700, seq_len: 16, batch_size: 4\(extra)}
+            datasets:
+              A: {path: \(directory)/prose.txt, split_text: blank_lines}
+              B: {path: \(directory)/code.jsonl, field: code, filter: {language: Python}}
+            """
+        try write(config, to: "\(directory)/config.yaml")
+        return (directory, "\(directory)/config.yaml")
+    }
+
+    func run(_ config: String) throws -> RunManifestSummary {
+        let experiment = try Experiment.load(configPath: config)
+        let report = try experiment.runner().run(RunOptions())
+        return RunManifestSummary(ran: report.ranStages)
+    }
+
+    struct RunManifestSummary { var ran: [String] }
+
+    func testCollectWritesActivationsThatMatchTheModel() throws {
+        let (directory, config) = try makeProject()
+        XCTAssertEqual(try run(config).ran.sorted(), ["collect.A", "collect.B"])
+        let manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/manifest.json"))) as! [String: Any]
+        let activations = manifest["activations"] as! [String: String]
+        let model = try LanguageModel.load(fixturePath("tiny-neox"))
+        let tokenizer = try Tokenizer.load(model: fixturePath("tiny-neox"))
+        for side in ["A", "B"] {
+            let entry = activations[side]!
+            let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(entry)/meta.json"))) as! [String: Any]
+            XCTAssertEqual(meta["shape"] as? [Int], [700, 64])
+            XCTAssertEqual(meta["hook"] as? String, "layers.1.mlp_out")
+            XCTAssertEqual(meta["dtype"] as? String, "float32")
+            let acts = try Data(contentsOf: URL(fileURLWithPath: "\(entry)/acts.mmap"))
+            XCTAssertEqual(acts.count, 700 * 64 * 4)
+            let tokens = try ActivationStore.readInt32("\(entry)/tokens.mmap")
+            let positions = try ActivationStore.readInt32("\(entry)/positions.mmap")
+            let offsets = meta["sequence_offsets"] as! [Int]
+            XCTAssertEqual(positions.count, 700)
+            // Specials (EOS separators) are in the context but not in the activation set.
+            for position in positions { XCTAssertNotEqual(Int(tokens[Int(position)]), tokenizer.eosTokenId) }
+            // Rows of the first window equal a fresh forward pass over it (up to BLAS blocking,
+            // which differs with the batch size).
+            let window = Array(tokens[offsets[0]..<offsets[1]])
+            let hook = HookPoint(layer: 1, site: .mlpOut)
+            let fresh = try model.forward(TokenBatch(ids: window, batch: 1, seqLen: window.count), ForwardRequest(capture: [hook]))
+            let stored = acts.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            for (row, position) in positions.enumerated() where Int(position) < offsets[1] {
+                let expected = fresh.captured[hook]![(Int(position) * 64)..<((Int(position) + 1) * 64)]
+                let difference = zip(stored[(row * 64)..<((row + 1) * 64)], expected).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(difference, 1e-5)
+            }
+            if side == "B" {
+                let text = tokenizer.decode(tokens.map(Int.init))
+                XCTAssertFalse(text.contains("Go"), "filtered rows never reach the windows")
+            }
+        }
+    }
+
+    func testSameConfigTwiceGivesIdenticalBytesAndSecondRunIsCached() throws {
+        let (directory, config) = try makeProject(extra: ", dtype: float16")
+        _ = try run(config)
+        let first = try snapshot(directory)
+        XCTAssertEqual(try run(config).ran, [], "a second identical run does no work")
+        try FileManager.default.removeItem(atPath: "\(directory)/artifacts")
+        _ = try run(config)
+        XCTAssertEqual(try snapshot(directory), first)
+        XCTAssertTrue(first.keys.contains { $0.hasSuffix("acts.mmap") })
+        let meta = first.first { $0.key.hasSuffix("meta.json") }!.value
+        XCTAssertTrue(String(decoding: meta, as: UTF8.self).contains("\"float16\""))
+    }
+
+    func testDatasetErrorsNameTheKey() throws {
+        let (directory, _) = try makeProject()
+        try write("""
+            paths: {artifacts: \(directory)/artifacts}
+            model: {name: \(fixturePath("tiny-neox"))}
+            datasets:
+              A: {path: \(directory)/missing-*.txt}
+              B: {path: \(directory)/code.jsonl, hub: x/y}
+            """, to: "\(directory)/bad.yaml")
+        XCTAssertThrowsError(try Experiment.load(configPath: "\(directory)/bad.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("no file matches"), "\(error)")
+        }
+    }
+
+    /// Every stage output file's bytes, keyed by path below artifacts/cache (manifests hold timings, so they are skipped).
+    func snapshot(_ directory: String) throws -> [String: Data] {
+        let cache = "\(directory)/artifacts/cache/collect"
+        var files: [String: Data] = [:]
+        for entry in try FileManager.default.contentsOfDirectory(atPath: cache) where !entry.hasPrefix(".") && !entry.hasSuffix(".lock") {
+            for name in try FileManager.default.contentsOfDirectory(atPath: "\(cache)/\(entry)") where name != "manifest.json" {
+                files["\(entry)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(cache)/\(entry)/\(name)"))
+            }
+        }
+        return files
+    }
+}
