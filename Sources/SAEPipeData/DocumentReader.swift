@@ -35,7 +35,7 @@ public struct DocumentReader: Sendable {
         guard let hub, let id = spec.hub, let repo = HubRepo(parsing: id, kind: .dataset) else {
             throw SAEPipeError.input("`\(spec.hub ?? "")` is not a Hub dataset id (ORG/NAME)", key: "hub")
         }
-        let (dataRepo, files) = try hubFiles(repo.id, hub: hub)
+        let (dataRepo, files) = try cachedListing(repo.id, hub: hub)
         for file in files {
             let local = try hub.file(dataRepo, file)
             opened.append(local)
@@ -43,6 +43,26 @@ public struct DocumentReader: Sendable {
             if try !read(local, format: format, body) { break }
         }
         return opened
+    }
+
+    /// The file list from the Hub, remembered in the Hub cache so that a later run with
+    /// HF_HUB_OFFLINE=1 (or no network) can reuse shards already downloaded.
+    func cachedListing(_ id: String, hub: HubClient) throws -> (HubRepo, [String]) {
+        let key = Hashing.sha256Hex([id, spec.hubConfig ?? "", spec.split, spec.revision, spec.files ?? ""].joined(separator: "\n"))
+        let folder = hub.cache.repoFolder(HubRepo(id: id, kind: .dataset))
+        let saved = "\(folder)/saepipe-listings/\(key.prefix(16)).json"
+        do {
+            let (repo, files) = try hubFiles(id, hub: hub)
+            let record: [String: Any] = ["revision": repo.revision, "files": files]
+            try FileSystem.writeAtomically(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), to: saved)
+            return (repo, files)
+        } catch {
+            guard let data = FileManager.default.contents(atPath: saved),
+                let record = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                let revision = record["revision"] as? String, let files = record["files"] as? [String]
+            else { throw error }
+            return (HubRepo(id: id, kind: .dataset, revision: revision), files)
+        }
     }
 
     /// The repo files to read, in order: a glob over the repo's own files, or the Parquet

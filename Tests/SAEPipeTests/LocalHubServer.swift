@@ -75,7 +75,8 @@ final class LocalHubServer: @unchecked Sendable {
         let lines = String(decoding: buffer, as: UTF8.self).components(separatedBy: "\r\n")
         let parts = lines[0].split(separator: " ")
         guard parts.count >= 2 else { return }
-        let (method, target) = (String(parts[0]), String(parts[1]).removingPercentEncoding ?? String(parts[1]))
+        // Routing splits the raw target first: revisions such as refs%2Fconvert%2Fparquet hold encoded slashes.
+        let (method, target) = (String(parts[0]), String(parts[1]))
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -91,18 +92,35 @@ final class LocalHubServer: @unchecked Sendable {
         lock.lock()
         let hosted = files
         lock.unlock()
-        // /api/models/ORG/NAME/revision/REV
-        if target.hasPrefix("/api/models/"), let marker = target.range(of: "/revision/") {
-            let repo = String(target[target.index(target.startIndex, offsetBy: 12)..<marker.lowerBound])
+        // /parquet?dataset=ORG/NAME — the dataset viewer's listing of a dataset's Parquet conversion.
+        if target.hasPrefix("/parquet?dataset=") {
+            let id = String(target.dropFirst(17)).removingPercentEncoding ?? ""
+            let prefix = "datasets/\(id)@refs/convert/parquet"
+            let entries = (hosted[prefix] ?? [:]).keys.sorted().map { path -> [String: Any] in
+                let parts = path.split(separator: "/")
+                return ["dataset": id, "config": String(parts[0]), "split": String(parts[1]), "filename": String(parts.last!),
+                        "url": "\(endpoint)/datasets/\(id)/resolve/refs%2Fconvert%2Fparquet/\(path)", "size": hosted[prefix]![path]!.content.count]
+            }
+            let body = try! JSONSerialization.data(withJSONObject: ["parquet_files": entries, "pending": [], "failed": [], "partial": false])
+            return send(client, 200, ["Content-Type": "application/json"], body, method)
+        }
+        // /api/{models,datasets}/ORG/NAME/revision/REV
+        if target.hasPrefix("/api/models/") || target.hasPrefix("/api/datasets/"), let marker = target.range(of: "/revision/") {
+            let isDataset = target.hasPrefix("/api/datasets/")
+            let name = String(target[target.index(target.startIndex, offsetBy: isDataset ? 14 : 12)..<marker.lowerBound])
+            let repo = isDataset ? "datasets/\(name)@\(target[marker.upperBound...].removingPercentEncoding ?? "")" : name
             guard let repoFiles = hosted[repo] else { return send(client, 404, [:], Data("{}".utf8), method) }
             let siblings = repoFiles.keys.sorted().map { ["rfilename": $0] }
             let body = try! JSONSerialization.data(withJSONObject: ["sha": commit, "siblings": siblings])
             return send(client, 200, ["Content-Type": "application/json"], body, method)
         }
-        // /ORG/NAME/resolve/REV/PATH
-        let pieces = target.split(separator: "/", maxSplits: 4).map(String.init)
+        // /ORG/NAME/resolve/REV/PATH and /datasets/ORG/NAME/resolve/REV/PATH
+        let isDataset = target.hasPrefix("/datasets/")
+        let pieces = (isDataset ? String(target.dropFirst(9)) : target).split(separator: "/", maxSplits: 4).map {
+            $0.removingPercentEncoding ?? String($0)
+        }
         if pieces.count == 5, pieces[2] == "resolve" {
-            let repo = "\(pieces[0])/\(pieces[1])"
+            let repo = isDataset ? "datasets/\(pieces[0])/\(pieces[1])@\(pieces[3])" : "\(pieces[0])/\(pieces[1])"
             guard let file = hosted[repo]?[pieces[4]] else { return send(client, 404, [:], Data(), method) }
             if file.lfs {
                 let sha = SHA256.hash(data: file.content).map { String(format: "%02x", $0) }.joined()
