@@ -93,6 +93,7 @@ public enum CollectStage {
         let modelPath = try ModelSource.resolve(modelName, artifacts: artifacts, hub: hub)
         let tokenizer = try Tokenizer.load(model: modelPath)
         let model = try LanguageModel.load(modelPath, scope: .through(hook))
+        context.logger.debug("collect.\(side): model loaded through \(hook) (\(ProcessStats.describeMemory()))")
         let options = TokenWindows.Options(
             seqLen: config[path: "collect.seq_len"].intValue!,
             documents: TokenWindows.DocumentHandling(rawValue: config[path: "collect.documents"].stringValue!)!,
@@ -103,6 +104,7 @@ public enum CollectStage {
             seed: UInt64(config[path: "seed"].intValue!))
         context.logger.info("collect.\(side): reading and tokenizing \(spec.path ?? spec.hub ?? "")")
         let windows = try TokenWindows.build(reader: DocumentReader(spec: spec, hub: hub), tokenizer: tokenizer, options: options)
+        context.logger.debug("collect.\(side): \(windows.count) windows from \(windows.documentsRead) documents (\(ProcessStats.describeMemory()))")
         if windows.activationCount < options.tokenBudget {
             context.logger.warning(
                 "collect.\(side): the dataset gave \(windows.activationCount) of the \(options.tokenBudget) tokens asked for")
@@ -114,7 +116,7 @@ public enum CollectStage {
             batchSize: config[path: "collect.batch_size"].intValue!, into: context.outputDirectory,
             label: "collect.\(side)")
         // Timing goes to the log and the cache manifest, never into meta.json: same config, same bytes.
-        context.logger.info("collect.\(side): \(positions.count) activations, \(Int(Double(windows.tokens.count) / max(Date().timeIntervalSince(started), 1e-9))) tok/s")
+        context.logger.info("collect.\(side): \(positions.count) activations, \(Int(Double(windows.tokens.count) / max(Date().timeIntervalSince(started), 1e-9))) tok/s, \(ProcessStats.describeMemory())")
         try ActivationStore.writeInt32(windows.tokens, to: context.output("tokens.mmap"))
         try ActivationStore.writeInt32(positions, to: context.output("positions.mmap"))
         let revision = modelPath.contains("/snapshots/") ? (modelPath as NSString).lastPathComponent : nil

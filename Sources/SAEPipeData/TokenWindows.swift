@@ -52,6 +52,40 @@ public struct TokenWindows: Sendable {
     public var activationCount: Int { keptCounts.reduce(0, +) }
     public func window(_ index: Int) -> ArraySlice<Int32> { tokens[offsets[index]..<offsets[index + 1]] }
 
+    /// Tokenizes a long text in ~256 KiB pieces cut just after a newline that is followed by a
+    /// non-space character or by one space and a non-space character, handing each piece's ids
+    /// to `body` until it returns false. The GPT-2 split never joins across such a point (the
+    /// newline ends a whitespace piece; the next piece starts fresh or with that one space), so
+    /// the ids equal encoding the whole text at once, while memory stays bounded by the piece
+    /// size and reading stops as soon as enough tokens are in.
+    public static func encodeInPieces(
+        _ text: String, _ tokenizer: Tokenizer, pieceBytes: Int = 256 << 10, _ body: ([Int32]) throws -> Bool
+    ) rethrows {
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        while start != utf8.endIndex {
+            var cut = utf8.index(start, offsetBy: pieceBytes, limitedBy: utf8.endIndex) ?? utf8.endIndex
+            let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0x0B, 0x0C]
+            while cut != utf8.endIndex {
+                if utf8[utf8.index(before: cut)] == 0x0A {
+                    // "\nX" splits as "\n"|"X" and "\n X" as "\n"|" X" (lines starting with a space, as in WikiText).
+                    if !whitespace.contains(utf8[cut]) { break }
+                    let next = utf8.index(after: cut)
+                    if utf8[cut] == 0x20, next != utf8.endIndex, !whitespace.contains(utf8[next]) { break }
+                }
+                cut = utf8.index(after: cut)
+            }
+            if try !body(tokenizer.encode(String(text[start..<cut])).map { Int32($0) }) { return }
+            start = cut
+        }
+    }
+
+    public static func encodeInPieces(_ text: String, _ tokenizer: Tokenizer, pieceBytes: Int = 256 << 10) -> [Int32] {
+        var ids: [Int32] = []
+        encodeInPieces(text, tokenizer, pieceBytes: pieceBytes) { ids += $0; return true }
+        return ids
+    }
+
     /// Reads documents until the pool is full, then samples windows until the budget is met.
     public static func build(reader: DocumentReader, tokenizer: Tokenizer, options: Options) throws -> TokenWindows {
         let seqLen = options.seqLen
@@ -73,21 +107,27 @@ public struct TokenWindows: Sendable {
         var documents = 0
         let files = try reader.forEach { text in
             documents += 1
-            let ids = tokenizer.encode(text).map { Int32($0) }
             switch options.documents {
             case .concatenate:
                 if documents > 1, let eos = tokenizer.eosTokenId { pending.append(Int32(eos)) }
-                pending.append(contentsOf: ids)
-                var start = 0
-                while pending.count - start >= bodyLength, pooled < poolTokens {
-                    pool.append(Array(pending[start..<(start + bodyLength)]))
-                    start += bodyLength
-                    pooled += bodyLength
+                encodeInPieces(text, tokenizer) { ids in
+                    pending.append(contentsOf: ids)
+                    var start = 0
+                    while pending.count - start >= bodyLength, pooled < poolTokens {
+                        pool.append(Array(pending[start..<(start + bodyLength)]))
+                        start += bodyLength
+                        pooled += bodyLength
+                    }
+                    pending.removeFirst(start)
+                    return pooled < poolTokens
                 }
-                pending.removeFirst(start)
             case .separate:
-                if !ids.isEmpty {
-                    let window = Array(ids.prefix(bodyLength))
+                var window: [Int32] = []
+                encodeInPieces(text, tokenizer) { ids in
+                    window += ids.prefix(bodyLength - window.count)
+                    return window.count < bodyLength
+                }
+                if !window.isEmpty {
                     pool.append(window)
                     pooled += window.count
                 }

@@ -2,6 +2,7 @@ import Foundation
 import SAEPipeCore
 import SAEPipeData
 import SAEPipeHub
+import SAEPipeModels
 import XCTest
 
 /// Documents from local files and from Hub datasets (a local server with the Hub's URL shapes).
@@ -82,5 +83,30 @@ final class DatasetSourceTests: XCTestCase {
         let texts = try documents(DocumentReader(spec: spec, hub: hub, datasetsServer: server.endpoint))
         XCTAssertEqual(texts.count, 80)
         XCTAssertEqual(Array(texts[0..<40]), try ParquetFile(path: fixturePath("parquet/code-snappy.parquet")).strings(column: "code").compactMap { $0 })
+    }
+
+    /// Long documents are tokenized in pieces cut after a newline; the ids must not change.
+    func testPiecewiseEncodingEqualsWholeText() throws {
+        var text = ""
+        for i in 0..<400 {
+            text += " = Section \(i) = \n\n The café's 12,345 visitors — naïve? \r\n\tdef f(x):\n    return x  \n\n\n"
+        }
+        // Real WikiText: every line starts with a space.
+        let wikitext = try String(contentsOfFile: fixturePath("parquet/wikitext-snappy.expected.jsonl"), encoding: .utf8)
+            .split(separator: "\n").prefix(200).map { line in
+                (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["text"] as! String
+            }.joined()
+        text += wikitext
+        for model in ["smollm2-tokenizer/tokenizer.gguf", "neox-tokenizer", "tiny-neox"] {
+            let path = fixturePath(model)
+            let tokenizer = model.hasSuffix(".gguf") ? try Tokenizer.load(model: path)
+                : try Tokenizer.load(tokenizerJSON: "\(path)/tokenizer.json")
+            let whole = tokenizer.encode(text).map { Int32($0) }
+            XCTAssertEqual(TokenWindows.encodeInPieces(text, tokenizer, pieceBytes: 1000), whole, model)
+            XCTAssertEqual(TokenWindows.encodeInPieces(text, tokenizer, pieceBytes: 37), whole, model)
+            var pieces = 0
+            TokenWindows.encodeInPieces(wikitext, tokenizer, pieceBytes: 1000) { _ in pieces += 1; return true }
+            XCTAssertGreaterThan(pieces, wikitext.utf8.count / 2000, "WikiText is cut into pieces")
+        }
     }
 }
