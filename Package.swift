@@ -47,12 +47,15 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "SAEPipeModels", dependencies: ["CKernels", "SAEPipeCore", "SAEPipeLinalg"]),
         .target(name: "SAEPipeData", dependencies: ["CSnappy", "CZlib", "CZstd", "SAEPipeCore", "SAEPipeHub", "SAEPipeModels"]),
+        .target(name: "SAEPipeSAE", dependencies: ["SAEPipeCore", "SAEPipeLinalg", "SAEPipeModels", "SAEPipeData"]),
         .target(
             name: "SAEPipeHub",
             dependencies: ["SAEPipeCore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "SAEPipe",
-            dependencies: ["SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels"]),
+            dependencies: [
+                "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels", "SAEPipeSAE",
+            ]),
         .executableTarget(
             name: "SAEPipeCLI",
             dependencies: [
@@ -66,7 +69,7 @@ let package = Package(
         .testTarget(
             name: "SAEPipeTests",
             dependencies: [
-                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels",
+                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeSAE", "SAEPipeLinalg", "SAEPipeModels",
                 "EngineTestSupport",
                 "EngineTestHelper",
             ],

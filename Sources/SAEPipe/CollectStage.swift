@@ -77,7 +77,7 @@ public enum CollectStage {
         _ = try hook(config.value)
         let modelName = config[path: "model.name"].stringValue!
         return StageSpec(
-            id: "collect.\(side)", kind: "collect", version: 1, config: slice,
+            id: "collect.\(side)", kind: "collect", version: 2, config: slice,
             inputFiles: modelInputFiles(modelName) + (try spec.localFiles()),
             run: { context in
                 try run(context, side: side, spec: spec, artifacts: artifacts)

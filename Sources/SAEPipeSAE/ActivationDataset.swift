@@ -1,0 +1,107 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeModels
+
+/// The collected activations, memory-mapped and never loaded whole: a seeded held-out
+/// validation split and shuffled training batches gathered row by row.
+public final class ActivationDataset: @unchecked Sendable {
+    public let directory: String
+    public let rows: Int
+    public let d: Int
+    public let dtype: ActivationStore.DType
+    let file: MappedFile
+    /// Row indices, shuffled by seed: the first `validationRows` are held out.
+    public let validation: [Int]
+    public let training: [Int]
+
+    public init(directory: String, validationFraction: Double, maxValidationRows: Int, seed: UInt64) throws {
+        self.directory = directory
+        let metaPath = "\(directory)/meta.json"
+        guard let data = FileManager.default.contents(atPath: metaPath),
+            let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let shape = meta["shape"] as? [Int], shape.count == 2,
+            let dtype = (meta["dtype"] as? String).flatMap(ActivationStore.DType.init(rawValue:))
+        else {
+            throw SAEPipeError.input("activation metadata is missing or malformed", file: metaPath,
+                                     hint: "rerun the collect stage (`saepipe run CONFIG --force collect`)")
+        }
+        (rows, d, self.dtype) = (shape[0], shape[1], dtype)
+        file = try MappedFile(path: "\(directory)/acts.mmap")
+        guard file.size == rows * d * dtype.bytes else {
+            throw SAEPipeError.input("acts.mmap holds \(file.size) bytes, meta.json implies \(rows * d * dtype.bytes)",
+                                     file: "\(directory)/acts.mmap", hint: "rerun the collect stage")
+        }
+        guard rows >= 2 else { throw SAEPipeError.input("too few activations to train on (\(rows))", file: metaPath) }
+        var order = Array(0..<rows)
+        var generator = SplitMix64(seed: seed ^ 0x5EED_5A1E)
+        for i in stride(from: rows - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+        let held = min(maxValidationRows, max(1, Int((Double(rows) * validationFraction).rounded())), rows - 1)
+        validation = Array(order[0..<held]).sorted()
+        training = Array(order[held...]).sorted()
+    }
+
+    /// Copies the given rows, as float32 and multiplied by `scale`, into `out` [indices.count, d].
+    public func gather(_ indices: ArraySlice<Int>, scale: Float, into out: UnsafeMutablePointer<Float>) {
+        for (slot, row) in indices.enumerated() {
+            let target = out + slot * d
+            switch dtype {
+            case .float32:
+                let source = (file.bytes + row * d * 4).assumingMemoryBound(to: Float.self)
+                for j in 0..<d { target[j] = source[j] * scale }
+            case .float16:
+                for j in 0..<d {
+                    let bits = file.bytes.loadUnaligned(fromByteOffset: (row * d + j) * 2, as: UInt16.self)
+                    target[j] = Float(Float16(bitPattern: UInt16(littleEndian: bits))) * scale
+                }
+            }
+        }
+    }
+
+    /// √d / E‖x‖ over up to `sample` training rows: scaling by it makes E‖x‖ = √d.
+    public func normalizationScale(sample: Int = 8192) -> Float {
+        let step = max(1, training.count / sample)
+        var total: Double = 0, count = 0
+        var row = [Float](repeating: 0, count: d)
+        for index in stride(from: 0, to: training.count, by: step) {
+            row.withUnsafeMutableBufferPointer { gather(training[index...index], scale: 1, into: $0.baseAddress!) }
+            total += Double(row.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
+            count += 1
+        }
+        let meanNorm = total / Double(max(count, 1))
+        return meanNorm > 0 ? Float(Double(d).squareRoot() / meanNorm) : 1
+    }
+}
+
+/// The order training rows are visited in: a fresh seeded shuffle every epoch, so a
+/// position (epoch, offset) says exactly which rows come next.
+public struct BatchOrder: Sendable, Equatable {
+    public let seed: UInt64
+    public var epoch = 0
+    public var offset = 0
+
+    public init(seed: UInt64, epoch: Int = 0, offset: Int = 0) {
+        self.seed = seed
+        self.epoch = epoch
+        self.offset = offset
+    }
+
+    static func permutation(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var order = Array(0..<count)
+        var generator = SplitMix64(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+        return order
+    }
+
+    /// The next `size` training-row indices (a batch never spans two epochs).
+    public mutating func next(_ size: Int, from training: [Int], cache: inout (epoch: Int, order: [Int])?) -> ArraySlice<Int> {
+        if offset + size > training.count {
+            epoch += 1
+            offset = 0
+        }
+        if cache?.epoch != epoch { cache = (epoch, BatchOrder.permutation(count: training.count, seed: seed, epoch: epoch)) }
+        let positions = cache!.order[offset..<min(offset + size, training.count)]
+        offset += positions.count
+        return ArraySlice(positions.map { training[$0] })
+    }
+}

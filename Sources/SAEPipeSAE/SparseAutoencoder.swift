@@ -1,0 +1,146 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeLinalg
+
+/// How features turn on.
+public enum SAEActivation: Sendable, Equatable {
+    /// f = ReLU(pre), with an L1 penalty.
+    case relu
+    /// Keep the k largest pre-activations of each row (then ReLU); no sparsity penalty.
+    case topK(Int)
+    /// f = pre · H(pre − θ) with learned θ = exp(logθ); L0 penalty through a straight-through
+    /// estimator with a rectangle kernel of width `bandwidth`.
+    case jumpReLU(bandwidth: Float)
+
+    public var name: String {
+        switch self {
+        case .relu: return "relu"
+        case .topK: return "topk"
+        case .jumpReLU: return "jumprelu"
+        }
+    }
+}
+
+/// How the L1 penalty meets the decoder.
+public enum SparsityForm: String, Sendable {
+    /// Plain L1 on f; decoder rows renormalized to unit norm after every step.
+    case unitNormDecoder = "unit_norm_decoder"
+    /// L1 on f_i · ‖W_dec,i‖ with an unconstrained decoder (Anthropic's April 2024 update).
+    case decoderNormWeighted = "decoder_norm_weighted"
+}
+
+/// The weights, row-major: W_enc [d, F], W_dec [F, d].
+public struct SAEParameters: Sendable, Equatable {
+    public var d: Int
+    public var features: Int
+    public var wEnc: [Float]
+    public var bEnc: [Float]
+    public var wDec: [Float]
+    public var bDec: [Float]
+    /// log θ per feature (JumpReLU only; empty otherwise).
+    public var logThreshold: [Float]
+
+    public init(d: Int, features: Int, wEnc: [Float], bEnc: [Float], wDec: [Float], bDec: [Float], logThreshold: [Float] = []) {
+        self.d = d
+        self.features = features
+        self.wEnc = wEnc
+        self.bEnc = bEnc
+        self.wDec = wDec
+        self.bDec = bDec
+        self.logThreshold = logThreshold
+    }
+
+    /// Decoder rows of norm `decoderNorm` in random directions, encoder = decoder transpose,
+    /// zero biases (as SAELens and dictionary_learning initialize).
+    public static func initialized(
+        d: Int, features: Int, seed: UInt64, decoderNorm: Float = 0.1, threshold: Float? = nil
+    ) -> SAEParameters {
+        var generator = SplitMix64(seed: seed)
+        var wDec = [Float](repeating: 0, count: features * d)
+        for row in 0..<features {
+            var norm: Double = 0
+            for j in 0..<d {
+                // Box–Muller normal draws give isotropic directions.
+                let u1 = max(generator.nextUnit(), 1e-12), u2 = generator.nextUnit()
+                let value = (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+                wDec[row * d + j] = Float(value)
+                norm += value * value
+            }
+            let scale = decoderNorm / Float(norm.squareRoot())
+            for j in 0..<d { wDec[row * d + j] *= scale }
+        }
+        var wEnc = [Float](repeating: 0, count: d * features)
+        for row in 0..<features { for j in 0..<d { wEnc[j * features + row] = wDec[row * d + j] } }
+        return SAEParameters(
+            d: d, features: features, wEnc: wEnc, bEnc: [Float](repeating: 0, count: features), wDec: wDec,
+            bDec: [Float](repeating: 0, count: d),
+            logThreshold: threshold.map { [Float](repeating: Foundation.log($0), count: features) } ?? [])
+    }
+
+    /// Norms of the decoder rows.
+    public func decoderNorms() -> [Float] {
+        (0..<features).map { row in
+            var total: Float = 0
+            for j in 0..<d { total += wDec[row * d + j] * wDec[row * d + j] }
+            return total.squareRoot()
+        }
+    }
+
+    /// Scales every decoder row to unit norm.
+    public mutating func normalizeDecoderRows() {
+        for row in 0..<features {
+            var total: Float = 0
+            for j in 0..<d { total += wDec[row * d + j] * wDec[row * d + j] }
+            let norm = total.squareRoot()
+            if norm > 0 { for j in 0..<d { wDec[row * d + j] /= norm } }
+        }
+    }
+
+    /// All parameter tensors by name, in a fixed order (optimizer state and checkpoints use it).
+    public var tensorNames: [String] { logThreshold.isEmpty ? ["W_enc", "b_enc", "W_dec", "b_dec"] : ["W_enc", "b_enc", "W_dec", "b_dec", "log_threshold"] }
+
+    public subscript(name: String) -> [Float] {
+        get {
+            switch name {
+            case "W_enc": return wEnc
+            case "b_enc": return bEnc
+            case "W_dec": return wDec
+            case "b_dec": return bDec
+            default: return logThreshold
+            }
+        }
+        set {
+            switch name {
+            case "W_enc": wEnc = newValue
+            case "b_enc": bEnc = newValue
+            case "W_dec": wDec = newValue
+            case "b_dec": bDec = newValue
+            default: logThreshold = newValue
+            }
+        }
+    }
+
+    public var allFinite: Bool {
+        tensorNames.allSatisfy { self[$0].allSatisfy(\.isFinite) }
+    }
+}
+
+/// Gradients with the same layout as the parameters.
+public typealias SAEGradients = SAEParameters
+
+/// The loss terms of one batch.
+public struct SAEBatchStats: Sendable {
+    /// Mean over rows of ‖x − x̂‖².
+    public var reconstruction: Double = 0
+    /// Mean over rows of the sparsity penalty before λ (L1, weighted L1, or L0).
+    public var sparsity: Double = 0
+    public var loss: Double = 0
+    /// Mean over rows and dims of (x − x̂)².
+    public var mse: Double = 0
+    public var l0: Double = 0
+    public var l1: Double = 0
+    /// Σ‖x − x̄‖² over the batch (x̄ the batch mean), for FVE.
+    public var totalVariance: Double = 0
+    public var squaredError: Double = 0
+    public var fve: Double { totalVariance > 0 ? 1 - squaredError / totalVariance : 0 }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import SAEPipeCore
+
+/// Metrics of an SAE over a set of rows (validation, eval).
+public struct SAEEvaluation: Sendable, Codable, Equatable {
+    public var mse: Double
+    public var fve: Double
+    public var l0: Double
+    public var l1: Double
+    public var deadFraction: Double
+    public var rows: Int
+
+    enum CodingKeys: String, CodingKey {
+        case mse, fve, l0, l1, deadFraction = "dead_fraction", rows
+    }
+}
+
+/// Trains one SAE on an activation set: seeded batches, Adam, schedules, dead-feature
+/// tracking, optional resampling and adaptive λ, checkpoints that resume exactly.
+public struct Trainer {
+    public struct Result: Sendable {
+        /// Weights acting on raw activations (the input scale folded in).
+        public var parameters: SAEParameters
+        public var scale: Float
+        public var validation: SAEEvaluation
+        public var steps: Int
+        public var metricsCSV: String
+        public var tokensPerSecond: Double
+    }
+
+    /// Thrown by the test hook `stopAfterStep`, after the checkpoint at that step is written.
+    public struct Interrupted: Error {}
+
+    public static let metricsHeader = "step,tokens,loss,mse,l1,l0,fve,dead_fraction,lr,lambda,tokens_per_s"
+
+    public let dataset: ActivationDataset
+    public let settings: TrainSettings
+    /// Where checkpoints go while training; an existing one is resumed.
+    public let checkpointDirectory: String?
+    public var console: Console = .shared
+    public var label = "train"
+    public var log: (String) -> Void = { _ in }
+
+    public init(dataset: ActivationDataset, settings: TrainSettings, checkpointDirectory: String?) {
+        self.dataset = dataset
+        self.settings = settings
+        self.checkpointDirectory = checkpointDirectory
+    }
+
+    func freshState() -> TrainingState {
+        let d = dataset.d, features = settings.features(d: d)
+        var threshold: Float?
+        if case .jumpReLU = settings.activation { threshold = settings.jumpReLUInitialThreshold }
+        var parameters = SAEParameters.initialized(d: d, features: features, seed: settings.seed, decoderNorm: settings.decoderInitNorm,
+                                                   threshold: threshold)
+        if settings.form == .unitNormDecoder { parameters.normalizeDecoderRows() }
+        return TrainingState(
+            parameters: parameters, adam: Adam(beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon),
+            order: BatchOrder(seed: settings.seed), step: 0, lambda: settings.l1Coefficient,
+            l0Average: settings.targetL0 ?? 0, tokensSinceFired: [Int32](repeating: 0, count: features),
+            scale: settings.normalizeActivations ? dataset.normalizationScale() : 1, metrics: [])
+    }
+
+    public func train(stopAfterStep: Int? = nil) throws -> Result {
+        var state = try checkpointDirectory.flatMap { try TrainingState.read(from: $0, settings: settings) } ?? freshState()
+        if state.step > 0 { log("resuming from step \(state.step) (\(checkpointDirectory!))") }
+        let d = dataset.d, features = state.parameters.features, batchSize = settings.batchSize
+        let total = settings.steps(trainingRows: dataset.training.count)
+        let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
+        var gradients = state.parameters
+        var batch = [Float](repeating: 0, count: batchSize * d)
+        var orderCache: (epoch: Int, order: [Int])?
+        let progress = Progress(label, total: total * batchSize, unit: "tok", console: console)
+        progress.advance(by: state.step * batchSize)
+        let started = Date()
+        let startStep = state.step
+        var windowStart = (Date(), state.step)
+        var lastGood = state.step
+
+        while state.step < total {
+            let indices = state.order.next(batchSize, from: dataset.training, cache: &orderCache)
+            let rows = indices.count
+            batch.withUnsafeMutableBufferPointer { dataset.gather(indices, scale: state.scale, into: $0.baseAddress!) }
+            let lambda = state.lambda * settings.lambdaFactor(step: state.step, total: total)
+            let stats = batch.withUnsafeBufferPointer { x -> SAEBatchStats in
+                let stats = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation,
+                                            form: settings.form, workspace: workspace)
+                SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation, form: settings.form,
+                                 lambda: lambda, workspace: workspace, into: &gradients)
+                return stats
+            }
+            let loss = stats.reconstruction + Double(lambda) * stats.sparsity
+            guard loss.isFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "loss is \(loss)") }
+            if let clip = settings.gradientClip { clipGradients(&gradients, maxNorm: clip) }
+            let lr = settings.learningRate(step: state.step, total: total)
+            state.adam.update(&state.parameters, gradients, lr: lr)
+            if settings.form == .unitNormDecoder { state.parameters.normalizeDecoderRows() }
+            trackFiring(&state, workspace: workspace, rows: rows)
+            if let target = settings.targetL0 { adaptLambda(&state, l0: stats.l0, target: target) }
+            state.step += 1
+            if settings.resampleEvery > 0, state.step % settings.resampleEvery == 0, state.step < total {
+                resampleDead(&state, workspace: workspace)
+            }
+            progress.advance(by: rows)
+
+            if state.step % max(1, settings.logEvery) == 0 || state.step == total {
+                let dead = deadFraction(state)
+                let elapsed = Date().timeIntervalSince(windowStart.0)
+                let rate = elapsed > 0 ? Double((state.step - windowStart.1) * batchSize) / elapsed : 0
+                windowStart = (Date(), state.step)
+                state.metrics.append([
+                    "\(state.step)", "\(state.step * batchSize)", format(loss), format(stats.mse), format(stats.l1),
+                    format(stats.l0), format(stats.fve), format(dead), format(Double(lr)), format(Double(lambda)),
+                    String(format: "%.0f", rate),
+                ].joined(separator: ","))
+            }
+            if settings.validateEvery > 0, state.step % settings.validateEvery == 0, state.step < total {
+                let v = evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation)
+                log(String(format: "step %d: validation fve %.4f, l0 %.1f, mse %.4g", state.step, v.fve, v.l0, v.mse))
+            }
+            if let directory = checkpointDirectory,
+                state.step % max(1, settings.checkpointEvery) == 0 || state.step == stopAfterStep
+            {
+                guard state.parameters.allFinite else {
+                    throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf")
+                }
+                try state.write(to: directory)
+                lastGood = state.step
+            }
+            if state.step == stopAfterStep { throw Interrupted() }
+        }
+        progress.finish()
+        guard state.parameters.allFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf") }
+        let seconds = Date().timeIntervalSince(started)
+        let validation = evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation)
+        return Result(
+            parameters: SAECheckpoint.foldScale(state.parameters, scale: state.scale), scale: state.scale,
+            validation: validation, steps: total,
+            metricsCSV: ([Self.metricsHeader] + state.metrics).joined(separator: "\n") + "\n",
+            tokensPerSecond: seconds > 0 ? Double((total - startStep) * batchSize) / seconds : 0)
+    }
+
+    /// MSE, FVE, L0, L1 and dead fraction of (scaled-space) parameters over `rows`, reported on raw activations.
+    public func evaluate(_ p: SAEParameters, scale: Float, rows: [Int], activation: SAEActivation) -> SAEEvaluation {
+        SAEEvaluator.evaluate(SAECheckpoint.foldScale(p, scale: scale), activation: activation, dataset: dataset, rows: rows,
+                              batchSize: settings.batchSize)
+    }
+
+    private func format(_ value: Double) -> String { String(format: "%.6g", value) }
+
+    private func diverged(step: Int, lastGood: Int, what: String) -> SAEPipeError {
+        SAEPipeError.runtime(
+            "training diverged at step \(step): \(what)"
+                + (checkpointDirectory.map { "; the last good checkpoint (step \(lastGood)) is kept in \($0)" } ?? ""),
+            hint: "lower train.lr or train.l1_coefficient, or tighten train.grad_clip")
+    }
+
+    private func clipGradients(_ g: inout SAEGradients, maxNorm: Float) {
+        var total: Double = 0
+        for name in g.tensorNames { for value in g[name] { total += Double(value) * Double(value) } }
+        let norm = Float(total.squareRoot())
+        guard norm > maxNorm, norm.isFinite else { return }
+        let factor = maxNorm / norm
+        for name in g.tensorNames { g[name] = g[name].map { $0 * factor } }
+    }
+
+    private func trackFiring(_ state: inout TrainingState, workspace: SAEWorkspace, rows: Int) {
+        let features = state.parameters.features
+        var fired = [Bool](repeating: false, count: features)
+        workspace.f.withUnsafeBufferPointer { f in
+            for r in 0..<rows { for i in 0..<features where f[r * features + i] != 0 { fired[i] = true } }
+        }
+        for i in 0..<features {
+            state.tokensSinceFired[i] = fired[i] ? 0 : Int32(clamping: Int(state.tokensSinceFired[i]) + rows)
+        }
+    }
+
+    func deadFraction(_ state: TrainingState) -> Double {
+        let dead = state.tokensSinceFired.filter { Int($0) >= settings.deadWindowTokens }.count
+        return Double(dead) / Double(max(1, state.tokensSinceFired.count))
+    }
+
+    /// Multiplicative steering of λ toward a target L0 (an exponential average of the batch L0).
+    private func adaptLambda(_ state: inout TrainingState, l0: Double, target: Double) {
+        if case .topK = settings.activation { return }
+        state.l0Average = 0.95 * state.l0Average + 0.05 * l0
+        let ratio = max(state.l0Average, 1e-3) / target
+        state.lambda *= Float(Foundation.exp(0.01 * Foundation.log(ratio)))
+    }
+
+    /// Anthropic-style resampling: dead features get directions of poorly reconstructed
+    /// inputs (sampled ∝ squared error), encoder norm 0.2 × the alive average, fresh Adam moments.
+    private func resampleDead(_ state: inout TrainingState, workspace: SAEWorkspace) {
+        let dead = (0..<state.parameters.features).filter { Int(state.tokensSinceFired[$0]) >= settings.deadWindowTokens }
+        guard !dead.isEmpty else { return }
+        let d = dataset.d, features = state.parameters.features
+        var generator = SplitMix64(seed: settings.seed &+ UInt64(state.step) &* 31)
+        let sampleCount = min(dataset.training.count, workspace.batch)
+        let sample = (0..<sampleCount).map { _ in dataset.training[Int(generator.next() % UInt64(dataset.training.count))] }
+        var x = [Float](repeating: 0, count: sampleCount * d)
+        x.withUnsafeMutableBufferPointer { dataset.gather(sample[...], scale: state.scale, into: $0.baseAddress!) }
+        _ = x.withUnsafeBufferPointer {
+            SAEMath.forward(state.parameters, $0.baseAddress!, rows: sampleCount, activation: settings.activation, form: settings.form,
+                            workspace: workspace)
+        }
+        var weights = (0..<sampleCount).map { r in (0..<d).reduce(0.0) { $0 + Double(workspace.error[r * d + $1] * workspace.error[r * d + $1]) } }
+        let alive = (0..<features).filter { Int(state.tokensSinceFired[$0]) < settings.deadWindowTokens }
+        var aliveNorm: Float = 1
+        if !alive.isEmpty {
+            aliveNorm = alive.reduce(Float(0)) { total, i in
+                total + (0..<d).reduce(Float(0)) { $0 + state.parameters.wEnc[$1 * features + i] * state.parameters.wEnc[$1 * features + i] }.squareRoot()
+            } / Float(alive.count)
+        }
+        for feature in dead {
+            let totalWeight = weights.reduce(0, +)
+            guard totalWeight > 0 else { break }
+            var pick = generator.nextUnit() * totalWeight
+            var chosen = 0
+            while chosen < sampleCount - 1, pick > weights[chosen] { pick -= weights[chosen]; chosen += 1 }
+            weights[chosen] = 0
+            var direction = (0..<d).map { x[chosen * d + $0] - state.parameters.bDec[$0] }
+            let norm = direction.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { continue }
+            direction = direction.map { $0 / norm }
+            for j in 0..<d {
+                state.parameters.wDec[feature * d + j] = direction[j]
+                state.parameters.wEnc[j * features + feature] = direction[j] * 0.2 * aliveNorm
+            }
+            state.parameters.bEnc[feature] = 0
+            state.tokensSinceFired[feature] = 0
+        }
+        state.adam.resetFeatures(dead, d: d, count: features)
+        log("step \(state.step): resampled \(dead.count) dead features")
+    }
+}
+
+/// Metrics of a raw-space SAE over dataset rows, in batches (no gradients).
+public enum SAEEvaluator {
+    public static func evaluate(
+        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
+    ) -> SAEEvaluation {
+        let d = dataset.d, features = p.features
+        let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
+        var x = [Float](repeating: 0, count: batchSize * d)
+        var squaredError: Double = 0, l0: Double = 0, l1: Double = 0
+        var sums = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+        var fired = [Bool](repeating: false, count: features)
+        for start in stride(from: 0, to: rows.count, by: batchSize) {
+            let slice = rows[start..<min(start + batchSize, rows.count)]
+            x.withUnsafeMutableBufferPointer { dataset.gather(slice, scale: 1, into: $0.baseAddress!) }
+            let stats = x.withUnsafeBufferPointer {
+                SAEMath.forward(p, $0.baseAddress!, rows: slice.count, activation: activation, form: .unitNormDecoder, workspace: workspace)
+            }
+            squaredError += stats.squaredError
+            l0 += stats.l0 * Double(slice.count)
+            l1 += stats.l1 * Double(slice.count)
+            for r in 0..<slice.count {
+                for j in 0..<d {
+                    let value = Double(x[r * d + j])
+                    sums[j] += value
+                    squares[j] += value * value
+                }
+                for i in 0..<features where workspace.f[r * features + i] != 0 { fired[i] = true }
+            }
+        }
+        let n = Double(max(rows.count, 1))
+        // Σ‖x − x̄‖² = Σ x² − n·x̄² per dimension.
+        let variance = (0..<d).reduce(0.0) { $0 + squares[$1] - sums[$1] * sums[$1] / n }
+        return SAEEvaluation(
+            mse: squaredError / (n * Double(d)), fve: variance > 0 ? 1 - squaredError / variance : 0, l0: l0 / n, l1: l1 / n,
+            deadFraction: Double(fired.filter { !$0 }.count) / Double(max(features, 1)), rows: rows.count)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeSAE
+import XCTest
+
+/// Analytic SAE gradients against central finite differences (double-checked loss), for
+/// each activation and sparsity form.
+final class SAEGradientTests: XCTestCase {
+    let (d, features, rows) = (6, 10, 5)
+
+    func batch(seed: UInt64) -> [Float] {
+        var generator = SplitMix64(seed: seed)
+        return (0..<(rows * d)).map { _ in Float(generator.nextUnit() * 2 - 1) }
+    }
+
+    func parameters(seed: UInt64, threshold: Float? = nil) -> SAEParameters {
+        var p = SAEParameters.initialized(d: d, features: features, seed: seed, decoderNorm: 0.7, threshold: threshold)
+        var generator = SplitMix64(seed: seed + 1)
+        p.bEnc = (0..<features).map { _ in Float(generator.nextUnit() * 0.2 - 0.05) }
+        p.bDec = (0..<d).map { _ in Float(generator.nextUnit() * 0.2 - 0.1) }
+        for i in p.wDec.indices { p.wDec[i] *= Float(0.5 + generator.nextUnit()) }  // rows of different norms
+        return p
+    }
+
+    func loss(_ p: SAEParameters, _ x: [Float], _ activation: SAEActivation, _ form: SparsityForm, _ lambda: Float) -> Double {
+        let w = SAEWorkspace(batch: rows, d: d, features: features)
+        let stats = x.withUnsafeBufferPointer {
+            SAEMath.forward(p, $0.baseAddress!, rows: rows, activation: activation, form: form, workspace: w)
+        }
+        return stats.reconstruction + Double(lambda) * stats.sparsity
+    }
+
+    func check(_ activation: SAEActivation, _ form: SparsityForm, names: [String], threshold: Float? = nil,
+               file: StaticString = #filePath, line: UInt = #line) {
+        let lambda: Float = 0.3
+        let p = parameters(seed: 11, threshold: threshold)
+        let x = batch(seed: 5)
+        let w = SAEWorkspace(batch: rows, d: d, features: features)
+        var g = p
+        x.withUnsafeBufferPointer { buffer in
+            _ = SAEMath.forward(p, buffer.baseAddress!, rows: rows, activation: activation, form: form, workspace: w)
+            SAEMath.backward(p, buffer.baseAddress!, rows: rows, activation: activation, form: form, lambda: lambda,
+                             workspace: w, into: &g)
+        }
+        let h: Float = 1e-3
+        var checked = 0
+        for name in names {
+            let values = p[name]
+            for index in values.indices {
+                var plus = p, minus = p
+                var up = values, down = values
+                up[index] += h
+                down[index] -= h
+                plus[name] = up
+                minus[name] = down
+                let numeric = (loss(plus, x, activation, form, lambda) - loss(minus, x, activation, form, lambda)) / Double(2 * h)
+                let analytic = Double(g[name][index])
+                // Skip coordinates whose nudge crosses a kink (a feature turning on or off).
+                if abs(numeric - analytic) > 2e-2 * max(1, abs(numeric)) {
+                    let kink = (loss(plus, x, activation, form, lambda) + loss(minus, x, activation, form, lambda)
+                        - 2 * loss(p, x, activation, form, lambda)) / Double(h * h)
+                    if abs(kink) > 1 { continue }
+                }
+                XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * max(1, abs(numeric)), "\(activation.name) \(form) \(name)[\(index)]",
+                               file: file, line: line)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, names.map { p[$0].count }.reduce(0, +) * 3 / 4, "most coordinates are smooth", file: file, line: line)
+    }
+
+    func testReLUUnitNormDecoder() {
+        check(.relu, .unitNormDecoder, names: ["W_enc", "b_enc", "W_dec", "b_dec"])
+    }
+
+    func testReLUDecoderNormWeighted() {
+        check(.relu, .decoderNormWeighted, names: ["W_enc", "b_enc", "W_dec", "b_dec"])
+    }
+
+    func testTopK() {
+        check(.topK(3), .unitNormDecoder, names: ["W_enc", "b_enc", "W_dec", "b_dec"])
+    }
+
+    func testJumpReLUWeightsAndThresholdEstimator() {
+        check(.jumpReLU(bandwidth: 0.05), .unitNormDecoder, names: ["W_enc", "b_enc", "W_dec", "b_dec"], threshold: 0.05)
+        // The threshold's gradient is a straight-through estimate: check it against its definition.
+        let (lambda, bandwidth): (Float, Float) = (0.3, 0.5)
+        var p = parameters(seed: 11, threshold: 0.05)
+        p.logThreshold = (0..<features).map { Float(log(0.02 + 0.01 * Double($0))) }
+        let x = batch(seed: 5)
+        let w = SAEWorkspace(batch: rows, d: d, features: features)
+        var g = p
+        x.withUnsafeBufferPointer { buffer in
+            _ = SAEMath.forward(p, buffer.baseAddress!, rows: rows, activation: .jumpReLU(bandwidth: bandwidth), form: .unitNormDecoder, workspace: w)
+            SAEMath.backward(p, buffer.baseAddress!, rows: rows, activation: .jumpReLU(bandwidth: bandwidth), form: .unitNormDecoder,
+                             lambda: lambda, workspace: w, into: &g)
+        }
+        // Independent scalar recomputation in double.
+        var expected = [Double](repeating: 0, count: features)
+        for r in 0..<rows {
+            var pre = [Double](repeating: 0, count: features)
+            for i in 0..<features {
+                pre[i] = Double(p.bEnc[i])
+                for j in 0..<d { pre[i] += Double(x[r * d + j] - p.bDec[j]) * Double(p.wEnc[j * features + i]) }
+            }
+            let theta = p.logThreshold.map { exp(Double($0)) }
+            var xhat = p.bDec.map(Double.init)
+            for i in 0..<features where pre[i] > theta[i] { for j in 0..<d { xhat[j] += pre[i] * Double(p.wDec[i * d + j]) } }
+            for i in 0..<features where abs(pre[i] - theta[i]) < Double(bandwidth) / 2 {
+                var dfi = 0.0
+                for j in 0..<d { dfi += 2 / Double(rows) * (xhat[j] - Double(x[r * d + j])) * Double(p.wDec[i * d + j]) }
+                expected[i] += -(dfi * theta[i] + Double(lambda) / Double(rows)) / Double(bandwidth) * theta[i]
+            }
+        }
+        XCTAssertTrue(expected.contains { $0 != 0 }, "some pre-activations fall inside the kernel")
+        for i in 0..<features { XCTAssertEqual(Double(g.logThreshold[i]), expected[i], accuracy: 1e-4) }
+    }
+
+    func testTopKKeepsExactlyKLargest() {
+        var generator = SplitMix64(seed: 9)
+        let p = parameters(seed: 3)
+        let x = (0..<(rows * d)).map { _ in Float(generator.nextUnit() * 4 - 2) }
+        let w = SAEWorkspace(batch: rows, d: d, features: features)
+        _ = x.withUnsafeBufferPointer { SAEMath.forward(p, $0.baseAddress!, rows: rows, activation: .topK(4), form: .unitNormDecoder, workspace: w) }
+        let f = w.activations
+        let relu = SAEWorkspace(batch: rows, d: d, features: features)
+        _ = x.withUnsafeBufferPointer { SAEMath.forward(p, $0.baseAddress!, rows: rows, activation: .relu, form: .unitNormDecoder, workspace: relu) }
+        for r in 0..<rows {
+            let pre = Array(relu.activations[(r * features)..<((r + 1) * features)])
+            let wanted = Set(pre.enumerated().sorted { $0.element > $1.element }.prefix(4).filter { $0.element > 0 }.map(\.offset))
+            let kept = Set((0..<features).filter { f[r * features + $0] != 0 })
+            XCTAssertEqual(kept, wanted)
+        }
+    }
+}
