@@ -4,10 +4,15 @@ import SAEPipeEngine
 /// The product's stages. Each capability (collect, train, interpret, eval, viz)
 /// registers its config section and its stage specs here when it lands.
 public enum PipelineStages {
-    public static let configFields: [ConfigField] = CollectStage.configFields
+    public static let configFields: [ConfigField] = CollectStage.configFields + TrainStage.configFields
 
     public static func stages(for config: ResolvedConfig) throws -> [StageSpec] {
         let artifacts = config[path: "paths.artifacts"].stringValue ?? "artifacts"
-        return try ["A", "B"].map { try CollectStage.stage(side: $0, config: config, artifacts: artifacts) }
+        var stages: [StageSpec] = []
+        for side in ["A", "B"] {
+            stages.append(try CollectStage.stage(side: side, config: config, artifacts: artifacts))
+            stages.append(TrainStage.stage(side: side, config: config, artifacts: artifacts))
+        }
+        return stages
     }
 }

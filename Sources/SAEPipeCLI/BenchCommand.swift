@@ -4,10 +4,11 @@ import SAEPipeCore
 import SAEPipeLinalg
 import SAEPipeModels
 import SAEPipe
+import SAEPipeSAE
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure throughput on this machine.", subcommands: [BenchBLAS.self, BenchForward.self])
+        commandName: "bench", abstract: "Measure throughput on this machine.", subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self])
 }
 
 struct BenchBLAS: ParsableCommand {
@@ -69,5 +70,39 @@ struct BenchForward: ParsableCommand {
         print("batch:      \(batch) × \(seq) tokens, \(BLAS.threads) threads, openblas \(BLAS.coreName)")
         print(String(format: "tokens/s:   %.0f best, %.0f median of %d (pass %.3f s best)", result.tokensPerSecond,
                      result.medianTokensPerSecond, repeats, result.seconds.min() ?? 0))
+    }
+}
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "SAE training tokens/s (ReLU + L1) on synthetic activations, and the feature density it ran at.")
+
+    @Option(help: "Activation width d.")
+    var d = 512
+    @Option(help: "Features F.")
+    var f = 4096
+    @Option(help: "Rows per step.")
+    var batch = 4096
+    @Option(help: "Timed steps.")
+    var steps = 20
+    @Option(help: "Untimed steps first (the density falls as training proceeds).")
+    var warmup = 30
+    @Option(help: "L1 coefficient λ.")
+    var l1 = 5.0
+    @Option(help: "OpenBLAS threads (0: every core).")
+    var threads = 0
+
+    func run() throws {
+        BLAS.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        var settings = TrainSettings()
+        settings.l1Coefficient = Float(l1)
+        settings.lrWarmupSteps = 0
+        settings.l1WarmupFraction = 0
+        let result = try TrainBenchmark.run(d: d, features: f, batch: batch, steps: steps, warmupSteps: warmup, settings: settings,
+                                            console: Console.shared)
+        print("sae:        d \(d) → F \(f), ReLU + L1 (λ \(l1)), unit-norm decoder, Adam")
+        print("batch:      \(batch) rows, \(BLAS.threads) threads, openblas \(BLAS.coreName)")
+        print(String(format: "density:    L0 %.1f of %d (%.2f%%) over the timed steps", result.l0, f, 100 * result.density))
+        print(String(format: "tokens/s:   %.0f (%d timed steps after %d warm-up steps)", result.tokensPerSecond, result.timedSteps, warmup))
     }
 }

@@ -1,14 +1,13 @@
 import Foundation
 
-/// Adam with bias correction (as torch.optim.Adam), one moment pair per parameter tensor.
+/// Adam with bias correction (as torch.optim.Adam); moments share the parameters' layout.
 public struct Adam: Sendable, Equatable {
     public var beta1: Float
     public var beta2: Float
     public var epsilon: Float
     public var step: Int = 0
-    /// First and second moments by tensor name.
-    public var first: [String: [Float]] = [:]
-    public var second: [String: [Float]] = [:]
+    public var first: SAEParameters?
+    public var second: SAEParameters?
 
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         self.beta1 = beta1
@@ -16,52 +15,68 @@ public struct Adam: Sendable, Equatable {
         self.epsilon = epsilon
     }
 
-    /// One update of every tensor of `parameters` with `gradients` at learning rate `lr`.
+    /// One update of every tensor of `parameters` with `gradients` at learning rate `lr`, in place.
     public mutating func update(_ parameters: inout SAEParameters, _ gradients: SAEGradients, lr: Float) {
         step += 1
+        if first == nil { first = parameters.zeros() }
+        if second == nil { second = parameters.zeros() }
         let correction1 = 1 - Float(pow(Double(beta1), Double(step)))
         let correction2 = 1 - Float(pow(Double(beta2), Double(step)))
         let stepSize = lr / correction1
         let root2 = correction2.squareRoot()
-        for name in parameters.tensorNames {
-            let gradient = gradients[name]
-            var m = first[name] ?? [Float](repeating: 0, count: gradient.count)
-            var v = second[name] ?? [Float](repeating: 0, count: gradient.count)
-            var values = parameters[name]
-            let (b1, b2, eps) = (beta1, beta2, epsilon)
-            values.withUnsafeMutableBufferPointer { p in
-                m.withUnsafeMutableBufferPointer { m in
-                    v.withUnsafeMutableBufferPointer { v in
-                        gradient.withUnsafeBufferPointer { g in
-                            for i in 0..<g.count {
-                                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                                p[i] -= stepSize * m[i] / (v[i].squareRoot() / root2 + eps)
-                            }
+        for (_, path) in parameters.tensors {
+            gradients[keyPath: path].withUnsafeBufferPointer { g in
+                parameters[keyPath: path].withUnsafeMutableBufferPointer { p in
+                    first![keyPath: path].withUnsafeMutableBufferPointer { m in
+                        second![keyPath: path].withUnsafeMutableBufferPointer { v in
+                            Adam.kernel(p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count: g.count,
+                                        beta1: beta1, beta2: beta2, epsilon: epsilon, stepSize: stepSize, root2: root2)
                         }
                     }
                 }
             }
-            parameters[name] = values
-            first[name] = m
-            second[name] = v
+        }
+    }
+
+    private static func kernel(
+        _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+        _ g: UnsafePointer<Float>, count: Int, beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, root2: Float
+    ) {
+        parallelChunks(count) { range in
+            for i in range {
+                m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+                v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+                p[i] -= stepSize * m[i] / (v[i].squareRoot() / root2 + epsilon)
+            }
         }
     }
 
     /// Forgets the moments of the given features (after resampling them).
     public mutating func resetFeatures(_ features: [Int], d: Int, count: Int) {
-        for feature in features {
-            for name in ["W_enc", "b_enc", "W_dec", "log_threshold"] where first[name] != nil {
-                switch name {
-                case "W_enc":
-                    for j in 0..<d { first[name]![j * count + feature] = 0; second[name]![j * count + feature] = 0 }
-                case "W_dec":
-                    for j in 0..<d { first[name]![feature * d + j] = 0; second[name]![feature * d + j] = 0 }
-                default:
-                    first[name]![feature] = 0
-                    second[name]![feature] = 0
+        for moments in [\Adam.first, \Adam.second] where self[keyPath: moments] != nil {
+            for feature in features {
+                for j in 0..<d {
+                    self[keyPath: moments]!.wEnc[j * count + feature] = 0
+                    self[keyPath: moments]!.wDec[feature * d + j] = 0
                 }
+                self[keyPath: moments]!.bEnc[feature] = 0
+                if !(self[keyPath: moments]!.logThreshold.isEmpty) { self[keyPath: moments]!.logThreshold[feature] = 0 }
             }
         }
+    }
+}
+
+/// Splits `count` items into one contiguous chunk per core (element-wise loops).
+@inline(__always)
+func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+    let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / max(1, minimumChunk)))
+    if chunks == 1 {
+        body(0..<count)
+        return
+    }
+    // The chunks touch disjoint ranges of the caller's buffers.
+    nonisolated(unsafe) let body = body
+    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        body((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
     }
 }

@@ -122,8 +122,8 @@ public struct TrainingState: Sendable, Equatable {
         for name in parameters.tensorNames {
             let values = parameters[name]
             writer.add(name, float32: values, shape: [values.count])
-            writer.add("adam.m.\(name)", float32: adam.first[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
-            writer.add("adam.v.\(name)", float32: adam.second[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
+            writer.add("adam.m.\(name)", float32: adam.first?[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
+            writer.add("adam.v.\(name)", float32: adam.second?[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
         }
         writer.add("tokens_since_fired", int32: tokensSinceFired, shape: [tokensSinceFired.count])
         try writer.write(to: "\(temporary)/\(Self.stateFile)")
@@ -152,13 +152,18 @@ public struct TrainingState: Sendable, Equatable {
                                        logThreshold: tensors.tensors["log_threshold"] == nil ? [] : [0])
         var adam = Adam(beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon)
         adam.step = adamStep
+        var first = parameters, second = parameters
         for name in parameters.tensorNames {
             guard let values = tensors.tensors[name], let m = tensors.tensors["adam.m.\(name)"], let v = tensors.tensors["adam.v.\(name)"] else {
                 throw SAEPipeError.input("training state lacks \(name)", file: directory)
             }
             parameters[name] = try values.floats()
-            adam.first[name] = try m.floats()
-            adam.second[name] = try v.floats()
+            first[name] = try m.floats()
+            second[name] = try v.floats()
+        }
+        if adamStep > 0 {
+            adam.first = first
+            adam.second = second
         }
         let fired = try tensors.tensors["tokens_since_fired"]?.integers().map { Int32($0) } ?? []
         return TrainingState(

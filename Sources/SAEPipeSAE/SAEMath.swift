@@ -1,35 +1,47 @@
 import Foundation
 import SAEPipeLinalg
 
-/// Buffers for one batch size, reused across steps.
-public final class SAEWorkspace {
+/// Buffers for one batch size, reused across steps (raw pointers: the hot loops index
+/// them millions of times per step, with no exclusivity checks or copies).
+public final class SAEWorkspace: @unchecked Sendable {
     public let batch: Int
     public let d: Int
     public let features: Int
-    var centered: [Float]
-    var pre: [Float]
-    var f: [Float]
-    var reconstruction: [Float]
-    var error: [Float]
-    var featureGradient: [Float]
-    /// Scratch for top-k selection.
+    let centered: UnsafeMutablePointer<Float>
+    let pre: UnsafeMutablePointer<Float>
+    let f: UnsafeMutablePointer<Float>
+    let reconstruction: UnsafeMutablePointer<Float>
+    let error: UnsafeMutablePointer<Float>
+    let featureGradient: UnsafeMutablePointer<Float>
+    /// Scratch for top-k selection, one row per core.
     var row: [Float]
 
     public init(batch: Int, d: Int, features: Int) {
         self.batch = batch
         self.d = d
         self.features = features
-        centered = [Float](repeating: 0, count: batch * d)
-        pre = [Float](repeating: 0, count: batch * features)
-        f = pre
-        reconstruction = centered
-        error = centered
-        featureGradient = pre
+        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            pointer.initialize(repeating: 0, count: max(count, 1))
+            return pointer
+        }
+        centered = buffer(batch * d)
+        pre = buffer(batch * features)
+        f = buffer(batch * features)
+        reconstruction = buffer(batch * d)
+        error = buffer(batch * d)
+        featureGradient = buffer(batch * features)
         row = [Float](repeating: 0, count: features)
     }
 
-    /// Feature activations of the last forward pass, [batch, F].
-    public var activations: [Float] { f }
+    deinit {
+        for pointer in [centered, pre, f, reconstruction, error, featureGradient] { pointer.deallocate() }
+    }
+
+    /// Feature activations of the last forward pass, [rows, F].
+    public var activations: [Float] { Array(UnsafeBufferPointer(start: f, count: batch * features)) }
+    /// x̂ − x of the last forward pass (before backward scales it), [rows, d].
+    public func errors(rows: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: error, count: rows * d) }
 }
 
 /// The SAE's forward and backward passes as plain functions on buffers (dense path).
@@ -40,25 +52,20 @@ public enum SAEMath {
         workspace w: SAEWorkspace
     ) -> SAEBatchStats {
         let (d, F) = (p.d, p.features)
-        w.centered.withUnsafeMutableBufferPointer { xc in
-            for r in 0..<rows { for j in 0..<d { xc[r * d + j] = x[r * d + j] - p.bDec[j] } }
+        let (xc, pre, f, xh, e) = (w.centered, w.pre, w.f, w.reconstruction, w.error)
+        p.bDec.withUnsafeBufferPointer { bDec in
+            for r in 0..<rows { for j in 0..<d { xc[r * d + j] = x[r * d + j] - bDec[j] } }
+            for r in 0..<rows { (xh + r * d).update(from: bDec.baseAddress!, count: d) }
         }
-        w.pre.withUnsafeMutableBufferPointer { pre in
-            for r in 0..<rows { (pre.baseAddress! + r * F).update(from: p.bEnc, count: F) }
-            w.centered.withUnsafeBufferPointer { xc in
-                p.wEnc.withUnsafeBufferPointer { we in
-                    BLAS.sgemm(m: rows, n: F, k: d, a: xc.baseAddress!, b: we.baseAddress!, beta: 1, c: pre.baseAddress!)
-                }
-            }
+        p.bEnc.withUnsafeBufferPointer { bEnc in
+            for r in 0..<rows { (pre + r * F).update(from: bEnc.baseAddress!, count: F) }
+        }
+        p.wEnc.withUnsafeBufferPointer { we in
+            BLAS.sgemm(m: rows, n: F, k: d, a: xc, b: we.baseAddress!, beta: 1, c: pre)
         }
         activate(p, rows: rows, activation: activation, workspace: w)
-        w.reconstruction.withUnsafeMutableBufferPointer { xh in
-            for r in 0..<rows { (xh.baseAddress! + r * d).update(from: p.bDec, count: d) }
-            w.f.withUnsafeBufferPointer { f in
-                p.wDec.withUnsafeBufferPointer { wd in
-                    BLAS.sgemm(m: rows, n: d, k: F, a: f.baseAddress!, b: wd.baseAddress!, beta: 1, c: xh.baseAddress!)
-                }
-            }
+        p.wDec.withUnsafeBufferPointer { wd in
+            BLAS.sgemm(m: rows, n: d, k: F, a: f, b: wd.baseAddress!, beta: 1, c: xh)
         }
         var stats = SAEBatchStats()
         var means = [Double](repeating: 0, count: d)
@@ -66,25 +73,34 @@ public enum SAEMath {
         for j in 0..<d { means[j] /= Double(rows) }
         for r in 0..<rows {
             for j in 0..<d {
-                let e = w.reconstruction[r * d + j] - x[r * d + j]
-                w.error[r * d + j] = e
-                stats.squaredError += Double(e * e)
+                let difference = xh[r * d + j] - x[r * d + j]
+                e[r * d + j] = difference
+                stats.squaredError += Double(difference * difference)
                 let centered = Double(x[r * d + j]) - means[j]
                 stats.totalVariance += centered * centered
             }
         }
-        let norms = form == .decoderNormWeighted ? p.decoderNorms() : []
-        var l0 = 0, l1: Double = 0, penalty: Double = 0
-        for r in 0..<rows {
-            for i in 0..<F {
-                let value = w.f[r * F + i]
-                if value != 0 { l0 += 1 }
-                l1 += Double(abs(value))
-            }
-            if case .relu = activation, form == .decoderNormWeighted {
-                for i in 0..<F { penalty += Double(w.f[r * F + i] * norms[i]) }
+        let norms = form == .decoderNormWeighted ? p.decoderNorms() : [Float](repeating: 1, count: F)
+        let weighted: Bool = { if case .relu = activation { return form == .decoderNormWeighted } else { return false } }()
+        let totals = RowTotals()
+        norms.withUnsafeBufferPointer { norms in
+            parallelChunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
+                var count = 0, sum: Double = 0, penalty: Double = 0
+                for r in range {
+                    var rowSum: Float = 0, rowPenalty: Float = 0
+                    for i in 0..<F {
+                        let value = f[r * F + i]
+                        count += value != 0 ? 1 : 0
+                        rowSum += abs(value)
+                        rowPenalty += value * norms[i]
+                    }
+                    sum += Double(rowSum)
+                    penalty += Double(rowPenalty)
+                }
+                totals.add(count, sum, penalty)
             }
         }
+        let (l0, l1, penalty) = (totals.count, totals.sum, weighted ? totals.penalty : 0)
         stats.l0 = Double(l0) / Double(rows)
         stats.l1 = l1 / Double(rows)
         stats.reconstruction = stats.squaredError / Double(rows)
@@ -99,31 +115,37 @@ public enum SAEMath {
 
     private static func activate(_ p: SAEParameters, rows: Int, activation: SAEActivation, workspace w: SAEWorkspace) {
         let F = p.features
+        let (pre, f) = (w.pre, w.f)
         switch activation {
         case .relu:
-            for index in 0..<(rows * F) { w.f[index] = max(w.pre[index], 0) }
+            parallelChunks(rows * F) { range in for index in range { f[index] = max(pre[index], 0) } }
         case .jumpReLU:
             let thresholds = p.logThreshold.map { Foundation.exp($0) }
-            for r in 0..<rows {
-                for i in 0..<F {
-                    let value = w.pre[r * F + i]
-                    w.f[r * F + i] = value > thresholds[i] ? value : 0
+            thresholds.withUnsafeBufferPointer { thresholds in
+                parallelChunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
+                    for r in range {
+                        for i in 0..<F {
+                            let value = pre[r * F + i]
+                            f[r * F + i] = value > thresholds[i] ? value : 0
+                        }
+                    }
                 }
             }
         case .topK(let k):
+            var scratch = [Float](repeating: 0, count: F)
             for r in 0..<rows {
                 let base = r * F
-                for i in 0..<F { w.row[i] = w.pre[base + i] }
-                let cutoff = kthLargest(&w.row, k)
+                for i in 0..<F { scratch[i] = pre[base + i] }
+                let cutoff = kthLargest(&scratch, k)
                 // Values above the cutoff, then ties at it in index order, up to k.
                 var above = 0
-                for i in 0..<F where w.pre[base + i] > cutoff { above += 1 }
+                for i in 0..<F where pre[base + i] > cutoff { above += 1 }
                 var ties = k - above
                 for i in 0..<F {
-                    let value = w.pre[base + i]
+                    let value = pre[base + i]
                     var keep = value > cutoff
                     if !keep, value == cutoff, ties > 0 { keep = true; ties -= 1 }
-                    w.f[base + i] = keep ? max(value, 0) : 0
+                    f[base + i] = keep ? max(value, 0) : 0
                 }
             }
         }
@@ -153,85 +175,96 @@ public enum SAEMath {
         lambda: Float, workspace w: SAEWorkspace, into g: inout SAEGradients
     ) {
         let (d, F) = (p.d, p.features)
-        let scale = 2 / Float(rows)
-        for index in 0..<(rows * d) { w.error[index] *= scale }  // error now holds ∂L/∂x̂
-        // ∂L/∂W_dec = fᵀ · ∂L/∂x̂
+        let (pre, f, e, df, xc) = (w.pre, w.f, w.error, w.featureGradient, w.centered)
+        BLAS.sscal(count: rows * d, alpha: 2 / Float(rows), x: e)  // e now holds ∂L/∂x̂
+        // ∂L/∂W_dec = fᵀ · ∂L/∂x̂ ; ∂L/∂f = ∂L/∂x̂ · W_decᵀ
         g.wDec.withUnsafeMutableBufferPointer { gd in
-            w.f.withUnsafeBufferPointer { f in
-                w.error.withUnsafeBufferPointer { e in
-                    BLAS.sgemm(.transposed, .none, m: F, n: d, k: rows, a: f.baseAddress!, lda: F, b: e.baseAddress!,
-                               c: gd.baseAddress!)
-                }
-            }
+            BLAS.sgemm(.transposed, .none, m: F, n: d, k: rows, a: f, lda: F, b: e, c: gd.baseAddress!)
         }
-        // ∂L/∂f = ∂L/∂x̂ · W_decᵀ
-        w.featureGradient.withUnsafeMutableBufferPointer { df in
-            w.error.withUnsafeBufferPointer { e in
-                p.wDec.withUnsafeBufferPointer { wd in
-                    BLAS.sgemm(.none, .transposed, m: rows, n: F, k: d, a: e.baseAddress!, b: wd.baseAddress!, c: df.baseAddress!)
-                }
-            }
+        p.wDec.withUnsafeBufferPointer { wd in
+            BLAS.sgemm(.none, .transposed, m: rows, n: F, k: d, a: e, b: wd.baseAddress!, c: df)
         }
         let penalty = lambda / Float(rows)
-        var featureSums = [Float](repeating: 0, count: F)  // Σ_rows f, for the weighted form's decoder term
+        let chunkRows = max(1, (1 << 15) / F)
         switch activation {
         case .relu:
             let weights = form == .decoderNormWeighted ? p.decoderNorms() : [Float](repeating: 1, count: F)
-            for r in 0..<rows {
-                for i in 0..<F {
-                    let index = r * F + i
-                    if w.pre[index] > 0 {
-                        w.featureGradient[index] += penalty * weights[i]
-                        featureSums[i] += w.f[index]
-                    } else {
-                        w.featureGradient[index] = 0
+            weights.withUnsafeBufferPointer { weights in
+                parallelChunks(rows, minimumChunk: chunkRows) { range in
+                    for r in range {
+                        for i in 0..<F {
+                            let index = r * F + i
+                            df[index] = pre[index] > 0 ? df[index] + penalty * weights[i] : 0
+                        }
                     }
                 }
             }
             if form == .decoderNormWeighted {
+                // ∂(λ/B Σ f_i ‖W_dec,i‖)/∂W_dec,i = λ/B (Σ_rows f_i) W_dec,i / ‖W_dec,i‖
+                var featureSums = [Float](repeating: 0, count: F)
+                for r in 0..<rows { for i in 0..<F { featureSums[i] += f[r * F + i] } }
                 for i in 0..<F where weights[i] > 0 && featureSums[i] != 0 {
                     let factor = penalty * featureSums[i] / weights[i]
                     for j in 0..<d { g.wDec[i * d + j] += factor * p.wDec[i * d + j] }
                 }
             }
         case .topK:
-            for index in 0..<(rows * F) where w.f[index] == 0 { w.featureGradient[index] = 0 }
+            parallelChunks(rows * F) { range in for index in range where f[index] == 0 { df[index] = 0 } }
         case .jumpReLU(let bandwidth):
             let thresholds = p.logThreshold.map { Foundation.exp($0) }
             var thresholdGradient = [Float](repeating: 0, count: F)
             for r in 0..<rows {
                 for i in 0..<F {
                     let index = r * F + i
-                    let value = w.pre[index], theta = thresholds[i]
+                    let value = pre[index], theta = thresholds[i]
                     // Rectangle kernel: the pseudo-derivative of H(z − θ) with respect to θ.
                     if abs(value - theta) < bandwidth / 2 {
-                        thresholdGradient[i] += (w.featureGradient[index] * theta + penalty) * (-1 / bandwidth)
+                        thresholdGradient[i] += (df[index] * theta + penalty) * (-1 / bandwidth)
                     }
-                    if value <= theta { w.featureGradient[index] = 0 }
+                    if value <= theta { df[index] = 0 }
                 }
             }
             for i in 0..<F { g.logThreshold[i] = thresholdGradient[i] * thresholds[i] }
         }
-        // featureGradient is now ∂L/∂pre.
-        for i in 0..<F { g.bEnc[i] = 0 }
-        for r in 0..<rows { for i in 0..<F { g.bEnc[i] += w.featureGradient[r * F + i] } }
+        // df is now ∂L/∂pre.
+        g.bEnc.withUnsafeMutableBufferPointer { gb in
+            columnSums(df, rows: rows, columns: F, into: gb.baseAddress!)
+        }
         g.wEnc.withUnsafeMutableBufferPointer { ge in
-            w.centered.withUnsafeBufferPointer { xc in
-                w.featureGradient.withUnsafeBufferPointer { dp in
-                    BLAS.sgemm(.transposed, .none, m: d, n: F, k: rows, a: xc.baseAddress!, lda: d, b: dp.baseAddress!,
-                               c: ge.baseAddress!)
-                }
-            }
+            BLAS.sgemm(.transposed, .none, m: d, n: F, k: rows, a: xc, lda: d, b: df, c: ge.baseAddress!)
         }
         // b_dec: + Σ ∂L/∂x̂ from the output, − W_enc · Σ ∂L/∂pre through the centred input.
-        for j in 0..<d { g.bDec[j] = 0 }
-        for r in 0..<rows { for j in 0..<d { g.bDec[j] += w.error[r * d + j] } }
-        g.bEnc.withUnsafeBufferPointer { sums in
-            p.wEnc.withUnsafeBufferPointer { we in
-                g.bDec.withUnsafeMutableBufferPointer { gb in
+        g.bDec.withUnsafeMutableBufferPointer { gb in
+            columnSums(e, rows: rows, columns: d, into: gb.baseAddress!)
+            g.bEnc.withUnsafeBufferPointer { sums in
+                p.wEnc.withUnsafeBufferPointer { we in
                     BLAS.sgemv(rows: d, cols: F, alpha: -1, a: we.baseAddress!, x: sums.baseAddress!, beta: 1, y: gb.baseAddress!)
                 }
             }
         }
+    }
+
+    /// out[j] = Σ_r m[r, j] (a GEMV with a ones vector).
+    static func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+        let ones = [Float](repeating: 1, count: rows)
+        ones.withUnsafeBufferPointer { ones in
+            BLAS.sgemv(.transposed, rows: rows, cols: columns, a: m, x: ones.baseAddress!, y: out)
+        }
+    }
+}
+
+/// Sums from parallel chunks of rows.
+final class RowTotals: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var count = 0
+    private(set) var sum: Double = 0
+    private(set) var penalty: Double = 0
+
+    func add(_ count: Int, _ sum: Double, _ penalty: Double) {
+        lock.lock()
+        self.count += count
+        self.sum += sum
+        self.penalty += penalty
+        lock.unlock()
     }
 }

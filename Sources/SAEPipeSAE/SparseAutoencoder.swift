@@ -96,28 +96,28 @@ public struct SAEParameters: Sendable, Equatable {
         }
     }
 
-    /// All parameter tensors by name, in a fixed order (optimizer state and checkpoints use it).
-    public var tensorNames: [String] { logThreshold.isEmpty ? ["W_enc", "b_enc", "W_dec", "b_dec"] : ["W_enc", "b_enc", "W_dec", "b_dec", "log_threshold"] }
+    /// Every tensor's name and storage, in a fixed order (optimizer state and checkpoints use it).
+    static var allTensors: [(name: String, path: WritableKeyPath<SAEParameters, [Float]>)] {
+        [("W_enc", \.wEnc), ("b_enc", \.bEnc), ("W_dec", \.wDec), ("b_dec", \.bDec), ("log_threshold", \.logThreshold)]
+    }
+
+    /// The tensors this SAE has (log_threshold only for JumpReLU).
+    public var tensors: [(name: String, path: WritableKeyPath<SAEParameters, [Float]>)] {
+        logThreshold.isEmpty ? Array(Self.allTensors.prefix(4)) : Self.allTensors
+    }
+
+    public var tensorNames: [String] { tensors.map(\.name) }
 
     public subscript(name: String) -> [Float] {
-        get {
-            switch name {
-            case "W_enc": return wEnc
-            case "b_enc": return bEnc
-            case "W_dec": return wDec
-            case "b_dec": return bDec
-            default: return logThreshold
-            }
-        }
-        set {
-            switch name {
-            case "W_enc": wEnc = newValue
-            case "b_enc": bEnc = newValue
-            case "W_dec": wDec = newValue
-            case "b_dec": bDec = newValue
-            default: logThreshold = newValue
-            }
-        }
+        get { self[keyPath: Self.allTensors.first { $0.name == name }!.path] }
+        set { self[keyPath: Self.allTensors.first { $0.name == name }!.path] = newValue }
+    }
+
+    /// Zeros shaped like these parameters (gradients, optimizer moments).
+    public func zeros() -> SAEParameters {
+        var z = self
+        for (_, path) in tensors { z[keyPath: path] = [Float](repeating: 0, count: self[keyPath: path].count) }
+        return z
     }
 
     public var allFinite: Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeLinalg
 
 /// Metrics of an SAE over a set of rows (validation, eval).
 public struct SAEEvaluation: Sendable, Codable, Equatable {
@@ -157,19 +158,23 @@ public struct Trainer {
 
     private func clipGradients(_ g: inout SAEGradients, maxNorm: Float) {
         var total: Double = 0
-        for name in g.tensorNames { for value in g[name] { total += Double(value) * Double(value) } }
+        for (_, path) in g.tensors {
+            g[keyPath: path].withUnsafeBufferPointer { values in
+                total += Double(BLAS.sdot(count: values.count, x: values.baseAddress!, y: values.baseAddress!))
+            }
+        }
         let norm = Float(total.squareRoot())
         guard norm > maxNorm, norm.isFinite else { return }
-        let factor = maxNorm / norm
-        for name in g.tensorNames { g[name] = g[name].map { $0 * factor } }
+        for (_, path) in g.tensors {
+            g[keyPath: path].withUnsafeMutableBufferPointer { BLAS.sscal(count: $0.count, alpha: maxNorm / norm, x: $0.baseAddress!) }
+        }
     }
 
     private func trackFiring(_ state: inout TrainingState, workspace: SAEWorkspace, rows: Int) {
         let features = state.parameters.features
         var fired = [Bool](repeating: false, count: features)
-        workspace.f.withUnsafeBufferPointer { f in
-            for r in 0..<rows { for i in 0..<features where f[r * features + i] != 0 { fired[i] = true } }
-        }
+        let f = workspace.f
+        for r in 0..<rows { for i in 0..<features where f[r * features + i] != 0 { fired[i] = true } }
         for i in 0..<features {
             state.tokensSinceFired[i] = fired[i] ? 0 : Int32(clamping: Int(state.tokensSinceFired[i]) + rows)
         }
@@ -203,7 +208,8 @@ public struct Trainer {
             SAEMath.forward(state.parameters, $0.baseAddress!, rows: sampleCount, activation: settings.activation, form: settings.form,
                             workspace: workspace)
         }
-        var weights = (0..<sampleCount).map { r in (0..<d).reduce(0.0) { $0 + Double(workspace.error[r * d + $1] * workspace.error[r * d + $1]) } }
+        let errors = workspace.errors(rows: sampleCount)
+        var weights = (0..<sampleCount).map { r in (0..<d).reduce(0.0) { $0 + Double(errors[r * d + $1] * errors[r * d + $1]) } }
         let alive = (0..<features).filter { Int(state.tokensSinceFired[$0]) < settings.deadWindowTokens }
         var aliveNorm: Float = 1
         if !alive.isEmpty {

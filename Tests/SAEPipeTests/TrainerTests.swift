@@ -1,0 +1,107 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeSAE
+import XCTest
+
+/// The training loop on small synthetic activations: it learns, resumes bit for bit,
+/// stops on divergence keeping the last good checkpoint, and writes SAELens checkpoints.
+final class TrainerTests: XCTestCase {
+    func dataset(_ directory: String, rows: Int = 2048, d: Int = 16, dtype: String = "float32") throws -> ActivationDataset {
+        try TrainBenchmark.writeSyntheticActivations(rows: rows, d: d, atoms: 48, perRow: 3, seed: 4, to: "\(directory)/acts")
+        return try ActivationDataset(directory: "\(directory)/acts", validationFraction: 0.1, maxValidationRows: 256, seed: 1)
+    }
+
+    func settings(_ activation: SAEActivation = .relu) -> TrainSettings {
+        var s = TrainSettings()
+        s.dSAE = 64
+        s.activation = activation
+        s.batchSize = 64
+        s.tokens = 64 * 120
+        s.lr = 3e-3
+        s.lrWarmupSteps = 10
+        s.l1Coefficient = 0.5
+        s.checkpointEvery = 25
+        s.logEvery = 10
+        s.deadWindowTokens = 64 * 30
+        s.resampleEvery = 50
+        s.seed = 9
+        return s
+    }
+
+    func quiet(_ trainer: Trainer) -> Trainer {
+        var trainer = trainer
+        trainer.console = Console(verbosity: .quiet)
+        return trainer
+    }
+
+    func testTrainingReducesTheLossAndKeepsDecoderRowsUnitNorm() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        for activation: SAEActivation in [.relu, .topK(6), .jumpReLU(bandwidth: 0.05)] {
+            var s = settings(activation)
+            s.jumpReLUInitialThreshold = 0.05
+            let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
+            let rows = result.metricsCSV.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            let firstFVE = Double(rows.first![6])!, lastFVE = Double(rows.last![6])!
+            XCTAssertGreaterThan(lastFVE, firstFVE, activation.name)
+            XCTAssertGreaterThan(result.validation.fve, 0.5, activation.name)
+            if case .topK(let k) = activation { XCTAssertLessThanOrEqual(result.validation.l0, Double(k)) }
+            // Unit-norm rows in the scaled space are 1/scale long once the scale is folded in.
+            for norm in result.parameters.decoderNorms() { XCTAssertEqual(norm * result.scale, 1, accuracy: 1e-4) }
+        }
+    }
+
+    func testInterruptedRunResumesBitwise() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        for activation: SAEActivation in [.relu, .jumpReLU(bandwidth: 0.05)] {
+            var s = settings(activation)
+            s.targetL0 = 5  // exercise the adaptive λ state too
+            let straight = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: "\(directory)/straight-\(activation.name)")).train()
+            let checkpoint = "\(directory)/interrupted-\(activation.name)"
+            XCTAssertThrowsError(try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: checkpoint)).train(stopAfterStep: 63)) {
+                XCTAssertTrue($0 is Trainer.Interrupted)
+            }
+            let resumed = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: checkpoint)).train()
+            XCTAssertEqual(resumed.parameters, straight.parameters, "\(activation.name): resumed weights are bitwise equal")
+            XCTAssertEqual(resumed.validation, straight.validation)
+            let metrics = { (csv: String) in csv.split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") } }
+            XCTAssertEqual(metrics(resumed.metricsCSV), metrics(straight.metricsCSV), "metrics match except tokens/s")
+        }
+    }
+
+    func testDivergenceStopsWithAClearErrorAndKeepsTheCheckpoint() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        var s = settings()
+        s.lr = 1e30
+        s.gradientClip = nil
+        let checkpoint = "\(directory)/diverging"
+        XCTAssertThrowsError(try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: checkpoint)).train()) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("training diverged"), text)
+            XCTAssertTrue(text.contains("lower train.lr"), text)
+        }
+    }
+
+    func testSAELensCheckpointRoundTripsAndFoldsTheScale() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        let result = try quiet(Trainer(dataset: data, settings: settings(), checkpointDirectory: nil)).train()
+        let provenance = SAEProvenance(modelName: "m", hookName: "layers.0.mlp_out", hookLayer: 0, contextSize: 16, datasetPath: "x", prependBOS: false)
+        try SAECheckpoint.writeSAELens(result.parameters, activation: .relu, provenance: provenance, to: "\(directory)/sae")
+        let (loaded, activation) = try SAECheckpoint.readSAELens("\(directory)/sae")
+        XCTAssertEqual(loaded, result.parameters)
+        XCTAssertEqual(activation, .relu)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/sae/cfg.json"))) as! [String: Any]
+        XCTAssertEqual(config["architecture"] as? String, "standard")
+        XCTAssertEqual(config["d_in"] as? Int, 16)
+        XCTAssertEqual(config["d_sae"] as? Int, 64)
+        XCTAssertEqual(config["apply_b_dec_to_input"] as? Bool, true)
+        // Raw-space weights on raw rows give the same features as scaled weights on scaled rows.
+        let evaluation = SAEEvaluator.evaluate(loaded, activation: .relu, dataset: data, rows: data.validation, batchSize: 64)
+        XCTAssertEqual(evaluation.fve, result.validation.fve, accuracy: 1e-9)
+        XCTAssertEqual(evaluation.l0, result.validation.l0, accuracy: 1e-9)
+    }
+}
