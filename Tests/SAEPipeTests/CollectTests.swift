@@ -36,9 +36,9 @@ final class CollectTests: XCTestCase {
         return (directory, "\(directory)/config.yaml")
     }
 
-    func run(_ config: String) throws -> RunManifestSummary {
-        let experiment = try Experiment.load(configPath: config)
-        let report = try experiment.runner().run(RunOptions())
+    func run(_ config: String, until: String? = "collect", overrides: [String] = []) throws -> RunManifestSummary {
+        let experiment = try Experiment.load(configPath: config, overrides: overrides)
+        let report = try experiment.runner().run(RunOptions(selection: RunSelection(until: until)))
         return RunManifestSummary(ran: report.ranStages)
     }
 
@@ -95,6 +95,29 @@ final class CollectTests: XCTestCase {
         XCTAssertTrue(first.keys.contains { $0.hasSuffix("acts.mmap") })
         let meta = first.first { $0.key.hasSuffix("meta.json") }!.value
         XCTAssertTrue(String(decoding: meta, as: UTF8.self).contains("\"float16\""))
+    }
+
+    /// collect → train through the graph: SAELens checkpoints published as `saes`, a training
+    /// key change reruns only the train stages.
+    func testTrainStageOnCollectedActivations() throws {
+        let (directory, config) = try makeProject()
+        let settings = ["sae.expansion=2", "train.tokens=3000", "train.batch_size=100", "train.lr_warmup_steps=2"]
+        XCTAssertEqual(try run(config, until: nil, overrides: settings).ran.sorted(), ["collect.A", "collect.B", "train.A", "train.B"])
+        let manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/manifest.json"))) as! [String: Any]
+        let saes = manifest["saes"] as! [String: String]
+        for side in ["A", "B"] {
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(saes[side]!)/cfg.json"))) as! [String: Any]
+            XCTAssertEqual(config["d_in"] as? Int, 64)
+            XCTAssertEqual(config["d_sae"] as? Int, 128)
+            XCTAssertEqual(config["hook_name"] as? String, "layers.1.mlp_out")
+            XCTAssertTrue(FileSystem.exists("\(saes[side]!)/sae_weights.safetensors"))
+            let metrics = try String(contentsOfFile: "\(directory)/outputs/tiny/train/\(side)/metrics.csv", encoding: .utf8)
+            XCTAssertTrue(metrics.hasPrefix("step,tokens,loss,mse,l1,l0,fve,dead_fraction,lr,lambda,tokens_per_s\n"))
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/train/\(side)/validation.json"))
+        }
+        XCTAssertEqual(try run(config, until: nil, overrides: settings).ran, [])
+        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["train.l1_coefficient=1"]).ran.sorted(), ["train.A", "train.B"])
     }
 
     func testDatasetErrorsNameTheKey() throws {
