@@ -99,3 +99,84 @@ CLONES void saepipe_softmax(float *x, long count) {
     float inverse = 1.0f / total;
     for (long i = 0; i < count; i++) x[i] *= inverse;
 }
+
+CLONES void saepipe_sparse_rows_times_matrix(const int64_t *row_start, const int32_t *cols, const float *vals,
+                                             long first, long last, const float *w, long d, float *out) {
+    for (long r = first; r < last; r++) {
+        float *target = out + r * d;
+        for (int64_t k = row_start[r]; k < row_start[r + 1]; k++) {
+            const float *source = w + (long)cols[k] * d;
+            float v = vals[k];
+            for (long j = 0; j < d; j++) target[j] += v * source[j];
+        }
+    }
+}
+
+CLONES void saepipe_sparse_row_dots(const int64_t *row_start, const int32_t *cols, long first, long last,
+                                    const float *a, const float *w, long d, float *dots) {
+    for (long r = first; r < last; r++) {
+        const float *left = a + r * d;
+        for (int64_t k = row_start[r]; k < row_start[r + 1]; k++) {
+            const float *right = w + (long)cols[k] * d;
+            float lanes[LANES] = {0};
+            long j = 0;
+            for (; j + LANES <= d; j += LANES)
+                for (int l = 0; l < LANES; l++) lanes[l] += left[j + l] * right[j + l];
+            float total = 0;
+            for (int l = 0; l < LANES; l++) total += lanes[l];
+            for (; j < d; j++) total += left[j] * right[j];
+            dots[k] = total;
+        }
+    }
+}
+
+CLONES void saepipe_sparse_features_accumulate(const int64_t *feature_start, const int64_t *entries, const int32_t *rows,
+                                               const float *weights, long first, long last, const float *m, long d,
+                                               float *out, float *sums) {
+    for (long i = first; i < last; i++) {
+        float *target = out + i * d;
+        for (long j = 0; j < d; j++) target[j] = 0;
+        float total = 0;
+        for (int64_t position = feature_start[i]; position < feature_start[i + 1]; position++) {
+            int64_t k = entries[position];
+            const float *source = m + (long)rows[position] * d;
+            float v = weights[k];
+            total += v;
+            for (long j = 0; j < d; j++) target[j] += v * source[j];
+        }
+        if (sums) sums[i] = total;
+    }
+}
+
+void saepipe_transpose(const float *in, long rows, long cols, long first, long last, float *out) {
+    const long block = 32;
+    for (long r0 = first; r0 < last; r0 += block)
+        for (long c0 = 0; c0 < cols; c0 += block)
+            for (long r = r0; r < r0 + block && r < last; r++)
+                for (long c = c0; c < c0 + block && c < cols; c++) out[c * rows + r] = in[r * cols + c];
+}
+
+CLONES void saepipe_count_nonzeros(const float *m, long cols, long first, long last, int64_t *counts) {
+    for (long r = first; r < last; r++) {
+        const float *row = m + r * cols;
+        int64_t n = 0;
+        for (long c = 0; c < cols; c++) n += row[c] != 0.0f;
+        counts[r] = n;
+    }
+}
+
+CLONES void saepipe_collect_nonzeros(const float *m, long cols, long first, long last, const int64_t *row_start,
+                                     int32_t *out_cols, float *out_vals) {
+    for (long r = first; r < last; r++) {
+        const float *row = m + r * cols;
+        int64_t k = row_start[r];
+        for (long c = 0; c < cols; c++) {
+            float v = row[c];
+            if (v != 0.0f) {
+                out_cols[k] = (int32_t)c;
+                out_vals[k] = v;
+                k++;
+            }
+        }
+    }
+}

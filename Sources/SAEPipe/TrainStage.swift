@@ -41,6 +41,8 @@ public enum TrainStage {
             ConfigField("validate_every", .int(0...1_000_000), default: .int(0), doc: "steps between validation logs (0: only at the end)"),
             ConfigField("checkpoint_every", .int(1...1_000_000), default: .int(100), doc: "steps between resumable checkpoints"),
             ConfigField("dead_window_tokens", .int(1...1_000_000_000), default: .int(1_000_000), doc: "a feature silent this many tokens counts as dead"),
+            ConfigField("compute", .choice(["auto", "dense", "sparse"]), default: .string("auto"),
+                        doc: "decoder and gradients as dense GEMMs or over active features only; auto picks sparse below 8% density"),
             ConfigField("resample_every", .int(0...1_000_000), default: .int(0), doc: "resample dead features every this many steps (0: never)"),
         ])), doc: "optimization of each SAE"),
     ]

@@ -13,8 +13,13 @@ public final class SAEWorkspace: @unchecked Sendable {
     let reconstruction: UnsafeMutablePointer<Float>
     let error: UnsafeMutablePointer<Float>
     let featureGradient: UnsafeMutablePointer<Float>
+    /// ∂L/∂W_enc as [F, d] on the sparse path.
+    let transposedGradient: UnsafeMutablePointer<Float>
     /// Scratch for top-k selection, one row per core.
     var row: [Float]
+    /// The active features of the last forward pass, when it ran sparse.
+    let sparse = SparseActivations()
+    public internal(set) var usedSparse = false
 
     public init(batch: Int, d: Int, features: Int) {
         self.batch = batch
@@ -31,11 +36,12 @@ public final class SAEWorkspace: @unchecked Sendable {
         reconstruction = buffer(batch * d)
         error = buffer(batch * d)
         featureGradient = buffer(batch * features)
+        transposedGradient = buffer(features * d)
         row = [Float](repeating: 0, count: features)
     }
 
     deinit {
-        for pointer in [centered, pre, f, reconstruction, error, featureGradient] { pointer.deallocate() }
+        for pointer in [centered, pre, f, reconstruction, error, featureGradient, transposedGradient] { pointer.deallocate() }
     }
 
     /// Feature activations of the last forward pass, [rows, F].
@@ -44,12 +50,13 @@ public final class SAEWorkspace: @unchecked Sendable {
     public func errors(rows: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: error, count: rows * d) }
 }
 
-/// The SAE's forward and backward passes as plain functions on buffers (dense path).
+/// The SAE's forward and backward passes as plain functions on buffers (dense path; the
+/// sparse path is in SparsePath.swift).
 public enum SAEMath {
     /// Forward pass of `rows` rows of `x` (≤ workspace.batch); fills pre, f, x̂ and the error.
     public static func forward(
         _ p: SAEParameters, _ x: UnsafePointer<Float>, rows: Int, activation: SAEActivation, form: SparsityForm,
-        workspace w: SAEWorkspace
+        workspace w: SAEWorkspace, mode: ComputeMode = .dense
     ) -> SAEBatchStats {
         let (d, F) = (p.d, p.features)
         let (xc, pre, f, xh, e) = (w.centered, w.pre, w.f, w.reconstruction, w.error)
@@ -64,8 +71,19 @@ public enum SAEMath {
             BLAS.sgemm(m: rows, n: F, k: d, a: xc, b: we.baseAddress!, beta: 1, c: pre)
         }
         activate(p, rows: rows, activation: activation, workspace: w)
-        p.wDec.withUnsafeBufferPointer { wd in
-            BLAS.sgemm(m: rows, n: d, k: F, a: f, b: wd.baseAddress!, beta: 1, c: xh)
+        w.usedSparse = false
+        let jump: Bool = { if case .jumpReLU = activation { return true } else { return false } }()
+        if mode != .dense, !jump {
+            w.sparse.build(f, rows: rows, features: F)
+            let density = Double(w.sparse.count) / Double(max(rows * F, 1))
+            if case .automatic(let maximum) = mode { w.usedSparse = density < maximum } else { w.usedSparse = true }
+        }
+        if w.usedSparse {
+            p.wDec.withUnsafeBufferPointer { w.sparse.decode($0.baseAddress!, rows: rows, d: d, into: xh) }
+        } else {
+            p.wDec.withUnsafeBufferPointer { wd in
+                BLAS.sgemm(m: rows, n: d, k: F, a: f, b: wd.baseAddress!, beta: 1, c: xh)
+            }
         }
         var stats = SAEBatchStats()
         var means = [Double](repeating: 0, count: d)
@@ -83,6 +101,14 @@ public enum SAEMath {
         let norms = form == .decoderNormWeighted ? p.decoderNorms() : [Float](repeating: 1, count: F)
         let weighted: Bool = { if case .relu = activation { return form == .decoderNormWeighted } else { return false } }()
         let totals = RowTotals()
+        if w.usedSparse {
+            var sum: Double = 0, weightedSum: Double = 0
+            for k in 0..<w.sparse.count {
+                sum += Double(abs(w.sparse.vals[k]))
+                weightedSum += Double(w.sparse.vals[k] * norms[Int(w.sparse.cols[k])])
+            }
+            totals.add(w.sparse.count, sum, weightedSum)
+        } else {
         norms.withUnsafeBufferPointer { norms in
             parallelChunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
                 var count = 0, sum: Double = 0, penalty: Double = 0
@@ -99,6 +125,7 @@ public enum SAEMath {
                 }
                 totals.add(count, sum, penalty)
             }
+        }
         }
         let (l0, l1, penalty) = (totals.count, totals.sum, weighted ? totals.penalty : 0)
         stats.l0 = Double(l0) / Double(rows)
@@ -174,6 +201,10 @@ public enum SAEMath {
         _ p: SAEParameters, _ x: UnsafePointer<Float>, rows: Int, activation: SAEActivation, form: SparsityForm,
         lambda: Float, workspace w: SAEWorkspace, into g: inout SAEGradients
     ) {
+        if w.usedSparse {
+            backwardSparse(p, rows: rows, activation: activation, form: form, lambda: lambda, workspace: w, into: &g)
+            return
+        }
         let (d, F) = (p.d, p.features)
         let (pre, f, e, df, xc) = (w.pre, w.f, w.error, w.featureGradient, w.centered)
         BLAS.sscal(count: rows * d, alpha: 2 / Float(rows), x: e)  // e now holds ∂L/∂x̂

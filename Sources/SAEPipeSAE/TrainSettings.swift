@@ -32,6 +32,7 @@ public struct TrainSettings: Sendable, Equatable {
     public var deadWindowTokens = 1_000_000
     public var resampleEvery = 0
     public var seed: UInt64 = 0
+    public var compute: ComputeMode = .standard
 
     public init() {}
 
@@ -93,6 +94,11 @@ public struct TrainSettings: Sendable, Equatable {
         s.deadWindowTokens = train["dead_window_tokens"].intValue ?? s.deadWindowTokens
         s.resampleEvery = train["resample_every"].intValue ?? s.resampleEvery
         s.seed = UInt64(config["seed"].intValue ?? 0)
+        switch train["compute"].stringValue ?? "auto" {
+        case "dense": s.compute = .dense
+        case "sparse": s.compute = .sparse
+        default: s.compute = .standard
+        }
         return s
     }
 }

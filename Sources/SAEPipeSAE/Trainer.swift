@@ -85,7 +85,7 @@ public struct Trainer {
             let lambda = state.lambda * settings.lambdaFactor(step: state.step, total: total)
             let stats = batch.withUnsafeBufferPointer { x -> SAEBatchStats in
                 let stats = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation,
-                                            form: settings.form, workspace: workspace)
+                                            form: settings.form, workspace: workspace, mode: settings.compute)
                 SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation, form: settings.form,
                                  lambda: lambda, workspace: workspace, into: &gradients)
                 return stats
@@ -173,8 +173,12 @@ public struct Trainer {
     private func trackFiring(_ state: inout TrainingState, workspace: SAEWorkspace, rows: Int) {
         let features = state.parameters.features
         var fired = [Bool](repeating: false, count: features)
-        let f = workspace.f
-        for r in 0..<rows { for i in 0..<features where f[r * features + i] != 0 { fired[i] = true } }
+        if workspace.usedSparse {
+            for i in 0..<features { fired[i] = workspace.sparse.fired(i) }
+        } else {
+            let f = workspace.f
+            for r in 0..<rows { for i in 0..<features where f[r * features + i] != 0 { fired[i] = true } }
+        }
         for i in 0..<features {
             state.tokensSinceFired[i] = fired[i] ? 0 : Int32(clamping: Int(state.tokensSinceFired[i]) + rows)
         }

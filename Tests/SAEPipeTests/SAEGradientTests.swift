@@ -132,4 +132,43 @@ final class SAEGradientTests: XCTestCase {
             XCTAssertEqual(kept, wanted)
         }
     }
+
+    /// The sparse path (active features only) gives the dense path's loss and gradients.
+    func testSparsePathMatchesDense() {
+        let (d, features, rows) = (24, 96, 40)
+        var generator = SplitMix64(seed: 21)
+        let x = (0..<(rows * d)).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        var p = SAEParameters.initialized(d: d, features: features, seed: 2, decoderNorm: 0.9)
+        p.bEnc = (0..<features).map { _ in Float(generator.nextUnit() * 0.3 - 0.25) }
+        p.bDec = (0..<d).map { _ in Float(generator.nextUnit() * 0.2 - 0.1) }
+        for i in p.wDec.indices { p.wDec[i] *= Float(0.5 + generator.nextUnit()) }
+        for (activation, form) in [(SAEActivation.relu, SparsityForm.unitNormDecoder), (.relu, .decoderNormWeighted), (.topK(5), .unitNormDecoder)] {
+            var results: [(SAEBatchStats, SAEGradients)] = []
+            for mode in [ComputeMode.dense, .sparse] {
+                let w = SAEWorkspace(batch: rows, d: d, features: features)
+                var g = p
+                let stats = x.withUnsafeBufferPointer { buffer -> SAEBatchStats in
+                    let stats = SAEMath.forward(p, buffer.baseAddress!, rows: rows, activation: activation, form: form, workspace: w, mode: mode)
+                    SAEMath.backward(p, buffer.baseAddress!, rows: rows, activation: activation, form: form, lambda: 0.7, workspace: w, into: &g)
+                    return stats
+                }
+                XCTAssertEqual(w.usedSparse, mode == .sparse)
+                results.append((stats, g))
+            }
+            let (dense, sparse) = (results[0], results[1])
+            XCTAssertGreaterThan(dense.0.l0, 0)
+            XCTAssertLessThan(dense.0.l0, Double(features) / 2, "the batch is sparse enough to matter")
+            XCTAssertEqual(sparse.0.l0, dense.0.l0)
+            XCTAssertEqual(sparse.0.loss(lambda: 0.7), dense.0.loss(lambda: 0.7), accuracy: 1e-5 * dense.0.loss(lambda: 0.7))
+            for name in p.tensorNames {
+                let scale = max(1e-6, dense.1[name].map { abs($0) }.max()!)
+                let difference = zip(sparse.1[name], dense.1[name]).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(difference, 1e-5 * scale, "\(activation.name) \(form) \(name)")
+            }
+        }
+    }
+}
+
+extension SAEBatchStats {
+    func loss(lambda: Double) -> Double { reconstruction + lambda * sparsity }
 }

@@ -71,6 +71,22 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// Training on the sparse path follows the dense path's loss curve within float tolerance.
+    func testSparseTrainingFollowsTheDenseLossCurve() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        var curves: [[Double]] = []
+        for mode in [ComputeMode.dense, .sparse] {
+            var s = settings()
+            s.compute = mode
+            s.resampleEvery = 0
+            let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
+            curves.append(result.metricsCSV.split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[2])! })
+        }
+        XCTAssertEqual(curves[0].count, curves[1].count)
+        for (dense, sparse) in zip(curves[0], curves[1]) { XCTAssertEqual(sparse, dense, accuracy: 1e-3 * dense) }
+    }
+
     func testDivergenceStopsWithAClearErrorAndKeepsTheCheckpoint() throws {
         let directory = try temporaryDirectory(self)
         let data = try dataset(directory)

@@ -20,3 +20,33 @@ void saepipe_softmax(float *x, long count);
 void saepipe_exp(const float *x, float *y, long count);
 
 #endif
+
+#include <stdint.h>
+
+// Sparse SAE kernels. A batch's active features are kept twice: by row (CSR: entries
+// row_start[r] ..< row_start[r+1] with feature cols[k] and value vals[k]) and by feature
+// (CSC: feature_start[i] ..< feature_start[i+1] listing entry indices k and their rows).
+
+/// out[r, :] += Σ_k vals[k] · w[cols[k], :] for rows first ..< last (w is [F, d]).
+void saepipe_sparse_rows_times_matrix(const int64_t *row_start, const int32_t *cols, const float *vals,
+                                      long first, long last, const float *w, long d, float *out);
+
+/// dots[k] = a[r, :] · w[cols[k], :] for every entry k of rows first ..< last.
+void saepipe_sparse_row_dots(const int64_t *row_start, const int32_t *cols, long first, long last,
+                             const float *a, const float *w, long d, float *dots);
+
+/// out[i, :] = Σ_{k in feature i} weights[k] · m[rows[k], :] for features first ..< last
+/// (features with no entries get zeros); sums[i] = Σ weights[k] when sums is not NULL.
+void saepipe_sparse_features_accumulate(const int64_t *feature_start, const int64_t *entries, const int32_t *rows,
+                                        const float *weights, long first, long last, const float *m, long d,
+                                        float *out, float *sums);
+
+/// out[c, r] = in[r, c] for an r × c block of rows first ..< last of `in` ([rows, cols]).
+void saepipe_transpose(const float *in, long rows, long cols, long first, long last, float *out);
+
+/// counts[r] = number of nonzeros in row r of m [rows, cols], for rows first ..< last.
+void saepipe_count_nonzeros(const float *m, long cols, long first, long last, int64_t *counts);
+
+/// Writes the nonzeros of rows first ..< last of m [rows, cols] at row_start[r]: column and value.
+void saepipe_collect_nonzeros(const float *m, long cols, long first, long last, const int64_t *row_start,
+                              int32_t *out_cols, float *out_vals);

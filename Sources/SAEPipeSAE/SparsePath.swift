@@ -1,0 +1,188 @@
+import CKernels
+import Foundation
+import SAEPipeLinalg
+
+/// Whether the decoder and the gradients run dense (GEMMs over every feature) or sparse
+/// (only the active features: gathers and scatters), chosen per batch from its density.
+public enum ComputeMode: Sendable, Equatable {
+    case dense
+    case sparse
+    /// Sparse when the share of active (row, feature) pairs is below this.
+    case automatic(maximumDensity: Double)
+
+    /// Measured with `saepipe bench train` on this machine: sparse wins below ~8% density.
+    public static let standard = ComputeMode.automatic(maximumDensity: 0.08)
+}
+
+/// A batch's active features by row (CSR) and by feature (CSC), rebuilt every forward pass.
+final class SparseActivations: @unchecked Sendable {
+    var rowStart: [Int64] = []
+    var cols: [Int32] = []
+    var vals: [Float] = []
+    var featureStart: [Int64] = []
+    /// For each position in feature order: the entry index k and its row.
+    var entries: [Int64] = []
+    var entryRows: [Int32] = []
+    /// ∂L/∂pre at each entry.
+    var dots: [Float] = []
+    var count: Int { cols.count }
+
+    /// Whether feature i is active in some row.
+    func fired(_ feature: Int) -> Bool { featureStart[feature + 1] > featureStart[feature] }
+
+    /// Collects the nonzeros of f [rows, F].
+    func build(_ f: UnsafePointer<Float>, rows: Int, features: Int) {
+        rowStart = [Int64](repeating: 0, count: rows + 1)
+        rowStart.withUnsafeMutableBufferPointer { start in
+            let counts = start.baseAddress! + 1
+            parallelChunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
+                saepipe_count_nonzeros(f, features, range.lowerBound, range.upperBound, counts)
+            }
+        }
+        for r in 0..<rows { rowStart[r + 1] += rowStart[r] }
+        let nnz = Int(rowStart[rows])
+        cols = [Int32](repeating: 0, count: nnz)
+        vals = [Float](repeating: 0, count: nnz)
+        rowStart.withUnsafeBufferPointer { start in
+            cols.withUnsafeMutableBufferPointer { cols in
+                vals.withUnsafeMutableBufferPointer { vals in
+                    let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
+                    parallelChunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
+                        saepipe_collect_nonzeros(f, features, range.lowerBound, range.upperBound, start, cols, vals)
+                    }
+                }
+            }
+        }
+        // By feature: a counting sort of the entries (rows stay in increasing order).
+        featureStart = [Int64](repeating: 0, count: features + 1)
+        var next = [Int64](repeating: 0, count: features)
+        entries = [Int64](repeating: 0, count: nnz)
+        entryRows = [Int32](repeating: 0, count: nnz)
+        cols.withUnsafeBufferPointer { cols in
+            rowStart.withUnsafeBufferPointer { rowStart in
+                featureStart.withUnsafeMutableBufferPointer { featureStart in
+                    next.withUnsafeMutableBufferPointer { next in
+                        entries.withUnsafeMutableBufferPointer { entries in
+                            entryRows.withUnsafeMutableBufferPointer { entryRows in
+                                for column in cols { featureStart[Int(column) + 1] += 1 }
+                                for i in 0..<features { featureStart[i + 1] += featureStart[i] }
+                                for i in 0..<features { next[i] = featureStart[i] }
+                                for r in 0..<rows {
+                                    for k in Int(rowStart[r])..<Int(rowStart[r + 1]) {
+                                        let column = Int(cols[k])
+                                        let position = Int(next[column])
+                                        entries[position] = Int64(k)
+                                        entryRows[position] = Int32(r)
+                                        next[column] += 1
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dots = [Float](repeating: 0, count: nnz)
+    }
+
+    /// out[r, :] += Σ_k vals[k] · w[cols[k], :] (the decoder on active features only).
+    func decode(_ w: UnsafePointer<Float>, rows: Int, d: Int, into out: UnsafeMutablePointer<Float>) {
+        rowStart.withUnsafeBufferPointer { start in
+            cols.withUnsafeBufferPointer { cols in
+                vals.withUnsafeBufferPointer { vals in
+                    let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
+                    parallelChunks(rows, minimumChunk: 64) { range in
+                        saepipe_sparse_rows_times_matrix(start, cols, vals, range.lowerBound, range.upperBound, w, d, out)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dots[k] = a[row(k), :] · w[cols[k], :]
+    func rowDots(_ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, rows: Int, d: Int) {
+        rowStart.withUnsafeBufferPointer { start in
+            cols.withUnsafeBufferPointer { cols in
+                dots.withUnsafeMutableBufferPointer { dots in
+                    let (start, cols, dots) = (start.baseAddress!, cols.baseAddress!, dots.baseAddress!)
+                    parallelChunks(rows, minimumChunk: 64) { range in
+                        saepipe_sparse_row_dots(start, cols, range.lowerBound, range.upperBound, a, w, d, dots)
+                    }
+                }
+            }
+        }
+    }
+
+    /// out[i, :] = Σ_{k in feature i} weights[k] · m[row(k), :] for every feature; sums[i] = Σ weights[k].
+    func accumulateByFeature(
+        _ weights: UnsafePointer<Float>, _ m: UnsafePointer<Float>, features: Int, d: Int, into out: UnsafeMutablePointer<Float>,
+        sums: UnsafeMutablePointer<Float>
+    ) {
+        featureStart.withUnsafeBufferPointer { start in
+            entries.withUnsafeBufferPointer { entries in
+                entryRows.withUnsafeBufferPointer { rows in
+                    let (start, entries, rows) = (start.baseAddress!, entries.baseAddress!, rows.baseAddress!)
+                    parallelChunks(features, minimumChunk: 64) { range in
+                        saepipe_sparse_features_accumulate(start, entries, rows, weights, range.lowerBound, range.upperBound,
+                                                           m, d, out, sums)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension SAEMath {
+    /// The backward pass on the active features only (ReLU and TopK): the same gradients as
+    /// `backward`, with the decoder and weight gradients as gathers and scatters.
+    static func backwardSparse(
+        _ p: SAEParameters, rows: Int, activation: SAEActivation, form: SparsityForm, lambda: Float,
+        workspace w: SAEWorkspace, into g: inout SAEGradients
+    ) {
+        let (d, F) = (p.d, p.features)
+        let sparse = w.sparse
+        let (e, xc) = (w.error, w.centered)
+        BLAS.sscal(count: rows * d, alpha: 2 / Float(rows), x: e)  // e now holds ∂L/∂x̂
+        p.wDec.withUnsafeBufferPointer { sparse.rowDots(e, $0.baseAddress!, rows: rows, d: d) }  // ∂L/∂f at active entries
+        let penalty = lambda / Float(rows)
+        let weights = form == .decoderNormWeighted ? p.decoderNorms() : [Float](repeating: 1, count: F)
+        if case .relu = activation {
+            for k in 0..<sparse.count { sparse.dots[k] += penalty * weights[Int(sparse.cols[k])] }
+        }
+        var featureSums = [Float](repeating: 0, count: F)
+        sparse.vals.withUnsafeBufferPointer { vals in
+            g.wDec.withUnsafeMutableBufferPointer { gd in
+                featureSums.withUnsafeMutableBufferPointer { sums in
+                    sparse.accumulateByFeature(vals.baseAddress!, e, features: F, d: d, into: gd.baseAddress!, sums: sums.baseAddress!)
+                }
+            }
+        }
+        if case .relu = activation, form == .decoderNormWeighted {
+            for i in 0..<F where weights[i] > 0 && featureSums[i] != 0 {
+                let factor = penalty * featureSums[i] / weights[i]
+                for j in 0..<d { g.wDec[i * d + j] += factor * p.wDec[i * d + j] }
+            }
+        }
+        // ∂L/∂W_enc, built transposed ([F, d], one contiguous row per feature) and flipped into [d, F].
+        sparse.dots.withUnsafeBufferPointer { dots in
+            g.bEnc.withUnsafeMutableBufferPointer { gb in
+                sparse.accumulateByFeature(dots.baseAddress!, xc, features: F, d: d, into: w.transposedGradient, sums: gb.baseAddress!)
+            }
+        }
+        let transposed = UnsafePointer(w.transposedGradient)
+        g.wEnc.withUnsafeMutableBufferPointer { ge in
+            let out = ge.baseAddress!
+            parallelChunks(F, minimumChunk: 64) { range in
+                saepipe_transpose(transposed, F, d, range.lowerBound, range.upperBound, out)
+            }
+        }
+        g.bDec.withUnsafeMutableBufferPointer { gb in
+            columnSums(e, rows: rows, columns: d, into: gb.baseAddress!)
+            g.bEnc.withUnsafeBufferPointer { sums in
+                p.wEnc.withUnsafeBufferPointer { we in
+                    BLAS.sgemv(rows: d, cols: F, alpha: -1, a: we.baseAddress!, x: sums.baseAddress!, beta: 1, y: gb.baseAddress!)
+                }
+            }
+        }
+    }
+}
