@@ -89,6 +89,12 @@ struct BenchTrain: ParsableCommand {
     var warmup = 30
     @Option(help: "L1 coefficient λ.")
     var l1 = 5.0
+    @Option(help: "auto (sparse below 8% density), dense or sparse.")
+    var compute = "auto"
+
+    func validate() throws {
+        guard ["auto", "dense", "sparse"].contains(compute) else { throw ValidationError("--compute is auto, dense or sparse") }
+    }
     @Option(help: "OpenBLAS threads (0: every core).")
     var threads = 0
 
@@ -98,9 +104,10 @@ struct BenchTrain: ParsableCommand {
         settings.l1Coefficient = Float(l1)
         settings.lrWarmupSteps = 0
         settings.l1WarmupFraction = 0
+        settings.compute = compute == "dense" ? .dense : compute == "sparse" ? .sparse : .standard
         let result = try TrainBenchmark.run(d: d, features: f, batch: batch, steps: steps, warmupSteps: warmup, settings: settings,
                                             console: Console.shared)
-        print("sae:        d \(d) → F \(f), ReLU + L1 (λ \(l1)), unit-norm decoder, Adam")
+        print("sae:        d \(d) → F \(f), ReLU + L1 (λ \(l1)), unit-norm decoder, Adam, compute \(compute)")
         print("batch:      \(batch) rows, \(BLAS.threads) threads, openblas \(BLAS.coreName)")
         print(String(format: "density:    L0 %.1f of %d (%.2f%%) over the timed steps", result.l0, f, 100 * result.density))
         print(String(format: "tokens/s:   %.0f (%d timed steps after %d warm-up steps)", result.tokensPerSecond, result.timedSteps, warmup))

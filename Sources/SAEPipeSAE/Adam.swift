@@ -1,4 +1,5 @@
 import Foundation
+import SAEPipeCore
 
 /// Adam with bias correction (as torch.optim.Adam); moments share the parameters' layout.
 public struct Adam: Sendable, Equatable {
@@ -42,7 +43,7 @@ public struct Adam: Sendable, Equatable {
         _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
         _ g: UnsafePointer<Float>, count: Int, beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, root2: Float
     ) {
-        parallelChunks(count) { range in
+        Parallel.chunks(count, minimumChunk: 1 << 15) { range in
             for i in range {
                 m[i] = beta1 * m[i] + (1 - beta1) * g[i]
                 v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
@@ -63,20 +64,5 @@ public struct Adam: Sendable, Equatable {
                 if !(self[keyPath: moments]!.logThreshold.isEmpty) { self[keyPath: moments]!.logThreshold[feature] = 0 }
             }
         }
-    }
-}
-
-/// Splits `count` items into one contiguous chunk per core (element-wise loops).
-@inline(__always)
-func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
-    let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / max(1, minimumChunk)))
-    if chunks == 1 {
-        body(0..<count)
-        return
-    }
-    // The chunks touch disjoint ranges of the caller's buffers.
-    nonisolated(unsafe) let body = body
-    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        body((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
     }
 }

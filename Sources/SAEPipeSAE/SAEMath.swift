@@ -1,4 +1,5 @@
 import Foundation
+import SAEPipeCore
 import SAEPipeLinalg
 
 /// Buffers for one batch size, reused across steps (raw pointers: the hot loops index
@@ -110,7 +111,7 @@ public enum SAEMath {
             totals.add(w.sparse.count, sum, weightedSum)
         } else {
         norms.withUnsafeBufferPointer { norms in
-            parallelChunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
+            Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
                 var count = 0, sum: Double = 0, penalty: Double = 0
                 for r in range {
                     var rowSum: Float = 0, rowPenalty: Float = 0
@@ -145,11 +146,11 @@ public enum SAEMath {
         let (pre, f) = (w.pre, w.f)
         switch activation {
         case .relu:
-            parallelChunks(rows * F) { range in for index in range { f[index] = max(pre[index], 0) } }
+            Parallel.chunks(rows * F, minimumChunk: 1 << 15) { range in for index in range { f[index] = max(pre[index], 0) } }
         case .jumpReLU:
             let thresholds = p.logThreshold.map { Foundation.exp($0) }
             thresholds.withUnsafeBufferPointer { thresholds in
-                parallelChunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
+                Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
                     for r in range {
                         for i in 0..<F {
                             let value = pre[r * F + i]
@@ -221,7 +222,7 @@ public enum SAEMath {
         case .relu:
             let weights = form == .decoderNormWeighted ? p.decoderNorms() : [Float](repeating: 1, count: F)
             weights.withUnsafeBufferPointer { weights in
-                parallelChunks(rows, minimumChunk: chunkRows) { range in
+                Parallel.chunks(rows, minimumChunk: chunkRows) { range in
                     for r in range {
                         for i in 0..<F {
                             let index = r * F + i
@@ -240,7 +241,7 @@ public enum SAEMath {
                 }
             }
         case .topK:
-            parallelChunks(rows * F) { range in for index in range where f[index] == 0 { df[index] = 0 } }
+            Parallel.chunks(rows * F, minimumChunk: 1 << 15) { range in for index in range where f[index] == 0 { df[index] = 0 } }
         case .jumpReLU(let bandwidth):
             let thresholds = p.logThreshold.map { Foundation.exp($0) }
             var thresholdGradient = [Float](repeating: 0, count: F)

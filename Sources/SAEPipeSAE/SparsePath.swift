@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import SAEPipeCore
 import SAEPipeLinalg
 
 /// Whether the decoder and the gradients run dense (GEMMs over every feature) or sparse
@@ -35,7 +36,7 @@ final class SparseActivations: @unchecked Sendable {
         rowStart = [Int64](repeating: 0, count: rows + 1)
         rowStart.withUnsafeMutableBufferPointer { start in
             let counts = start.baseAddress! + 1
-            parallelChunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
+            Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
                 saepipe_count_nonzeros(f, features, range.lowerBound, range.upperBound, counts)
             }
         }
@@ -47,7 +48,7 @@ final class SparseActivations: @unchecked Sendable {
             cols.withUnsafeMutableBufferPointer { cols in
                 vals.withUnsafeMutableBufferPointer { vals in
                     let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
-                    parallelChunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
+                    Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
                         saepipe_collect_nonzeros(f, features, range.lowerBound, range.upperBound, start, cols, vals)
                     }
                 }
@@ -91,7 +92,7 @@ final class SparseActivations: @unchecked Sendable {
             cols.withUnsafeBufferPointer { cols in
                 vals.withUnsafeBufferPointer { vals in
                     let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
-                    parallelChunks(rows, minimumChunk: 64) { range in
+                    Parallel.chunks(rows, minimumChunk: 64) { range in
                         saepipe_sparse_rows_times_matrix(start, cols, vals, range.lowerBound, range.upperBound, w, d, out)
                     }
                 }
@@ -105,7 +106,7 @@ final class SparseActivations: @unchecked Sendable {
             cols.withUnsafeBufferPointer { cols in
                 dots.withUnsafeMutableBufferPointer { dots in
                     let (start, cols, dots) = (start.baseAddress!, cols.baseAddress!, dots.baseAddress!)
-                    parallelChunks(rows, minimumChunk: 64) { range in
+                    Parallel.chunks(rows, minimumChunk: 64) { range in
                         saepipe_sparse_row_dots(start, cols, range.lowerBound, range.upperBound, a, w, d, dots)
                     }
                 }
@@ -122,7 +123,7 @@ final class SparseActivations: @unchecked Sendable {
             entries.withUnsafeBufferPointer { entries in
                 entryRows.withUnsafeBufferPointer { rows in
                     let (start, entries, rows) = (start.baseAddress!, entries.baseAddress!, rows.baseAddress!)
-                    parallelChunks(features, minimumChunk: 64) { range in
+                    Parallel.chunks(features, minimumChunk: 64) { range in
                         saepipe_sparse_features_accumulate(start, entries, rows, weights, range.lowerBound, range.upperBound,
                                                            m, d, out, sums)
                     }
@@ -172,7 +173,7 @@ extension SAEMath {
         let transposed = UnsafePointer(w.transposedGradient)
         g.wEnc.withUnsafeMutableBufferPointer { ge in
             let out = ge.baseAddress!
-            parallelChunks(F, minimumChunk: 64) { range in
+            Parallel.chunks(F, minimumChunk: 64) { range in
                 saepipe_transpose(transposed, F, d, range.lowerBound, range.upperBound, out)
             }
         }

@@ -110,7 +110,9 @@ public struct Trainer {
                 let rate = elapsed > 0 ? Double((state.step - windowStart.1) * batchSize) / elapsed : 0
                 windowStart = (Date(), state.step)
                 state.metrics.append([
-                    "\(state.step)", "\(state.step * batchSize)", format(loss), format(stats.mse), format(stats.l1),
+                    // mse in raw activation units; loss, l1 and λ as optimized (on scaled activations).
+                    "\(state.step)", "\(state.step * batchSize)", format(loss),
+                    format(stats.mse / Double(state.scale * state.scale)), format(stats.l1),
                     format(stats.l0), format(stats.fve), format(dead), format(Double(lr)), format(Double(lambda)),
                     String(format: "%.0f", rate),
                 ].joined(separator: ","))

@@ -3,7 +3,7 @@ import SAEPipeCore
 import SAEPipeLinalg
 
 /// GPT-NeoX (Pythia) as transformers' `GPTNeoXForCausalLM`.
-public struct GPTNeoXConfiguration: Codable, Sendable {
+public struct GPTNeoXConfiguration: Decodable, Sendable {
     public var hiddenSize: Int
     public var numAttentionHeads: Int
     public var numHiddenLayers: Int
@@ -27,7 +27,7 @@ public struct GPTNeoXConfiguration: Codable, Sendable {
     }
 
     /// transformers ≥ 4.56 writes rotary settings here instead of the top-level keys.
-    struct RopeParameters: Codable {
+    struct RopeParameters: Decodable {
         var ropeTheta: Double?
         var partialRotaryFactor: Double?
         var ropeType: String?
@@ -64,22 +64,6 @@ public struct GPTNeoXConfiguration: Codable, Sendable {
             throw SAEPipeError.input("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)",
                                      key: "num_attention_heads")
         }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(hiddenSize, forKey: .hiddenSize)
-        try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
-        try c.encode(numHiddenLayers, forKey: .numHiddenLayers)
-        try c.encode(intermediateSize, forKey: .intermediateSize)
-        try c.encode(vocabSize, forKey: .vocabSize)
-        try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
-        try c.encode(layerNormEps, forKey: .layerNormEps)
-        try c.encode(useParallelResidual, forKey: .useParallelResidual)
-        try c.encode(hiddenAct, forKey: .hiddenAct)
-        try c.encode(rotaryPct, forKey: .rotaryPct)
-        try c.encode(rotaryEmbBase, forKey: .rotaryEmbBase)
-        try c.encode(attentionBias, forKey: .attentionBias)
     }
 
     var headDim: Int { hiddenSize / numAttentionHeads }

@@ -3,7 +3,7 @@ import SAEPipeCore
 import SAEPipeLinalg
 
 /// Llama-family decoders (SmolLM2) as transformers' `LlamaForCausalLM`.
-public struct LlamaConfiguration: Codable, Sendable {
+public struct LlamaConfiguration: Decodable, Sendable {
     public var hiddenSize: Int
     public var intermediateSize: Int
     public var numAttentionHeads: Int
@@ -27,7 +27,7 @@ public struct LlamaConfiguration: Codable, Sendable {
         case mlpBias = "mlp_bias"
     }
 
-    struct RopeParameters: Codable {
+    struct RopeParameters: Decodable {
         var ropeTheta: Double?
         var ropeType: String?
         enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta", ropeType = "rope_type" }
@@ -93,22 +93,6 @@ public struct LlamaConfiguration: Codable, Sendable {
                 "\(numAttentionHeads) attention heads cannot share \(numKeyValueHeads) key/value heads of size \(headDim)",
                 key: "num_key_value_heads")
         }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(hiddenSize, forKey: .hiddenSize)
-        try c.encode(intermediateSize, forKey: .intermediateSize)
-        try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
-        try c.encode(numKeyValueHeads, forKey: .numKeyValueHeads)
-        try c.encode(numHiddenLayers, forKey: .numHiddenLayers)
-        try c.encode(headDim, forKey: .headDim)
-        try c.encode(vocabSize, forKey: .vocabSize)
-        try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
-        try c.encode(rmsNormEps, forKey: .rmsNormEps)
-        try c.encode(ropeTheta, forKey: .ropeTheta)
-        try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
-        try c.encode(hiddenAct, forKey: .hiddenAct)
     }
 
     /// The configuration llama.cpp writes into a GGUF file's `llama.*` metadata.

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import SAEPipeCore
 import SAEPipeLinalg
 
 /// A dense layer as PyTorch stores it: weight [out, in], optional bias [out].
@@ -38,21 +39,6 @@ public struct Linear: Sendable {
             BLAS.sgemm(.none, .transposed, m: rows, n: outFeatures, k: inFeatures, a: input,
                        lda: inputStride ?? inFeatures, b: w.baseAddress!, beta: beta, c: output)
         }
-    }
-}
-
-/// Splits `count` items into one contiguous chunk per core.
-@inline(__always)
-func parallelChunks(_ count: Int, minimumChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
-    let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / max(1, minimumChunk)))
-    if chunks == 1 {
-        body(0..<count)
-        return
-    }
-    // The chunks touch disjoint ranges of the caller's buffers.
-    nonisolated(unsafe) let body = body
-    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        body((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
     }
 }
 
@@ -105,13 +91,13 @@ public enum Norms {
 public enum Activations {
     /// Exact GELU: x · ½(1 + erf(x/√2)).
     public static func geluErf(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        parallelChunks(count) { range in saepipe_gelu_erf(x + range.lowerBound, range.count) }
+        Parallel.chunks(count) { range in saepipe_gelu_erf(x + range.lowerBound, range.count) }
     }
 
     /// Llama's SwiGLU on rows laid out [gate | up] (2·width floats each):
     /// the gate half becomes silu(gate) · up.
     public static func swiGLU(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        parallelChunks(rows, minimumChunk: max(1, 4096 / width)) { range in
+        Parallel.chunks(rows, minimumChunk: max(1, 4096 / width)) { range in
             saepipe_swiglu(x + range.lowerBound * 2 * width, range.count, width)
         }
     }
