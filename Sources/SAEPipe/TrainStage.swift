@@ -28,7 +28,7 @@ public enum TrainStage {
             ConfigField("lr", .double(0...10), default: .double(4e-4), doc: "Adam learning rate"),
             ConfigField("lr_warmup_steps", .int(0...10_000_000), default: .int(100), doc: "linear learning-rate warmup"),
             ConfigField("lr_decay_fraction", .double(0...1), default: .double(0.2), doc: "linear decay to zero over this last share of steps"),
-            ConfigField("l1_coefficient", .double(0...1e6), default: .double(5), doc: "λ: weight of the sparsity penalty (L1; L0 for jumprelu)"),
+            ConfigField("l1_coefficient", .double(0...1e6), default: .double(3), doc: "λ: weight of the sparsity penalty (L1; L0 for jumprelu)"),
             ConfigField("l1_warmup_fraction", .double(0...1), default: .double(0.05), doc: "λ ramps up linearly over this first share of steps"),
             ConfigField("adam_beta1", .double(0...1), default: .double(0.9), doc: "Adam β1"),
             ConfigField("adam_beta2", .double(0...1), default: .double(0.999), doc: "Adam β2"),

@@ -17,7 +17,7 @@ public struct TrainSettings: Sendable, Equatable {
     public var lr: Float = 4e-4
     public var lrWarmupSteps = 100
     public var lrDecayFraction: Double = 0.2
-    public var l1Coefficient: Float = 5
+    public var l1Coefficient: Float = 3
     public var l1WarmupFraction: Double = 0.05
     public var beta1: Float = 0.9
     public var beta2: Float = 0.999
