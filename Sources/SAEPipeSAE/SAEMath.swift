@@ -300,3 +300,16 @@ final class RowTotals: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+extension SAEMath {
+    /// Replaces each of `rows` rows of `x` by its reconstruction x̂ (splicing an SAE into a
+    /// model); returns the batch statistics. Safe to call from several threads at once.
+    public static func reconstructInPlace(
+        _ p: SAEParameters, activation: SAEActivation, _ x: UnsafeMutablePointer<Float>, rows: Int
+    ) -> SAEBatchStats {
+        let workspace = SAEWorkspace(batch: rows, d: p.d, features: p.features)
+        let stats = forward(p, UnsafePointer(x), rows: rows, activation: activation, form: .unitNormDecoder, workspace: workspace)
+        x.update(from: workspace.reconstruction, count: rows * p.d)
+        return stats
+    }
+}

@@ -4,6 +4,10 @@ import SAEPipeLinalg
 
 /// Metrics of an SAE over a set of rows (validation, eval).
 public struct SAEEvaluation: Sendable, Codable, Equatable {
+    public init(mse: Double, fve: Double, l0: Double, l1: Double, deadFraction: Double, rows: Int) {
+        (self.mse, self.fve, self.l0, self.l1, self.deadFraction, self.rows) = (mse, fve, l0, l1, deadFraction, rows)
+    }
+
     public var mse: Double
     public var fve: Double
     public var l0: Double
@@ -281,5 +285,27 @@ public enum SAEEvaluator {
         return SAEEvaluation(
             mse: squaredError / (n * Double(d)), fve: variance > 0 ? 1 - squaredError / variance : 0, l0: l0 / n, l1: l1 / n,
             deadFraction: Double(fired.filter { !$0 }.count) / Double(max(features, 1)), rows: rows.count)
+    }
+}
+
+extension SAEEvaluator {
+    /// Share of `rows` on which each feature fires.
+    public static func firingFrequencies(
+        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
+    ) -> [Double] {
+        let d = dataset.d, features = p.features
+        let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
+        var x = [Float](repeating: 0, count: batchSize * d)
+        var counts = [Int](repeating: 0, count: features)
+        for start in stride(from: 0, to: rows.count, by: batchSize) {
+            let slice = rows[start..<min(start + batchSize, rows.count)]
+            x.withUnsafeMutableBufferPointer { dataset.gather(slice, scale: 1, into: $0.baseAddress!) }
+            _ = x.withUnsafeBufferPointer {
+                SAEMath.forward(p, $0.baseAddress!, rows: slice.count, activation: activation, form: .unitNormDecoder, workspace: workspace)
+            }
+            let f = workspace.f
+            for r in 0..<slice.count { for i in 0..<features where f[r * features + i] != 0 { counts[i] += 1 } }
+        }
+        return counts.map { Double($0) / Double(max(rows.count, 1)) }
     }
 }

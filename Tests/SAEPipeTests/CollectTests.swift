@@ -102,7 +102,8 @@ final class CollectTests: XCTestCase {
     func testTrainStageOnCollectedActivations() throws {
         let (directory, config) = try makeProject()
         let settings = ["sae.expansion=2", "train.tokens=3000", "train.batch_size=100", "train.lr_warmup_steps=2"]
-        XCTAssertEqual(try run(config, until: nil, overrides: settings).ran.sorted(), ["collect.A", "collect.B", "train.A", "train.B"])
+        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran.sorted(),
+                       ["collect.A", "collect.B", "eval", "train.A", "train.B"])
         let manifest = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/manifest.json"))) as! [String: Any]
         let saes = manifest["saes"] as! [String: String]
@@ -116,8 +117,28 @@ final class CollectTests: XCTestCase {
             XCTAssertTrue(metrics.hasPrefix("step,tokens,loss,mse,l1,l0,fve,dead_fraction,lr,lambda,tokens_per_s\n"))
             XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/train/\(side)/validation.json"))
         }
-        XCTAssertEqual(try run(config, until: nil, overrides: settings).ran, [])
-        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["train.l1_coefficient=1"]).ran.sorted(), ["train.A", "train.B"])
+        // results.json: every pair with DESIGN.md's keys, and the cross-domain figures derived from them.
+        let results = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/results.json"))) as! [String: Any]
+        let eval = results["eval"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(eval.keys), ["A->A", "A->B", "B->A", "B->B"])
+        for (_, pair) in eval {
+            for key in ["mse", "fve", "l0", "l1", "dead_fraction", "ce_loss_clean", "ce_loss_sae", "ce_loss_zero", "ce_recovered"] {
+                XCTAssertNotNil(pair[key], key)
+            }
+            let (clean, sae, zero) = (pair["ce_loss_clean"] as! Double, pair["ce_loss_sae"] as! Double, pair["ce_loss_zero"] as! Double)
+            XCTAssertEqual(pair["ce_recovered"] as! Double, (zero - sae) / (zero - clean), accuracy: 1e-12)
+        }
+        let cross = results["cross_domain"] as! [String: [String: Any]]
+        XCTAssertEqual(cross["A->B"]!["fve_drop"] as! Double, (eval["B->B"]!["fve"] as! Double) - (eval["A->B"]!["fve"] as! Double), accuracy: 1e-12)
+        XCTAssertEqual(cross["B->A"]!["mse_ratio"] as! Double, (eval["B->A"]!["mse"] as! Double) / (eval["A->A"]!["mse"] as! Double), accuracy: 1e-12)
+        for table in ["eval", "fve_matrix", "ce_recovered_matrix", "cross_domain"] {
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).csv"), table)
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).md"), table)
+        }
+        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran, [])
+        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3", "train.l1_coefficient=1"]).ran.sorted(),
+                       ["eval", "train.A", "train.B"])
     }
 
     func testDatasetErrorsNameTheKey() throws {

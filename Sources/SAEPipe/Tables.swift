@@ -1,0 +1,41 @@
+import Foundation
+import SAEPipeCore
+
+/// A metric table written as CSV (RFC 4180 quoting) and as Markdown.
+public struct Table: Sendable, Equatable {
+    public var header: [String]
+    public var rows: [[String]]
+
+    public init(header: [String], rows: [[String]]) {
+        self.header = header
+        self.rows = rows
+    }
+
+    public func csv() -> String {
+        func field(_ text: String) -> String {
+            text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        }
+        return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+    }
+
+    public func markdown() -> String {
+        func cell(_ text: String) -> String {
+            text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: "<br>")
+        }
+        var lines = ["| " + header.map(cell).joined(separator: " | ") + " |",
+                     "|" + header.map { _ in "---" }.joined(separator: "|") + "|"]
+        lines += rows.map { "| " + $0.map(cell).joined(separator: " | ") + " |" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Writes NAME.csv and NAME.md into `directory`.
+    public func write(to directory: String, name: String) throws {
+        try FileSystem.writeAtomically(csv(), to: "\(directory)/\(name).csv")
+        try FileSystem.writeAtomically(markdown(), to: "\(directory)/\(name).md")
+    }
+
+    public static func number(_ value: Double, digits: Int = 4) -> String {
+        value.isFinite ? String(format: "%.\(digits)f", value) : "n/a"
+    }
+}
