@@ -9,6 +9,7 @@ import SAEPipeModels
 /// layer, stream the activations to `acts.mmap`.
 public enum CollectStage {
     static let datasetFields = ConfigSection([
+        ConfigField("label", .string, doc: "a name for the dataset in summaries (e.g. prose, code); defaults to A / B"),
         ConfigField("path", .string, doc: "a local file or glob: .txt (text), .jsonl, .parquet"),
         ConfigField("hub", .string, doc: "a Hugging Face dataset id, e.g. Salesforce/wikitext (instead of path)"),
         ConfigField("config", .string, doc: "the Hub dataset's config (subset), e.g. wikitext-2-raw-v1"),
@@ -72,7 +73,10 @@ public enum CollectStage {
     }
 
     public static func stage(side: String, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
-        let slice = config.value.slice(["seed", "model", "collect", "datasets.\(side)"])
+        // The display label does not change the activations, so it stays out of the cache key.
+        var dataset = config[path: "datasets.\(side)"].mapValue ?? [:]
+        dataset.removeValue(forKey: "label")
+        let slice = config.value.slice(["seed", "model", "collect"]).setting(.map(dataset), at: ["datasets", side])
         let spec = try DatasetSpec(config: config[path: "datasets.\(side)"], key: "datasets.\(side)")
         _ = try hook(config.value)
         let modelName = config[path: "model.name"].stringValue!

@@ -4,7 +4,7 @@ import SAEPipeEngine
 /// The product's stages. Each capability (collect, train, interpret, eval, viz)
 /// registers its config section and its stage specs here when it lands.
 public enum PipelineStages {
-    public static let configFields: [ConfigField] = CollectStage.configFields + TrainStage.configFields + EvalStage.configFields
+    public static let configFields: [ConfigField] = CollectStage.configFields + TrainStage.configFields + InterpretStage.configFields + EvalStage.configFields
 
     public static func stages(for config: ResolvedConfig) throws -> [StageSpec] {
         let artifacts = config[path: "paths.artifacts"].stringValue ?? "artifacts"
@@ -13,6 +13,7 @@ public enum PipelineStages {
             stages.append(try CollectStage.stage(side: side, config: config, artifacts: artifacts))
             stages.append(TrainStage.stage(side: side, config: config, artifacts: artifacts))
         }
+        for side in ["A", "B"] { stages.append(InterpretStage.stage(side: side, config: config, artifacts: artifacts)) }
         stages.append(EvalStage.stage(config: config, artifacts: artifacts))
         return stages
     }

@@ -73,8 +73,7 @@ public enum SAEMath {
         }
         activate(p, rows: rows, activation: activation, workspace: w)
         w.usedSparse = false
-        let jump: Bool = { if case .jumpReLU = activation { return true } else { return false } }()
-        if mode != .dense, !jump {
+        if mode != .dense {
             w.sparse.build(f, rows: rows, features: F)
             let density = Double(w.sparse.count) / Double(max(rows * F, 1))
             if case .automatic(let maximum) = mode { w.usedSparse = density < maximum } else { w.usedSparse = true }
@@ -202,7 +201,9 @@ public enum SAEMath {
         _ p: SAEParameters, _ x: UnsafePointer<Float>, rows: Int, activation: SAEActivation, form: SparsityForm,
         lambda: Float, workspace w: SAEWorkspace, into g: inout SAEGradients
     ) {
-        if w.usedSparse {
+        // JumpReLU's threshold estimator needs ∂L/∂f near the threshold, off the active set: dense.
+        let jump: Bool = { if case .jumpReLU = activation { return true } else { return false } }()
+        if w.usedSparse, !jump {
             backwardSparse(p, rows: rows, activation: activation, form: form, lambda: lambda, workspace: w, into: &g)
             return
         }

@@ -133,6 +133,22 @@ final class SparseActivations: @unchecked Sendable {
     }
 }
 
+/// The active features of a forward pass, by row (read-only).
+public struct SparseRowsView: Sendable {
+    let rowStart: [Int64]
+    let cols: [Int32]
+    let vals: [Float]
+
+    public func rowRange(_ row: Int) -> Range<Int> { Int(rowStart[row])..<Int(rowStart[row + 1]) }
+    public func feature(_ entry: Int) -> Int { Int(cols[entry]) }
+    public func value(_ entry: Int) -> Float { vals[entry] }
+}
+
+extension SAEWorkspace {
+    /// The last forward pass's active features (built when it ran with a sparse-capable mode).
+    public var sparseEntries: SparseRowsView { SparseRowsView(rowStart: sparse.rowStart, cols: sparse.cols, vals: sparse.vals) }
+}
+
 extension SAEMath {
     /// The backward pass on the active features only (ReLU and TopK): the same gradients as
     /// `backward`, with the decoder and weight gradients as gathers and scatters.

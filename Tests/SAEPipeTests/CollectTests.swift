@@ -103,7 +103,20 @@ final class CollectTests: XCTestCase {
         let (directory, config) = try makeProject()
         let settings = ["sae.expansion=2", "train.tokens=3000", "train.batch_size=100", "train.lr_warmup_steps=2"]
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran.sorted(),
-                       ["collect.A", "collect.B", "eval", "train.A", "train.B"])
+                       ["collect.A", "collect.B", "eval", "interpret.A", "interpret.B", "train.A", "train.B"])
+        for name in ["A_on_A", "A_on_B", "B_on_A", "B_on_B"] {
+            let path = "\(directory)/outputs/tiny/features/\(name)"
+            let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(path).json"))) as! [String: Any]
+            let features = document["features"] as! [[String: Any]]
+            XCTAssertEqual(features.count, 128)
+            for key in ["frequency", "mean_activation", "max_activation", "selectivity", "selectivity_normalized", "label",
+                        "top_contexts", "quantile_examples", "top_tokens", "promoted_tokens", "suppressed_tokens"] {
+                XCTAssertNotNil(features[0][key], key)
+            }
+            let firing = features.first { ($0["frequency"] as! Double) > 0 }!
+            XCTAssertTrue(((firing["top_contexts"] as! [[String: Any]])[0]["context"] as! String).contains("«"))
+            XCTAssertTrue(try String(contentsOfFile: "\(path).md", encoding: .utf8).contains("## Most frequent features"))
+        }
         let manifest = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/manifest.json"))) as! [String: Any]
         let saes = manifest["saes"] as! [String: String]
@@ -138,7 +151,7 @@ final class CollectTests: XCTestCase {
         }
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran, [])
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3", "train.l1_coefficient=1"]).ran.sorted(),
-                       ["eval", "train.A", "train.B"])
+                       ["eval", "interpret.A", "interpret.B", "train.A", "train.B"])
     }
 
     func testDatasetErrorsNameTheKey() throws {

@@ -89,7 +89,6 @@ struct GPTNeoX: DecoderArchitecture {
     let rotary: RotaryEmbedding
 
     var loadedLayers: Int { layers.count }
-    var hasUnembedding: Bool { unembedding != nil }
 
     var dimensions: ModelDimensions {
         ModelDimensions(

@@ -183,7 +183,6 @@ struct Llama: DecoderArchitecture {
     let rotary: RotaryEmbedding
 
     var loadedLayers: Int { layers.count }
-    var hasUnembedding: Bool { unembedding != nil }
 
     var dimensions: ModelDimensions {
         ModelDimensions(

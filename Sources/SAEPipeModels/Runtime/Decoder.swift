@@ -52,7 +52,8 @@ protocol DecoderArchitecture: Sendable {
     var dimensions: ModelDimensions { get }
     /// Layers whose weights were loaded (a model loaded for layer 3 has 4).
     var loadedLayers: Int { get }
-    var hasUnembedding: Bool { get }
+    /// The unembedding W_U [vocab, d] when loaded.
+    var unembedding: Linear? { get }
     func embed(_ ids: [Int32], into out: UnsafeMutablePointer<Float>) throws
     /// Runs block `layer` in place on the residual [batch·seqLen, dModel]. With `stopAfter`,
     /// computes only what that site needs (the residual is then left undefined).
@@ -64,6 +65,8 @@ protocol DecoderArchitecture: Sendable {
 }
 
 extension DecoderArchitecture {
+    var hasUnembedding: Bool { unembedding != nil }
+
     /// Checks the request, then runs groups of sequences in parallel, one per core, each with
     /// single-threaded BLAS: at these matrix sizes that beats threading every GEMM, and it
     /// spreads the element-wise work (norms, GELU, softmax, NLL) over the cores too.

@@ -85,6 +85,10 @@ public struct LanguageModel: Sendable {
         parameterCount = weights.parameters.reduce(0) { $0 + $1.elementCount }
     }
 
+    /// W_U [vocab, d] (the embedding when tied), nil when loaded without it. The final norm
+    /// is not part of it: direct logit attribution through it ignores that norm, as sae_vis does.
+    public var unembedding: Linear? { architecture.unembedding }
+
     /// Runs the model on equal-length sequences: hooks, interventions, logits and NLL.
     public func forward(_ tokens: TokenBatch, _ request: ForwardRequest) throws -> ForwardResult {
         try architecture.forward(tokens, request)

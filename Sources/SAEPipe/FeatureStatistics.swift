@@ -1,0 +1,78 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeSAE
+
+/// Per-feature statistics of one SAE over one activation set, from a single batched
+/// encoder pass: frequency, mean and max, the top activating rows, and a seeded reservoir
+/// sample of firing rows (for lower-quantile examples and the tokens a feature fires on).
+public struct FeatureStatistics: Sendable {
+    public struct Example: Sendable, Equatable {
+        public var activation: Float
+        /// The activation row (index into acts.mmap / positions.mmap).
+        public var row: Int
+    }
+
+    public let features: Int
+    public let rows: Int
+    public var counts: [Int]
+    public var sums: [Double]
+    public var maxima: [Float]
+    /// Highest activations first.
+    public var top: [[Example]]
+    /// Up to `reservoirSize` firing rows per feature, uniformly sampled.
+    public var reservoir: [[Example]]
+
+    public var frequencies: [Double] { counts.map { Double($0) / Double(max(rows, 1)) } }
+    /// Mean over every token (zeros included).
+    public var means: [Double] { sums.map { $0 / Double(max(rows, 1)) } }
+
+    public static func compute(
+        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, topK: Int, reservoirSize: Int, seed: UInt64,
+        batchSize: Int = 4096
+    ) -> FeatureStatistics {
+        let F = p.features, d = dataset.d, n = dataset.rows
+        var stats = FeatureStatistics(
+            features: F, rows: n, counts: [Int](repeating: 0, count: F), sums: [Double](repeating: 0, count: F),
+            maxima: [Float](repeating: 0, count: F), top: [[Example]](repeating: [], count: F),
+            reservoir: [[Example]](repeating: [], count: F))
+        let workspace = SAEWorkspace(batch: batchSize, d: d, features: F)
+        var x = [Float](repeating: 0, count: batchSize * d)
+        var generator = SplitMix64(seed: seed ^ 0x1A7E)
+        var floors = [Float](repeating: 0, count: F)  // smallest value in a full top list
+        for start in stride(from: 0, to: n, by: batchSize) {
+            let count = min(batchSize, n - start)
+            x.withUnsafeMutableBufferPointer { dataset.gather((start..<(start + count)).map { $0 }[...], scale: 1, into: $0.baseAddress!) }
+            _ = x.withUnsafeBufferPointer {
+                SAEMath.forward(p, $0.baseAddress!, rows: count, activation: activation, form: .unitNormDecoder, workspace: workspace, mode: .sparse)
+            }
+            let sparse = workspace.sparseEntries
+            for r in 0..<count {
+                let row = start + r
+                for k in sparse.rowRange(r) {
+                    let i = sparse.feature(k), value = sparse.value(k)
+                    stats.counts[i] += 1
+                    stats.sums[i] += Double(value)
+                    if value > stats.maxima[i] { stats.maxima[i] = value }
+                    if stats.top[i].count < topK || value > floors[i] {
+                        stats.top[i].append(Example(activation: value, row: row))
+                        if stats.top[i].count > topK {
+                            stats.top[i].sort { ($0.activation, $1.row) > ($1.activation, $0.row) }
+                            stats.top[i].removeLast(stats.top[i].count - topK)
+                        }
+                        if stats.top[i].count == topK { floors[i] = stats.top[i].map(\.activation).min()! }
+                    }
+                    // Reservoir sampling (Algorithm R) over this feature's firing rows.
+                    if stats.reservoir[i].count < reservoirSize {
+                        stats.reservoir[i].append(Example(activation: value, row: row))
+                    } else {
+                        let slot = Int(generator.next() % UInt64(stats.counts[i]))
+                        if slot < reservoirSize { stats.reservoir[i][slot] = Example(activation: value, row: row) }
+                    }
+                }
+            }
+        }
+        for i in 0..<F { stats.top[i].sort { ($0.activation, $1.row) > ($1.activation, $0.row) } }
+        return stats
+    }
+}
