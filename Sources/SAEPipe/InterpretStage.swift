@@ -23,7 +23,7 @@ public enum InterpretStage {
     public static func stage(side: String, config: ResolvedConfig, artifacts: String) -> StageSpec {
         let slice = config.value.slice(["seed", "model", "interpret", "datasets.A.label", "datasets.B.label"])
         return StageSpec(
-            id: "interpret.\(side)", kind: "interpret", version: 1,
+            id: "interpret.\(side)", kind: "interpret", version: 2,
             upstream: ["collect.A", "collect.B", "train.\(side)"], config: slice,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
