@@ -25,6 +25,9 @@ let package = Package(
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CFreeType", pkgConfig: "freetype2",
+            providers: [.apt(["libfreetype-dev"])]),
         // Codecs for Parquet pages.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -47,6 +50,9 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "SAEPipeModels", dependencies: ["CKernels", "SAEPipeCore", "SAEPipeLinalg"]),
         .target(name: "SAEPipeData", dependencies: ["CSnappy", "CZlib", "CZstd", "SAEPipeCore", "SAEPipeHub", "SAEPipeModels"]),
+        .target(
+            name: "SAEPipePlot", dependencies: ["CPNG", "CFreeType", "SAEPipeCore"],
+            resources: [.copy("Resources/DejaVuSans.ttf"), .copy("Resources/DejaVuSans-LICENSE.txt")]),
         .target(name: "SAEPipeSAE", dependencies: ["SAEPipeCore", "SAEPipeLinalg", "SAEPipeModels", "SAEPipeData"]),
         .target(
             name: "SAEPipeHub",
@@ -54,7 +60,8 @@ let package = Package(
         .target(
             name: "SAEPipe",
             dependencies: [
-                "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels", "SAEPipeSAE",
+                "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels", "SAEPipePlot",
+                "SAEPipeSAE",
             ]),
         .executableTarget(
             name: "SAEPipeCLI",
@@ -69,7 +76,7 @@ let package = Package(
         .testTarget(
             name: "SAEPipeTests",
             dependencies: [
-                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeSAE", "SAEPipeLinalg", "SAEPipeModels",
+                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipePlot", "SAEPipeSAE", "SAEPipeLinalg", "SAEPipeModels",
                 "EngineTestSupport",
                 "EngineTestHelper",
             ],

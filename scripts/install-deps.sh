@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages saepipe builds against, if any is missing.
 set -euo pipefail
-packages=(libopenblas-dev libyaml-dev libpng-dev libzstd-dev libsnappy-dev zlib1g-dev pkg-config)
+packages=(libopenblas-dev libyaml-dev libpng-dev libfreetype-dev libzstd-dev libsnappy-dev zlib1g-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -103,7 +103,10 @@ final class CollectTests: XCTestCase {
         let (directory, config) = try makeProject()
         let settings = ["sae.expansion=2", "train.tokens=3000", "train.batch_size=100", "train.lr_warmup_steps=2"]
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran.sorted(),
-                       ["collect.A", "collect.B", "eval", "interpret.A", "interpret.B", "train.A", "train.B"])
+                       ["collect.A", "collect.B", "eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
+        for figure in ["training_loss", "training_fve", "feature_density_A", "selectivity_B", "fve_matrix", "ce_recovered_matrix"] {
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/figures/\(figure).png"), figure)
+        }
         for name in ["A_on_A", "A_on_B", "B_on_A", "B_on_B"] {
             let path = "\(directory)/outputs/tiny/features/\(name)"
             let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(path).json"))) as! [String: Any]
@@ -151,7 +154,7 @@ final class CollectTests: XCTestCase {
         }
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran, [])
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3", "train.l1_coefficient=1"]).ran.sorted(),
-                       ["eval", "interpret.A", "interpret.B", "train.A", "train.B"])
+                       ["eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
     }
 
     func testDatasetErrorsNameTheKey() throws {

@@ -1,0 +1,213 @@
+import Foundation
+
+/// How values map onto an axis.
+public enum AxisScale: Sendable { case linear, log10 }
+
+/// Tick positions a person would choose: 1, 2 or 5 times a power of ten.
+public enum Ticks {
+    public static func nice(_ low: Double, _ high: Double, target: Int = 5) -> [Double] {
+        guard low.isFinite, high.isFinite, high > low else { return [low] }
+        let rough = (high - low) / Double(target)
+        let power = pow(10, (log10(rough)).rounded(.down))
+        let step = [1.0, 2, 5, 10].map { $0 * power }.first { (high - low) / $0 <= Double(target) + 1 } ?? 10 * power
+        // Multiples of the step, computed from integers so no rounding error accumulates.
+        let first = Int((low / step - 1e-9).rounded(.up)), last = Int((high / step + 1e-9).rounded(.down))
+        guard first <= last else { return [low] }
+        // Steps below 1 divide by their (whole) reciprocal: 3 / 5 is exactly 0.6, 3 × 0.2 is not.
+        return (first...last).map { k in step >= 1 ? Double(k) * step : Double(k) / (1 / step).rounded() }
+    }
+
+    /// Powers of ten inside [low, high] (both positive).
+    public static func decades(_ low: Double, _ high: Double) -> [Double] {
+        guard low > 0, high > low else { return [] }
+        return Array(Int(log10(low).rounded(.up))...max(Int(log10(low).rounded(.up)), Int(log10(high).rounded(.down)))).map { pow(10, Double($0)) }
+    }
+
+    public static func label(_ value: Double, step: Double) -> String {
+        if value == 0 { return "0" }
+        // Large values as 500k, 1.5M; tiny ones (log-axis decades) as 1e-4.
+        for (divisor, suffix) in [(1e9, "G"), (1e6, "M"), (1e4, "k")] where abs(value) >= divisor {
+            let scaled = value / (divisor == 1e4 ? 1e3 : divisor)
+            let text = String(format: "%.2f", scaled).replacingOccurrences(of: #"\.?0+$"#, with: "", options: .regularExpression)
+            return text + suffix
+        }
+        if abs(value) < 1e-3 { return String(format: "%.0e", value).replacingOccurrences(of: "e-0", with: "e-") }
+        let decimals = max(0, min(4, -Int(log10(step).rounded(.down))))
+        return String(format: "%.\(decimals)f", value)
+    }
+}
+
+/// One data layer of a chart.
+public enum Series: Sendable {
+    case line(name: String, points: [(Double, Double)], color: Color)
+    case scatter(name: String, points: [(Double, Double)], color: Color, radius: Double)
+    /// Bars spanning [x0, x1] up to y (histograms, bar charts).
+    case bars(name: String, bars: [(x0: Double, x1: Double, y: Double)], color: Color)
+
+    var name: String {
+        switch self {
+        case .line(let name, _, _), .scatter(let name, _, _, _), .bars(let name, _, _): return name
+        }
+    }
+    var color: Color {
+        switch self {
+        case .line(_, _, let color), .scatter(_, _, let color, _), .bars(_, _, let color): return color
+        }
+    }
+    var points: [(Double, Double)] {
+        switch self {
+        case .line(_, let points, _), .scatter(_, let points, _, _): return points
+        case .bars(_, let bars, _): return bars.flatMap { [($0.x0, 0), ($0.x1, $0.y)] }
+        }
+    }
+}
+
+/// A chart with axes, nice ticks, a title, axis titles and a legend.
+public struct Chart {
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var series: [Series]
+    public var xScale: AxisScale = .linear
+    public var yScale: AxisScale = .linear
+    /// Draw y = x (for comparing two quantities on the same scale).
+    public var diagonal = false
+    public var width: Double = 640
+    public var height: Double = 420
+
+    public init(title: String, xLabel: String, yLabel: String, series: [Series]) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.series = series
+    }
+
+    public func render(scale: Double = 1, text: TextRenderer) -> Canvas {
+        let canvas = Canvas(width: Int(width), height: Int(height), scale: scale)
+        let plot = (left: 74.0, top: 44.0, right: width - 20, bottom: height - 56)
+        func transform(_ value: Double, _ axis: AxisScale) -> Double? {
+            axis == .linear ? value : value > 0 ? log10(value) : nil
+        }
+        let xs = series.flatMap { $0.points.compactMap { transform($0.0, xScale) } }
+        var ys = series.flatMap { $0.points.compactMap { transform($0.1, yScale) } }
+        if diagonal { ys += xs }
+        var (xLow, xHigh) = (xs.min() ?? 0, xs.max() ?? 1)
+        var (yLow, yHigh) = (ys.min() ?? 0, ys.max() ?? 1)
+        if diagonal { (xLow, xHigh) = (min(xLow, yLow), max(xHigh, yHigh)); (yLow, yHigh) = (xLow, xHigh) }
+        if xHigh <= xLow { (xLow, xHigh) = (xLow - 0.5, xHigh + 0.5) }
+        if yHigh <= yLow { (yLow, yHigh) = (yLow - 0.5, yHigh + 0.5) }
+        let yPad = (yHigh - yLow) * 0.05
+        if yScale == .linear, series.contains(where: { if case .bars = $0 { return true } else { return false } }) {
+            yLow = min(0, yLow)
+            yHigh += yPad
+        } else {
+            (yLow, yHigh) = (yLow - yPad, yHigh + yPad)
+        }
+        let px = { (v: Double) in plot.left + (v - xLow) / (xHigh - xLow) * (plot.right - plot.left) }
+        let py = { (v: Double) in plot.bottom - (v - yLow) / (yHigh - yLow) * (plot.bottom - plot.top) }
+
+        // Grid and ticks.
+        func ticks(_ low: Double, _ high: Double, _ axis: AxisScale) -> [(position: Double, label: String)] {
+            if axis == .log10 {
+                let decades = Ticks.decades(pow(10, low), pow(10, high))
+                if decades.count >= 2 { return decades.map { (log10($0), Ticks.label($0, step: $0)) } }
+            }
+            let values = Ticks.nice(axis == .log10 ? pow(10, low) : low, axis == .log10 ? pow(10, high) : high)
+            let step = values.count > 1 ? values[1] - values[0] : 1
+            return values.compactMap { v in transform(v, axis).map { ($0, Ticks.label(v, step: step)) } }
+        }
+        for (position, label) in ticks(xLow, xHigh, xScale) where position >= xLow && position <= xHigh {
+            canvas.line(px(position), plot.top, px(position), plot.bottom, width: 1, color: .grid)
+            text.draw(label, on: canvas, x: px(position), y: plot.bottom + 16, size: 10, color: .axis, anchor: .center)
+        }
+        for (position, label) in ticks(yLow, yHigh, yScale) where position >= yLow && position <= yHigh {
+            canvas.line(plot.left, py(position), plot.right, py(position), width: 1, color: .grid)
+            text.draw(label, on: canvas, x: plot.left - 6, y: py(position) + 3.5, size: 10, color: .axis, anchor: .right)
+        }
+        if diagonal { canvas.line(px(xLow), py(xLow), px(xHigh), py(xHigh), width: 1, color: .axis) }
+
+        // Data.
+        for item in series {
+            switch item {
+            case .line(_, let points, let color):
+                canvas.polyline(points.compactMap { p in
+                    guard let x = transform(p.0, xScale), let y = transform(p.1, yScale) else { return nil }
+                    return (px(x), py(y))
+                }, width: 1.8, color: color)
+            case .scatter(_, let points, let color, let radius):
+                for p in points {
+                    guard let x = transform(p.0, xScale), let y = transform(p.1, yScale) else { continue }
+                    canvas.disc(px(x), py(y), radius: radius, color: color, alpha: 0.55)
+                }
+            case .bars(_, let bars, let color):
+                for bar in bars {
+                    guard let x0 = transform(bar.x0, xScale), let x1 = transform(bar.x1, xScale), let y = transform(bar.y, yScale) else { continue }
+                    let base = py(max(yLow, yScale == .linear ? 0 : yLow))
+                    canvas.fillRect(x: px(x0) + 0.5, y: py(y), width: max(px(x1) - px(x0) - 1, 0.5), height: base - py(y), color: color, alpha: 0.8)
+                }
+            }
+        }
+
+        // Frame, titles, legend.
+        canvas.line(plot.left, plot.bottom, plot.right, plot.bottom, width: 1, color: .axis)
+        canvas.line(plot.left, plot.top, plot.left, plot.bottom, width: 1, color: .axis)
+        text.draw(title, on: canvas, x: width / 2, y: 26, size: 14, anchor: .center)
+        text.draw(xLabel, on: canvas, x: (plot.left + plot.right) / 2, y: height - 16, size: 11, color: .axis, anchor: .center)
+        text.draw(yLabel, on: canvas, x: 20, y: (plot.top + plot.bottom) / 2, size: 11, color: .axis, anchor: .center, rotated: true)
+        let named = series.filter { !$0.name.isEmpty }
+        if named.count > 1 {
+            let widest = named.map { text.width($0.name, size: 10, scale: scale) }.max() ?? 0
+            let boxWidth = widest + 34, x = plot.right - boxWidth - 8
+            canvas.fillRect(x: x, y: plot.top + 6, width: boxWidth, height: Double(named.count) * 16 + 8, color: .white, alpha: 0.85)
+            for (index, item) in named.enumerated() {
+                let y = plot.top + 18 + Double(index) * 16
+                canvas.line(x + 6, y - 3.5, x + 22, y - 3.5, width: 3, color: item.color)
+                text.draw(item.name, on: canvas, x: x + 27, y: y, size: 10)
+            }
+        }
+        return canvas
+    }
+}
+
+/// A grid of values as colored cells with the numbers written in.
+public struct Heatmap {
+    public var title: String
+    public var rowTitle: String
+    public var columnTitle: String
+    public var rowLabels: [String]
+    public var columnLabels: [String]
+    public var values: [[Double]]
+    public var range: ClosedRange<Double>?
+
+    public init(title: String, rowTitle: String, columnTitle: String, rowLabels: [String], columnLabels: [String], values: [[Double]]) {
+        (self.title, self.rowTitle, self.columnTitle) = (title, rowTitle, columnTitle)
+        (self.rowLabels, self.columnLabels, self.values) = (rowLabels, columnLabels, values)
+    }
+
+    public func render(scale: Double = 1, text: TextRenderer) -> Canvas {
+        let cell = 110.0, left = 120.0, top = 70.0
+        let width = left + cell * Double(columnLabels.count) + 30, height = top + cell * Double(rowLabels.count) + 40
+        let canvas = Canvas(width: Int(width), height: Int(height), scale: scale)
+        let finite = values.flatMap { $0 }.filter(\.isFinite)
+        let bounds = range ?? ((finite.min() ?? 0)...(max(finite.max() ?? 1, (finite.min() ?? 0) + 1e-9)))
+        text.draw(title, on: canvas, x: width / 2, y: 24, size: 14, anchor: .center)
+        text.draw(columnTitle, on: canvas, x: left + cell * Double(columnLabels.count) / 2, y: 46, size: 11, color: .axis, anchor: .center)
+        text.draw(rowTitle, on: canvas, x: 18, y: top + cell * Double(rowLabels.count) / 2, size: 11, color: .axis, anchor: .center, rotated: true)
+        for (c, label) in columnLabels.enumerated() {
+            text.draw(label, on: canvas, x: left + cell * (Double(c) + 0.5), y: top - 8, size: 11, anchor: .center)
+        }
+        for (r, label) in rowLabels.enumerated() {
+            text.draw(label, on: canvas, x: left - 8, y: top + cell * (Double(r) + 0.5) + 4, size: 11, anchor: .right)
+            for c in values[r].indices {
+                let value = values[r][c]
+                let t = (value - bounds.lowerBound) / (bounds.upperBound - bounds.lowerBound)
+                let color = value.isFinite ? Color.ramp(t) : Color.grid
+                canvas.fillRect(x: left + cell * Double(c) + 1, y: top + cell * Double(r) + 1, width: cell - 2, height: cell - 2, color: color)
+                let ink: Color = t > 0.6 ? .black : .white
+                text.draw(value.isFinite ? String(format: "%.3f", value) : "n/a", on: canvas, x: left + cell * (Double(c) + 0.5),
+                          y: top + cell * (Double(r) + 0.5) + 5, size: 14, color: ink, anchor: .center)
+            }
+        }
+        return canvas
+    }
+}

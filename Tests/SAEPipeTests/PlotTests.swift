@@ -1,0 +1,72 @@
+import Foundation
+import SAEPipePlot
+import XCTest
+
+/// PNG output: valid files of the expected size, the same bytes for the same inputs, and
+/// pixels where a simple chart puts them.
+final class PlotTests: XCTestCase {
+    func simpleChart() -> Chart {
+        Chart(title: "Flat", xLabel: "x", yLabel: "y",
+              series: [.line(name: "one", points: [(0, 1), (10, 1)], color: Color.palette[0]),
+                       .line(name: "two", points: [(0, 0), (10, 2)], color: Color.palette[1])])
+    }
+
+    func testPNGIsValidSizedAndDeterministic() throws {
+        let directory = try temporaryDirectory(self)
+        let text = try TextRenderer()
+        for scale in [1.0, 2.0] {
+            try simpleChart().render(scale: scale, text: text).writePNG(to: "\(directory)/a.png")
+            try simpleChart().render(scale: scale, text: try TextRenderer()).writePNG(to: "\(directory)/b.png")
+            let a = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/a.png"))
+            XCTAssertEqual(a, try Data(contentsOf: URL(fileURLWithPath: "\(directory)/b.png")), "same inputs, same bytes")
+            XCTAssertEqual(Array(a.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "PNG signature")
+            XCTAssertEqual(String(decoding: a[12..<16], as: UTF8.self), "IHDR")
+            let width = a[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = a[20..<24].reduce(0) { $0 << 8 | Int($1) }
+            XCTAssertEqual(width, Int(640 * scale))
+            XCTAssertEqual(height, Int(420 * scale))
+        }
+    }
+
+    func testPixelsOfASimpleChart() throws {
+        let canvas = simpleChart().render(scale: 1, text: try TextRenderer())
+        // The plot spans x 74…620 and y 44…364; y runs from −0.1 to 2.1, so y = 1 sits at 204.
+        let column = (196..<212).map { canvas.pixel(150, $0) }
+        let target = Color.palette[0]
+        let closest = column.map { max(abs(Int($0.r) - Int(target.r)), abs(Int($0.g) - Int(target.g)), abs(Int($0.b) - Int(target.b))) }.min()!
+        XCTAssertLessThan(closest, 30, "the flat series is drawn in the first palette color at y = 1: \(column)")
+        XCTAssertTrue(column.contains { $0 != .white && $0 != target }, "anti-aliased edges mix color and background")
+        XCTAssertEqual(canvas.pixel(150, 100), .white, "background above the lines")
+        XCTAssertEqual(canvas.pixel(5, 5), .white)
+        let span = (196..<212).filter { canvas.pixel(150, $0) != .white }
+        XCTAssertLessThanOrEqual(span.count, 4, "a 1.8-point line covers two or three pixel rows")
+    }
+
+    func testTextIsAntiAliasedAndRotates() throws {
+        let text = try TextRenderer()
+        let canvas = Canvas(width: 200, height: 200)
+        text.draw("Features", on: canvas, x: 20, y: 40, size: 20)
+        var levels = Set<UInt8>()
+        for y in 0..<200 { for x in 0..<200 { levels.insert(canvas.pixel(x, y).r) } }
+        XCTAssertGreaterThan(levels.count, 10, "glyph edges have intermediate gray levels")
+        let width = text.width("Features", size: 20, scale: 1)
+        XCTAssertGreaterThan(width, 60)
+        XCTAssertLessThan(width, 110)
+        let rotated = Canvas(width: 200, height: 200)
+        text.draw("Features", on: rotated, x: 100, y: 150, size: 20, rotated: true)
+        var inked: [(Int, Int)] = []
+        for y in 0..<200 { for x in 0..<200 where rotated.pixel(x, y) != .white { inked.append((x, y)) } }
+        let spanY = (inked.map(\.1).max() ?? 0) - (inked.map(\.1).min() ?? 0)
+        let spanX = (inked.map(\.0).max() ?? 0) - (inked.map(\.0).min() ?? 0)
+        XCTAssertGreaterThan(spanY, spanX, "rotated text runs upward")
+    }
+
+    func testNiceTicksAndLabels() {
+        XCTAssertEqual(Ticks.nice(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1])
+        XCTAssertEqual(Ticks.nice(3, 97), [20, 40, 60, 80])
+        XCTAssertEqual(Ticks.decades(0.002, 0.5), [0.01, 0.1])
+        XCTAssertEqual(Ticks.label(1_500_000, step: 500_000), "1.5M")
+        XCTAssertEqual(Ticks.label(500_000, step: 500_000), "500k")
+        XCTAssertEqual(Ticks.label(0.25, step: 0.05), "0.25")
+        XCTAssertEqual(Ticks.label(0.0001, step: 0.0001), "1e-4")
+    }
+}
