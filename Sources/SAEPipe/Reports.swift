@@ -49,3 +49,26 @@ public enum StatusReport {
         return text + "\n"
     }
 }
+
+/// The compact summary `saepipe run` prints at the end: key metrics per pair and where the outputs are.
+public enum RunSummary {
+    public static func render(runDirectory: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: "\(runDirectory)/results.json"),
+            let results = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let eval = results["eval"] as? [String: [String: Any]]
+        else { return nil }
+        let number = { (value: Any?, digits: Int) -> String in
+            (value as? Double).map { String(format: "%.\(digits)f", $0) } ?? "n/a"
+        }
+        let rows = ["A->A", "A->B", "B->A", "B->B"].compactMap { pair -> [String]? in
+            guard let m = eval[pair] else { return nil }
+            return [pair, number(m["fve"], 3), number(m["mse"], 4), number(m["l0"], 1), number(m["dead_fraction"], 3),
+                    number(m["ce_loss_clean"], 3), number(m["ce_loss_sae"], 3), number(m["ce_recovered"], 3)]
+        }
+        var text = "results (SAE trained on -> evaluated on; \(results["hook"] as? String ?? ""))\n"
+        text += TextTable.render(header: ["pair", "fve", "mse", "l0", "dead", "ce clean", "ce sae", "ce recovered"], rows: rows)
+        let outputs = ["results.json", "tables/", "figures/", "features/"].filter { FileSystem.exists("\(runDirectory)/\($0)") }
+        text += "outputs: " + outputs.map { "\(runDirectory)/\($0)" }.joined(separator: "  ") + "\n"
+        return text
+    }
+}

@@ -41,6 +41,9 @@ struct RunCommand: ParsableCommand {
             Console.shared.line("warning: no stages are defined for this config")
         }
         Console.shared.line(StatusReport.timings(report), minimum: .normal)
+        if let directory = report.runDirectory, let summary = RunSummary.render(runDirectory: directory) {
+            print(summary, terminator: "")
+        }
     }
 }
 
