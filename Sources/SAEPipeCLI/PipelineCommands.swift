@@ -111,3 +111,20 @@ struct ConfigReferenceCommand: ParsableCommand {
         print(ExperimentSchema.schema.markdownReference(), terminator: "")
     }
 }
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write a blog bundle for a finished run: report.md, report.html, figures, tables.")
+
+    @Argument(help: "A run name under outputs/ or a run directory.")
+    var runName: String
+    @Option(help: "The bundle's directory (replaced if it exists).")
+    var to: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.apply()
+        try BlogExport.export(run: runName, to: to)
+        Console.shared.line("wrote \(to)/report.md and \(to)/report.html")
+    }
+}

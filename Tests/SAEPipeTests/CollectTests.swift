@@ -152,6 +152,23 @@ final class CollectTests: XCTestCase {
             XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).csv"), table)
             XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).md"), table)
         }
+        // The blog bundle: every number from results.json, figures embedded, nothing fetched from elsewhere.
+        let bundle = "\(directory)/bundle"
+        let current = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(directory)
+        defer { FileManager.default.changeCurrentDirectoryPath(current) }
+        try BlogExport.export(run: "\(directory)/outputs/tiny", to: bundle, artifacts: "\(directory)/artifacts")
+        let report = try String(contentsOfFile: "\(bundle)/report.md", encoding: .utf8)
+        for heading in ["## Research question and hypothesis", "## Method", "## Evaluation", "## Key results", "## Failure modes",
+                        "## Limitations and next steps"] {
+            XCTAssertTrue(report.contains(heading), heading)
+        }
+        XCTAssertTrue(report.contains(String(format: "%.3f", eval["A->A"]!["fve"] as! Double)))
+        XCTAssertTrue(report.contains("![") && FileSystem.exists("\(bundle)/figures/fve_matrix.png"))
+        let html = try String(contentsOfFile: "\(bundle)/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("data:image/png;base64,"))
+        XCTAssertFalse(html.contains("src=\"http") || html.contains("href=\"http"), "the page opens offline")
+        XCTAssertTrue(html.contains("class=\"tok max\""), "the feature browser marks the top token")
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran, [])
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3", "train.l1_coefficient=1"]).ran.sorted(),
                        ["eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
