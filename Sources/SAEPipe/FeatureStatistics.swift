@@ -23,9 +23,10 @@ public struct FeatureStatistics: Sendable {
     /// Up to `reservoirSize` firing rows per feature, uniformly sampled.
     public var reservoir: [[Example]]
 
-    public var frequencies: [Double] { counts.map { Double($0) / Double(max(rows, 1)) } }
+    /// Share of tokens on which each feature fires (filled in at the end of `compute`).
+    public var frequencies: [Double] = []
     /// Mean over every token (zeros included).
-    public var means: [Double] { sums.map { $0 / Double(max(rows, 1)) } }
+    public var means: [Double] = []
 
     public static func compute(
         _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, topK: Int, reservoirSize: Int, seed: UInt64,
@@ -73,6 +74,8 @@ public struct FeatureStatistics: Sendable {
             }
         }
         for i in 0..<F { stats.top[i].sort { ($0.activation, $1.row) > ($1.activation, $0.row) } }
+        stats.frequencies = stats.counts.map { Double($0) / Double(max(n, 1)) }
+        stats.means = stats.sums.map { $0 / Double(max(n, 1)) }
         return stats
     }
 }
