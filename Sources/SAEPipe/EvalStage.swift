@@ -21,7 +21,7 @@ public enum EvalStage {
     public static func stage(config: ResolvedConfig, artifacts: String) -> StageSpec {
         let slice = config.value.slice(["seed", "model", "eval", "train.validation_fraction", "train.max_validation_rows"])
         return StageSpec(
-            id: "eval", kind: "eval", version: 1, upstream: ["collect.A", "collect.B", "train.A", "train.B"], config: slice,
+            id: "eval", kind: "eval", version: 2, upstream: ["collect.A", "collect.B", "train.A", "train.B"], config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
                 try FileSystem.copyReplacing(context.entryDirectory + "/results.json", to: context.runDirectory + "/results.json")
@@ -36,6 +36,8 @@ public enum EvalStage {
     public struct PairMetrics: Sendable {
         public var reconstruction: SAEEvaluation
         public var denseFraction: Double
+        /// Rows per L0 value (index = active features).
+        public var l0Histogram: [Int] = []
         public var ceClean: Double
         public var ceSAE: Double
         public var ceZero: Double
@@ -53,7 +55,7 @@ public enum EvalStage {
             ["mse": reconstruction.mse, "fve": reconstruction.fve, "l0": reconstruction.l0, "l1": reconstruction.l1,
              "dead_fraction": reconstruction.deadFraction, "dense_fraction": denseFraction, "rows": reconstruction.rows,
              "ce_loss_clean": ceClean, "ce_loss_sae": ceSAE, "ce_loss_zero": ceZero,
-             "ce_recovered": ceRecovered.isFinite ? ceRecovered : NSNull()]
+             "ce_recovered": ceRecovered.isFinite ? ceRecovered : NSNull(), "l0_histogram": l0Histogram]
         }
     }
 
@@ -81,10 +83,12 @@ public enum EvalStage {
                 let evaluation = SAEEvaluator.evaluate(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
                 let frequencies = SAEEvaluator.firingFrequencies(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
                 let threshold = config[path: "eval.dense_threshold"].doubleValue ?? 0.1
-                metrics["\(trained)->\(data)"] = PairMetrics(
+                var pair = PairMetrics(
                     reconstruction: evaluation,
                     denseFraction: Double(frequencies.filter { $0 > threshold }.count) / Double(max(frequencies.count, 1)),
                     ceClean: losses.clean, ceSAE: losses.sae[trained]!, ceZero: losses.zero)
+                pair.l0Histogram = SAEEvaluator.l0Histogram(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
+                metrics["\(trained)->\(data)"] = pair
             }
         }
         try write(metrics, hook: hook, model: config[path: "model.name"].stringValue!, to: context.outputDirectory)

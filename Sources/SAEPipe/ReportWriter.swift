@@ -16,6 +16,7 @@ enum ReportWriter {
         ("selectivity_A", "Mean activation of each SAE A feature on A against on B; the line is equal activation."),
         ("selectivity_B", "The same for SAE B's features."),
         ("l0_by_pair", "Average L0 for each (SAE, dataset) pair."),
+        ("l0_per_token", "Distribution of L0 per token on held-out rows, per pair."),
     ]
 
     struct Sections {

@@ -13,7 +13,7 @@ public enum VizStage {
 
     public static func stage(config: ResolvedConfig) -> StageSpec {
         StageSpec(
-            id: "viz", kind: "viz", version: 2,
+            id: "viz", kind: "viz", version: 3,
             upstream: ["train.A", "train.B", "interpret.A", "interpret.B", "eval"],
             config: config.value.slice(["viz", "datasets.A.label", "datasets.B.label"]),
             run: { context in try run(context) },
@@ -91,10 +91,26 @@ public enum VizStage {
             try save(heatmap.render(scale: scale, text: text), "\(key)_matrix")
         }
         let pairs = ["A->A", "A->B", "B->A", "B->B"]
-        let bars = pairs.enumerated().map { (x0: Double($0.offset) + 0.1, x1: Double($0.offset) + 0.9, y: (eval[$0.element]?["l0"] as? Double) ?? 0) }
-        let l0 = Chart(title: "L0 per pair (SAE → dataset; 0 A→A, 1 A→B, 2 B→A, 3 B→B)", xLabel: "pair", yLabel: "L0",
+        let bars = pairs.enumerated().map { (x0: Double($0.offset) + 0.15, x1: Double($0.offset) + 0.85, y: (eval[$0.element]?["l0"] as? Double) ?? 0) }
+        var l0 = Chart(title: "Average L0 per (SAE → dataset) pair", xLabel: "SAE trained on → evaluated on", yLabel: "L0",
                        series: [.bars(name: "", bars: bars, color: Color.palette[2])])
+        l0.xCategories = pairs.map { $0.replacingOccurrences(of: "->", with: " → ") }
         try save(l0.render(scale: scale, text: text), "l0_by_pair")
+
+        // L0 per token: the distribution behind the averages, all four pairs.
+        let histograms = pairs.enumerated().compactMap { index, pair -> Series? in
+            guard let counts = eval[pair]?["l0_histogram"] as? [Int], !counts.isEmpty else { return nil }
+            let total = Double(counts.reduce(0, +)), width = max(1, counts.count / 40)
+            let points = stride(from: 0, to: counts.count, by: width).map { start in
+                (Double(start) + Double(width) / 2, Double(counts[start..<min(start + width, counts.count)].reduce(0, +)) / total)
+            }
+            return .line(name: pair.replacingOccurrences(of: "->", with: " → "), points: points, color: Color.palette[index])
+        }
+        if !histograms.isEmpty {
+            let chart = Chart(title: "L0 per token on held-out rows", xLabel: "active features per token (L0)",
+                              yLabel: "share of tokens", series: histograms)
+            try save(chart.render(scale: scale, text: text), "l0_per_token")
+        }
     }
 
     static func readCSV(_ path: String) throws -> [[String: Double]] {

@@ -72,6 +72,8 @@ public struct Chart {
     public var yScale: AxisScale = .linear
     /// Draw y = x (for comparing two quantities on the same scale).
     public var diagonal = false
+    /// Names of categories at x = 0.5, 1.5, … (bar charts); replaces numeric x ticks.
+    public var xCategories: [String] = []
     public var width: Double = 640
     public var height: Double = 420
 
@@ -91,7 +93,7 @@ public struct Chart {
         let xs = series.flatMap { $0.points.compactMap { transform($0.0, xScale) } }
         var ys = series.flatMap { $0.points.compactMap { transform($0.1, yScale) } }
         if diagonal { ys += xs }
-        var (xLow, xHigh) = (xs.min() ?? 0, xs.max() ?? 1)
+        var (xLow, xHigh) = xCategories.isEmpty ? (xs.min() ?? 0, xs.max() ?? 1) : (0, Double(xCategories.count))
         var (yLow, yHigh) = (ys.min() ?? 0, ys.max() ?? 1)
         if diagonal { (xLow, xHigh) = (min(xLow, yLow), max(xHigh, yHigh)); (yLow, yHigh) = (xLow, xHigh) }
         if xHigh <= xLow { (xLow, xHigh) = (xLow - 0.5, xHigh + 0.5) }
@@ -116,9 +118,15 @@ public struct Chart {
             let step = values.count > 1 ? values[1] - values[0] : 1
             return values.compactMap { v in transform(v, axis).map { ($0, Ticks.label(v, step: step)) } }
         }
-        for (position, label) in ticks(xLow, xHigh, xScale) where position >= xLow && position <= xHigh {
-            canvas.line(px(position), plot.top, px(position), plot.bottom, width: 1, color: .grid)
-            text.draw(label, on: canvas, x: px(position), y: plot.bottom + 16, size: 10, color: .axis, anchor: .center)
+        if xCategories.isEmpty {
+            for (position, label) in ticks(xLow, xHigh, xScale) where position >= xLow && position <= xHigh {
+                canvas.line(px(position), plot.top, px(position), plot.bottom, width: 1, color: .grid)
+                text.draw(label, on: canvas, x: px(position), y: plot.bottom + 16, size: 10, color: .axis, anchor: .center)
+            }
+        } else {
+            for (index, label) in xCategories.enumerated() {
+                text.draw(label, on: canvas, x: px(Double(index) + 0.5), y: plot.bottom + 16, size: 11, color: .axis, anchor: .center)
+            }
         }
         for (position, label) in ticks(yLow, yHigh, yScale) where position >= yLow && position <= yHigh {
             canvas.line(plot.left, py(position), plot.right, py(position), width: 1, color: .grid)

@@ -309,3 +309,30 @@ extension SAEEvaluator {
         return counts.map { Double($0) / Double(max(rows.count, 1)) }
     }
 }
+
+extension SAEEvaluator {
+    /// How many rows have each L0 (index = number of active features).
+    public static func l0Histogram(
+        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
+    ) -> [Int] {
+        let d = dataset.d, features = p.features
+        let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
+        var x = [Float](repeating: 0, count: batchSize * d)
+        var histogram: [Int] = []
+        for start in stride(from: 0, to: rows.count, by: batchSize) {
+            let slice = rows[start..<min(start + batchSize, rows.count)]
+            x.withUnsafeMutableBufferPointer { dataset.gather(slice, scale: 1, into: $0.baseAddress!) }
+            _ = x.withUnsafeBufferPointer {
+                SAEMath.forward(p, $0.baseAddress!, rows: slice.count, activation: activation, form: .unitNormDecoder, workspace: workspace)
+            }
+            let f = workspace.f
+            for r in 0..<slice.count {
+                var active = 0
+                for i in 0..<features where f[r * features + i] != 0 { active += 1 }
+                if active >= histogram.count { histogram += [Int](repeating: 0, count: active - histogram.count + 1) }
+                histogram[active] += 1
+            }
+        }
+        return histogram
+    }
+}
