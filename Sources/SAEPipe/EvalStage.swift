@@ -10,7 +10,7 @@ import SAEPipeSAE
 public enum EvalStage {
     public static let configFields: [ConfigField] = [
         ConfigField("eval", .section(ConfigSection([
-            ConfigField("sequences", .int(1...100_000), default: .int(32), doc: "windows per dataset for the spliced-loss evaluation"),
+            ConfigField("sequences", .int(1...100_000), default: .int(32), doc: "held-out windows per dataset for the spliced-loss evaluation (at most those training held out)"),
             ConfigField("batch_size", .int(1...1024), default: .int(8), doc: "windows per forward pass"),
             ConfigField("dense_threshold", .double(0...1), default: .double(0.1), doc: "a feature firing on more than this share of tokens counts as dense"),
         ])), doc: "evaluation of the SAEs on both datasets"),
@@ -21,7 +21,7 @@ public enum EvalStage {
     public static func stage(config: ResolvedConfig, artifacts: String) -> StageSpec {
         let slice = config.value.slice(["seed", "model", "eval", "train.validation_fraction", "train.max_validation_rows"])
         return StageSpec(
-            id: "eval", kind: "eval", version: 2, upstream: ["collect.A", "collect.B", "train.A", "train.B"], config: slice,
+            id: "eval", kind: "eval", version: 3, upstream: ["collect.A", "collect.B", "train.A", "train.B"], config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
                 try FileSystem.copyReplacing(context.entryDirectory + "/results.json", to: context.runDirectory + "/results.json")
@@ -74,8 +74,9 @@ public enum EvalStage {
             let dataset = try ActivationDataset(
                 directory: directory, validationFraction: config[path: "train.validation_fraction"].doubleValue ?? 0.05,
                 maxValidationRows: config[path: "train.max_validation_rows"].intValue ?? 8192, seed: seed)
-            let windows = try heldOutWindows(directory, count: config[path: "eval.sequences"].intValue!, seed: seed)
-            context.logger.info("eval: spliced loss on \(windows.batch) windows of \(data)")
+            let windows = try heldOutWindows(directory, count: config[path: "eval.sequences"].intValue!, seed: seed,
+                                             heldOut: dataset.validationWindows)
+            context.logger.info("eval: spliced loss on \(windows.batch) held-out windows of \(data)")
             let losses = try splicedLosses(
                 model: model, tokens: windows, hook: hook, saes: saes, batchSize: config[path: "eval.batch_size"].intValue!)
             for trained in ["A", "B"] {
@@ -94,16 +95,20 @@ public enum EvalStage {
         try write(metrics, hook: hook, model: config[path: "model.name"].stringValue!, to: context.outputDirectory)
     }
 
-    /// `count` full-length windows of a collected dataset, chosen by seed.
-    public static func heldOutWindows(_ directory: String, count: Int, seed: UInt64) throws -> TokenBatch {
+    /// Up to `count` full-length held-out windows of a collected dataset (the windows training
+    /// held out), in a seeded order.
+    public static func heldOutWindows(_ directory: String, count: Int, seed: UInt64, heldOut: [Int]) throws -> TokenBatch {
         let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/meta.json"))) as? [String: Any] ?? [:]
         guard let offsets = meta["sequence_offsets"] as? [Int], let seqLen = meta["seq_len"] as? Int else {
             throw SAEPipeError.input("activation metadata lacks sequence_offsets", file: "\(directory)/meta.json",
                                      hint: "rerun the collect stage")
         }
         let tokens = try ActivationStore.readInt32("\(directory)/tokens.mmap")
-        var full = (0..<(offsets.count - 1)).filter { offsets[$0 + 1] - offsets[$0] == seqLen }
-        guard !full.isEmpty else { throw SAEPipeError.input("no full-length window to evaluate on", file: directory) }
+        var full = heldOut.filter { offsets[$0 + 1] - offsets[$0] == seqLen }
+        guard !full.isEmpty else {
+            throw SAEPipeError.input("no full-length held-out window to evaluate the loss on", file: directory,
+                                     hint: "raise train.validation_fraction")
+        }
         var generator = SplitMix64(seed: seed ^ 0xE7A1)
         for i in stride(from: full.count - 1, to: 0, by: -1) { full.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
         let chosen = full.prefix(count)

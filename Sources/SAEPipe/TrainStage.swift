@@ -35,7 +35,7 @@ public enum TrainStage {
             ConfigField("adam_epsilon", .double(0...1), default: .double(1e-8), doc: "Adam ε"),
             ConfigField("grad_clip", .double(0...1e9), default: .double(1), doc: "clip the global gradient norm to this (0: off)"),
             ConfigField("target_l0", .double(0...1e6), doc: "steer λ so the average L0 approaches this (relu, jumprelu)"),
-            ConfigField("validation_fraction", .double(0...0.5), default: .double(0.05), doc: "share of rows held out for validation"),
+            ConfigField("validation_fraction", .double(0...0.5), default: .double(0.05), doc: "share of rows held out for validation (whole windows, so eval's sequences are unseen too)"),
             ConfigField("max_validation_rows", .int(1...10_000_000), default: .int(8192), doc: "cap on held-out rows"),
             ConfigField("log_every", .int(1...1_000_000), default: .int(10), doc: "steps between metrics.csv rows"),
             ConfigField("validate_every", .int(0...1_000_000), default: .int(0), doc: "steps between validation logs (0: only at the end)"),
@@ -50,7 +50,7 @@ public enum TrainStage {
     public static func stage(side: String, config: ResolvedConfig, artifacts: String) -> StageSpec {
         let slice = config.value.slice(["seed", "sae", "train"])
         return StageSpec(
-            id: "train.\(side)", kind: "train", version: 1, upstream: ["collect.\(side)"], config: slice,
+            id: "train.\(side)", kind: "train", version: 2, upstream: ["collect.\(side)"], config: slice,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
                 try FileSystem.copyReplacing(context.entryDirectory + "/metrics.csv", to: context.runDirectory + "/train/\(side)/metrics.csv")

@@ -11,9 +11,12 @@ public final class ActivationDataset: @unchecked Sendable {
     public let d: Int
     public let dtype: ActivationStore.DType
     let file: MappedFile
-    /// Row indices, shuffled by seed: the first `validationRows` are held out.
+    /// Held-out and training rows. When the set records its windows (positions.mmap and
+    /// sequence offsets), whole windows are held out, chosen by seed; otherwise single rows.
     public let validation: [Int]
     public let training: [Int]
+    /// The held-out windows (indices into meta.json's sequence_offsets), empty for a row-level split.
+    public let validationWindows: [Int]
 
     public init(directory: String, validationFraction: Double, maxValidationRows: Int, seed: UInt64) throws {
         self.directory = directory
@@ -33,12 +36,58 @@ public final class ActivationDataset: @unchecked Sendable {
                                      file: "\(directory)/acts.mmap", hint: "rerun the collect stage")
         }
         guard rows >= 2 else { throw SAEPipeError.input("too few activations to train on (\(rows))", file: metaPath) }
-        var order = Array(0..<rows)
-        var generator = SplitMix64(seed: seed ^ 0x5EED_5A1E)
-        for i in stride(from: rows - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
         let held = min(maxValidationRows, max(1, Int((Double(rows) * validationFraction).rounded())), rows - 1)
-        validation = Array(order[0..<held]).sorted()
-        training = Array(order[held...]).sorted()
+        var generator = SplitMix64(seed: seed ^ 0x5EED_5A1E)
+        if let windows = try ActivationDataset.windowOfRow(directory: directory, meta: meta, rows: rows) {
+            // Whole windows are held out, so evaluation sequences are unseen in training too.
+            let count = (windows.max() ?? 0) + 1
+            var order = Array(0..<count)
+            for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+            var rowsOfWindow = [[Int]](repeating: [], count: count)
+            for (row, window) in windows.enumerated() { rowsOfWindow[window].append(row) }
+            var chosen: [Int] = []
+            var heldRows = 0
+            for window in order where heldRows < held && heldRows + rowsOfWindow[window].count < rows {
+                chosen.append(window)
+                heldRows += rowsOfWindow[window].count
+            }
+            let isHeld = Set(chosen)
+            validationWindows = chosen.sorted()
+            validation = chosen.flatMap { rowsOfWindow[$0] }.sorted()
+            training = (0..<rows).filter { !isHeld.contains(windows[$0]) }
+        } else {
+            var order = Array(0..<rows)
+            for i in stride(from: rows - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+            validationWindows = []
+            validation = Array(order[0..<held]).sorted()
+            training = Array(order[held...]).sorted()
+        }
+    }
+
+    /// The window each activation row belongs to, when positions.mmap and sequence offsets exist.
+    static func windowOfRow(directory: String, meta: [String: Any], rows: Int) throws -> [Int]? {
+        guard let offsets = meta["sequence_offsets"] as? [Int], offsets.count >= 2,
+            FileSystem.exists("\(directory)/positions.mmap")
+        else { return nil }
+        let positions = try ActivationStore.readInt32("\(directory)/positions.mmap")
+        guard positions.count == rows else {
+            throw SAEPipeError.input("positions.mmap has \(positions.count) rows, acts.mmap \(rows)", file: directory,
+                                     hint: "rerun the collect stage")
+        }
+        var window = 0
+        return positions.map { position in
+            let index = Int(position)
+            // Rows usually come window by window; fall back to a search when they do not.
+            if !(offsets[window] <= index && index < offsets[window + 1]) {
+                var (low, high) = (0, offsets.count - 1)
+                while low + 1 < high {
+                    let middle = (low + high) / 2
+                    if offsets[middle] <= index { low = middle } else { high = middle }
+                }
+                window = low
+            }
+            return window
+        }
     }
 
     /// Copies the given rows, as float32 and multiplied by `scale`, into `out` [indices.count, d].

@@ -4,6 +4,7 @@ import SAEPipeCore
 import SAEPipeData
 import SAEPipeEngine
 import SAEPipeModels
+import SAEPipeSAE
 import XCTest
 
 /// The collect stage end to end on the tiny GPT-NeoX fixture and its tokenizer.
@@ -77,6 +78,14 @@ final class CollectTests: XCTestCase {
                 let difference = zip(stored[(row * 64)..<((row + 1) * 64)], expected).map { abs($0 - $1) }.max()!
                 XCTAssertLessThan(difference, 1e-5)
             }
+            // Training holds out whole windows: no window has rows on both sides.
+            let dataset = try SAEPipeSAE.ActivationDataset(directory: entry, validationFraction: 0.1, maxValidationRows: 1000, seed: 4)
+            let windowOf = { (row: Int) in offsets.lastIndex { $0 <= Int(positions[row]) }! }
+            let heldWindows = Set(dataset.validation.map(windowOf)), trainWindows = Set(dataset.training.map(windowOf))
+            XCTAssertTrue(heldWindows.isDisjoint(with: trainWindows))
+            XCTAssertEqual(heldWindows, Set(dataset.validationWindows))
+            XCTAssertEqual(dataset.validation.count + dataset.training.count, 700)
+            XCTAssertGreaterThan(dataset.validation.count, 40)
             if side == "B" {
                 let text = tokenizer.decode(tokens.map(Int.init))
                 XCTAssertFalse(text.contains("Go"), "filtered rows never reach the windows")
