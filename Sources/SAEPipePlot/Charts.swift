@@ -97,6 +97,12 @@ public struct Chart {
         var (yLow, yHigh) = (ys.min() ?? 0, ys.max() ?? 1)
         if diagonal { (xLow, xHigh) = (min(xLow, yLow), max(xHigh, yHigh)); (yLow, yHigh) = (xLow, xHigh) }
         if xHigh <= xLow { (xLow, xHigh) = (xLow - 0.5, xHigh + 0.5) }
+        // Marks at the extremes keep clear of the frame.
+        if series.contains(where: { if case .scatter = $0 { return true } else { return false } }) {
+            let pad = (xHigh - xLow) * 0.03
+            (xLow, xHigh) = (xLow - pad, xHigh + pad)
+            if diagonal { (yLow, yHigh) = (xLow, xHigh) }
+        }
         if yHigh <= yLow { (yLow, yHigh) = (yLow - 0.5, yHigh + 0.5) }
         let yPad = (yHigh - yLow) * 0.05
         if yScale == .linear, series.contains(where: { if case .bars = $0 { return true } else { return false } }) {
