@@ -100,8 +100,8 @@ struct FeatureBrowser {
                 let examples = contexts.compactMap { context -> Example? in
                     guard let row = context["row"] as? Int else { return nil }
                     let center = Int(source.positions[row])
-                    let start = max(source.windowStart(center), center - 12)
-                    let end = min(source.offsets.first { $0 > center } ?? source.tokens.count, center + 5)
+                    let window = source.window(containing: center)
+                    let start = max(window.lowerBound, center - 12), end = min(window.upperBound, center + 5)
                     let rows = (start..<end).map { rowOfToken[$0] }
                     let values = FeatureBrowser.activations(of: index, rows: rows, parameters: parameters, activation: activation, dataset: dataset)
                     let tokens = (start..<end).enumerated().map { offset, token in

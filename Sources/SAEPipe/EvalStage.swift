@@ -81,14 +81,14 @@ public enum EvalStage {
                 model: model, tokens: windows, hook: hook, saes: saes, batchSize: config[path: "eval.batch_size"].intValue!)
             for trained in ["A", "B"] {
                 let (parameters, activation) = saes[trained]!
-                let evaluation = SAEEvaluator.evaluate(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
-                let frequencies = SAEEvaluator.firingFrequencies(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
+                // One encoder pass gives the metrics, the firing frequencies and the L0 distribution.
+                let analysis = SAEEvaluator.analyze(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
                 let threshold = config[path: "eval.dense_threshold"].doubleValue ?? 0.1
                 var pair = PairMetrics(
-                    reconstruction: evaluation,
-                    denseFraction: Double(frequencies.filter { $0 > threshold }.count) / Double(max(frequencies.count, 1)),
+                    reconstruction: analysis.evaluation,
+                    denseFraction: Double(analysis.frequencies.filter { $0 > threshold }.count) / Double(max(analysis.frequencies.count, 1)),
                     ceClean: losses.clean, ceSAE: losses.sae[trained]!, ceZero: losses.zero)
-                pair.l0Histogram = SAEEvaluator.l0Histogram(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
+                pair.l0Histogram = analysis.l0Histogram
                 metrics["\(trained)->\(data)"] = pair
             }
         }

@@ -90,22 +90,23 @@ struct ContextSource {
         return index > windowStart(index) ? tokens[index - 1] : nil
     }
 
-    func windowStart(_ index: Int) -> Int {
+    /// The token range of the window holding token `index` (binary search on the offsets).
+    func window(containing index: Int) -> Range<Int> {
         var (low, high) = (0, offsets.count - 1)
         while low + 1 < high {
             let middle = (low + high) / 2
             if offsets[middle] <= index { low = middle } else { high = middle }
         }
-        return offsets[low]
+        return offsets[low]..<offsets[low + 1]
     }
+
+    func windowStart(_ index: Int) -> Int { window(containing: index).lowerBound }
 
     /// Text around the row's token, the token itself marked «…».
     func context(ofRow row: Int, before: Int, after: Int) -> String {
         let index = Int(positions[row])
-        let start = windowStart(index)
-        var endOfWindow = tokens.count
-        if let next = offsets.first(where: { $0 > index }) { endOfWindow = next }
-        let left = max(start, index - before), right = min(endOfWindow, index + 1 + after)
+        let window = window(containing: index)
+        let left = max(window.lowerBound, index - before), right = min(window.upperBound, index + 1 + after)
         let decode = { (range: Range<Int>) in tokenizer.decode(tokens[range].map(Int.init)) }
         return decode(left..<index) + "«" + decode(index..<(index + 1)) + "»" + decode((index + 1)..<right)
     }

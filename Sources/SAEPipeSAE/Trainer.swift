@@ -252,15 +252,39 @@ public struct Trainer {
 
 /// Metrics of a raw-space SAE over dataset rows, in batches (no gradients).
 public enum SAEEvaluator {
+    /// Everything one encoder pass over `rows` yields.
+    public struct Analysis: Sendable {
+        public var evaluation: SAEEvaluation
+        /// Share of rows on which each feature fires.
+        public var frequencies: [Double]
+        /// How many rows have each L0 (index = number of active features).
+        public var l0Histogram: [Int]
+    }
+
     public static func evaluate(
         _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
     ) -> SAEEvaluation {
+        analyze(p, activation: activation, dataset: dataset, rows: rows, batchSize: batchSize).evaluation
+    }
+
+    /// Share of `rows` on which each feature fires.
+    public static func firingFrequencies(
+        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
+    ) -> [Double] {
+        analyze(p, activation: activation, dataset: dataset, rows: rows, batchSize: batchSize).frequencies
+    }
+
+    /// Reconstruction metrics, firing frequencies and the L0 distribution in a single pass.
+    public static func analyze(
+        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
+    ) -> Analysis {
         let d = dataset.d, features = p.features
         let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
         var x = [Float](repeating: 0, count: batchSize * d)
         var squaredError: Double = 0, l0: Double = 0, l1: Double = 0
         var sums = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
-        var fired = [Bool](repeating: false, count: features)
+        var counts = [Int](repeating: 0, count: features)
+        var histogram: [Int] = []
         for start in stride(from: 0, to: rows.count, by: batchSize) {
             let slice = rows[start..<min(start + batchSize, rows.count)]
             x.withUnsafeMutableBufferPointer { dataset.gather(slice, scale: 1, into: $0.baseAddress!) }
@@ -270,69 +294,28 @@ public enum SAEEvaluator {
             squaredError += stats.squaredError
             l0 += stats.l0 * Double(slice.count)
             l1 += stats.l1 * Double(slice.count)
+            let f = workspace.f
             for r in 0..<slice.count {
                 for j in 0..<d {
                     let value = Double(x[r * d + j])
                     sums[j] += value
                     squares[j] += value * value
                 }
-                for i in 0..<features where workspace.f[r * features + i] != 0 { fired[i] = true }
+                var active = 0
+                for i in 0..<features where f[r * features + i] != 0 {
+                    counts[i] += 1
+                    active += 1
+                }
+                if active >= histogram.count { histogram += [Int](repeating: 0, count: active - histogram.count + 1) }
+                histogram[active] += 1
             }
         }
         let n = Double(max(rows.count, 1))
         // Σ‖x − x̄‖² = Σ x² − n·x̄² per dimension.
         let variance = (0..<d).reduce(0.0) { $0 + squares[$1] - sums[$1] * sums[$1] / n }
-        return SAEEvaluation(
+        let evaluation = SAEEvaluation(
             mse: squaredError / (n * Double(d)), fve: variance > 0 ? 1 - squaredError / variance : 0, l0: l0 / n, l1: l1 / n,
-            deadFraction: Double(fired.filter { !$0 }.count) / Double(max(features, 1)), rows: rows.count)
-    }
-}
-
-extension SAEEvaluator {
-    /// Share of `rows` on which each feature fires.
-    public static func firingFrequencies(
-        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
-    ) -> [Double] {
-        let d = dataset.d, features = p.features
-        let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
-        var x = [Float](repeating: 0, count: batchSize * d)
-        var counts = [Int](repeating: 0, count: features)
-        for start in stride(from: 0, to: rows.count, by: batchSize) {
-            let slice = rows[start..<min(start + batchSize, rows.count)]
-            x.withUnsafeMutableBufferPointer { dataset.gather(slice, scale: 1, into: $0.baseAddress!) }
-            _ = x.withUnsafeBufferPointer {
-                SAEMath.forward(p, $0.baseAddress!, rows: slice.count, activation: activation, form: .unitNormDecoder, workspace: workspace)
-            }
-            let f = workspace.f
-            for r in 0..<slice.count { for i in 0..<features where f[r * features + i] != 0 { counts[i] += 1 } }
-        }
-        return counts.map { Double($0) / Double(max(rows.count, 1)) }
-    }
-}
-
-extension SAEEvaluator {
-    /// How many rows have each L0 (index = number of active features).
-    public static func l0Histogram(
-        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, rows: [Int], batchSize: Int
-    ) -> [Int] {
-        let d = dataset.d, features = p.features
-        let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
-        var x = [Float](repeating: 0, count: batchSize * d)
-        var histogram: [Int] = []
-        for start in stride(from: 0, to: rows.count, by: batchSize) {
-            let slice = rows[start..<min(start + batchSize, rows.count)]
-            x.withUnsafeMutableBufferPointer { dataset.gather(slice, scale: 1, into: $0.baseAddress!) }
-            _ = x.withUnsafeBufferPointer {
-                SAEMath.forward(p, $0.baseAddress!, rows: slice.count, activation: activation, form: .unitNormDecoder, workspace: workspace)
-            }
-            let f = workspace.f
-            for r in 0..<slice.count {
-                var active = 0
-                for i in 0..<features where f[r * features + i] != 0 { active += 1 }
-                if active >= histogram.count { histogram += [Int](repeating: 0, count: active - histogram.count + 1) }
-                histogram[active] += 1
-            }
-        }
-        return histogram
+            deadFraction: Double(counts.filter { $0 == 0 }.count) / Double(max(features, 1)), rows: rows.count)
+        return Analysis(evaluation: evaluation, frequencies: counts.map { Double($0) / n }, l0Histogram: histogram)
     }
 }
