@@ -72,7 +72,7 @@ let package = Package(
         // Test-only stages, shared by the tests and a helper process that the tests
         // kill or race against (cross-process locking, killed writes).
         .target(name: "EngineTestSupport", dependencies: ["SAEPipe"], path: "Tests/EngineTestSupport"),
-        .executableTarget(name: "EngineTestHelper", dependencies: ["EngineTestSupport"], path: "Tests/EngineTestHelper"),
+        .executableTarget(name: "EngineTestHelper", dependencies: ["EngineTestSupport", "SAEPipe", "SAEPipeCore", "SAEPipeEngine"], path: "Tests/EngineTestHelper"),
         .testTarget(
             name: "SAEPipeTests",
             dependencies: [

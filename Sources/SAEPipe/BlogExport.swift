@@ -25,13 +25,15 @@ public enum BlogExport {
 
     /// A run name (under outputs/) or a run directory.
     public static func runDirectory(_ run: String, outputs: String = "outputs") throws -> String {
-        for candidate in [run, "\(outputs)/\(run)"] where FileSystem.exists("\(candidate)/manifest.json") { return candidate }
+        for candidate in [run, "\(outputs)/\(run)", "\(outputs)/sweeps/\(run)"]
+        where FileSystem.exists("\(candidate)/manifest.json") || SweepExport.isSweep(candidate) { return candidate }
         throw SAEPipeError.input("no run named \(run)", file: run,
-                                 hint: "pass a run name from \(outputs)/ or a run directory; run `saepipe run CONFIG` first")
+                                 hint: "pass a run or sweep name from \(outputs)/ (or its directory); run `saepipe run CONFIG` or `saepipe sweep CONFIG` first")
     }
 
     public static func export(run runName: String, to target: String, artifacts: String = "artifacts") throws {
         let directory = try runDirectory(runName)
+        if SweepExport.isSweep(directory) { return try SweepExport.export(sweep: directory, to: target, artifacts: artifacts) }
         guard let manifestData = FileManager.default.contents(atPath: "\(directory)/manifest.json"),
             let manifest = (try? JSONSerialization.jsonObject(with: manifestData)) as? [String: Any]
         else { throw SAEPipeError.input("unreadable run manifest", file: "\(directory)/manifest.json") }

@@ -22,7 +22,11 @@ public struct Experiment: Sendable {
         configPath: String, overrides: [String], schema: ConfigSchema,
         stages: (ResolvedConfig) throws -> [StageSpec]
     ) throws -> Experiment {
-        let config = try ConfigLoader(schema: schema).load(path: configPath, overrides: overrides)
+        try make(config: try ConfigLoader(schema: schema).load(path: configPath, overrides: overrides), stages: stages)
+    }
+
+    /// Wires an already resolved config to its stages (sweep variants are built this way).
+    public static func make(config: ResolvedConfig, stages: (ResolvedConfig) throws -> [StageSpec]) throws -> Experiment {
         let paths = ProjectPaths(
             artifacts: config[path: "paths.artifacts"].stringValue ?? "artifacts",
             outputs: config[path: "paths.outputs"].stringValue ?? "outputs")

@@ -22,5 +22,5 @@ public enum ExperimentSchema {
             doc: "execution settings that do not change results"),
     ]
 
-    public static var schema: ConfigSchema { ConfigSchema(ConfigSection(core + PipelineStages.configFields)) }
+    public static var schema: ConfigSchema { ConfigSchema(ConfigSection(core + PipelineStages.configFields + SweepDefinition.configFields)) }
 }

@@ -139,26 +139,25 @@ enum ReportWriter {
         }
         body += "<h2>Failure modes</h2>\n<ul>" + s.failureModes.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n"
         body += "<h2>Limitations and next steps</h2>\n<ul>" + s.limitations.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n"
-        let style = """
-            body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;max-width:860px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}
-            .table{overflow-x:auto}table{border-collapse:collapse;margin:.4em 0 1.2em;font-size:12px}
-            td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}code{font-size:90%;background:#f4f4f4;padding:0 3px}
-            th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%}figcaption{color:#555;font-size:14px}
-            .feature{margin:.6em 0;border:1px solid #ddd;border-radius:4px;padding:.4em .8em}.meta{color:#555;font-size:13px;margin:.3em 0}
-            .context{font-family:"DejaVu Sans Mono",monospace;font-size:13px;white-space:pre-wrap;margin:.25em 0}
-            .act{display:inline-block;width:4em;color:#777}.tok{border-radius:2px}.tok.max{outline:1.5px solid #0072B2}
-            """
         return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escape(s.title))</title><style>\(style)</style></head>\n<body>\n\(body)</body></html>\n"
     }
 
+    static let style = """
+        body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;max-width:860px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}
+        .table{overflow-x:auto}table{border-collapse:collapse;margin:.4em 0 1.2em;font-size:12px}
+        td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}code{font-size:90%;background:#f4f4f4;padding:0 3px}
+        th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%}figcaption{color:#555;font-size:14px}
+        .feature{margin:.6em 0;border:1px solid #ddd;border-radius:4px;padding:.4em .8em}.meta{color:#555;font-size:13px;margin:.3em 0}
+        .context{font-family:"DejaVu Sans Mono",monospace;font-size:13px;white-space:pre-wrap;margin:.25em 0}
+        .act{display:inline-block;width:4em;color:#777}.tok{border-radius:2px}.tok.max{outline:1.5px solid #0072B2}
+        """
+
     static func htmlTable(_ run: BlogExport.Run, _ name: String) -> String {
-        guard let csv = try? String(contentsOfFile: "\(run.directory)/tables/\(name).csv", encoding: .utf8) else { return "" }
-        let rows = csv.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        guard let header = rows.first else { return "" }
+        guard let csv = try? String(contentsOfFile: "\(run.directory)/tables/\(name).csv", encoding: .utf8),
+            let table = Table.parseCSV(csv)
+        else { return "" }
         // The columns that fit a page; the full table is in tables/.
-        let keep = header.indices.filter { !["SAE trained on", "evaluated on", "l1", "dense_fraction"].contains(header[$0]) }
-        return "<div class=\"table\"><table><tr>" + keep.map { "<th>\(escape(header[$0]))</th>" }.joined() + "</tr>"
-            + rows.dropFirst().map { row in "<tr>" + keep.map { "<td>\(escape(row.indices.contains($0) ? row[$0] : ""))</td>" }.joined() + "</tr>" }.joined()
-            + "</table></div>\n"
+        let keep = table.header.indices.filter { !["SAE trained on", "evaluated on", "l1", "dense_fraction"].contains(table.header[$0]) }
+        return Table(header: keep.map { table.header[$0] }, rows: table.rows.map { row in keep.map { row.indices.contains($0) ? row[$0] : "" } }).html()
     }
 }

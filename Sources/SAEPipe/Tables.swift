@@ -35,6 +35,47 @@ public struct Table: Sendable, Equatable {
         try FileSystem.writeAtomically(markdown(), to: "\(directory)/\(name).md")
     }
 
+    /// An HTML table (cells escaped).
+    public func html() -> String {
+        "<div class=\"table\"><table><tr>" + header.map { "<th>\(ReportWriter.escape($0))</th>" }.joined() + "</tr>"
+            + rows.map { "<tr>" + $0.map { "<td>\(ReportWriter.escape($0))</td>" }.joined() + "</tr>" }.joined() + "</table></div>\n"
+    }
+
+    /// Reads what `csv()` writes (RFC 4180: quoted fields may hold commas, quotes and newlines).
+    public static func parseCSV(_ text: String) -> Table? {
+        var records: [[String]] = []
+        var record: [String] = []
+        var field = ""
+        var quoted = false
+        var characters = text.makeIterator()
+        var pending: Character? = nil
+        while let character = pending ?? characters.next() {
+            pending = nil
+            if quoted {
+                if character == "\"" {
+                    let next = characters.next()
+                    if next == "\"" { field.append("\"") } else { quoted = false; pending = next }
+                } else {
+                    field.append(character)
+                }
+                continue
+            }
+            switch character {
+            case "\"": quoted = true
+            case ",": record.append(field); field = ""
+            case "\r\n", "\n", "\r":
+                record.append(field)
+                records.append(record)
+                record = []
+                field = ""
+            default: field.append(character)
+            }
+        }
+        if !field.isEmpty || !record.isEmpty { record.append(field); records.append(record) }
+        guard let header = records.first else { return nil }
+        return Table(header: header, rows: Array(records.dropFirst()))
+    }
+
     public static func number(_ value: Double, digits: Int = 4) -> String {
         value.isFinite ? String(format: "%.\(digits)f", value) : "n/a"
     }

@@ -10,7 +10,7 @@ struct SAEPipeCommand: ParsableCommand {
         version: SAEPipeVersion.current,
         subcommands: [
             RunCommand.self, StatusCommand.self, DagCommand.self, ValidateCommand.self, ConfigReferenceCommand.self,
-            TokenizeCommand.self, ForwardCommand.self, ModelCommand.self, BenchCommand.self, ExportCommand.self,
+            TokenizeCommand.self, ForwardCommand.self, ModelCommand.self, BenchCommand.self, SweepCommand.self, ExportCommand.self,
         ])
 }
 

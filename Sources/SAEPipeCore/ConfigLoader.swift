@@ -25,11 +25,23 @@ public struct ConfigLoader: Sendable {
     public init(schema: ConfigSchema) { self.schema = schema }
 
     public func load(path: String, overrides: [String] = []) throws -> ResolvedConfig {
+        let (node, files) = try loadNode(path: path, overrides: overrides)
+        return try resolve(node, path: path, files: files)
+    }
+
+    /// The config's node tree with `extends` merged and overrides applied, before decoding;
+    /// sweeps edit it so their values keep the line and column they were written at.
+    public func loadNode(path: String, overrides: [String] = []) throws -> (node: YAMLNode, files: [String]) {
         var files: [String] = []
         var node = try loadWithExtends(path: path, chain: [], files: &files)
         for (index, override) in overrides.enumerated() {
             node = try apply(override: override, index: index, to: node)
         }
+        return (node, files)
+    }
+
+    /// Decodes a node tree from `loadNode` against the schema.
+    public func resolve(_ node: YAMLNode, path: String, files: [String]) throws -> ResolvedConfig {
         var value = try schema.decode(node)
         // A run is named after its config file unless the config says otherwise.
         if schema.root.field("run_name") != nil, value["run_name"].isNull {
@@ -126,6 +138,18 @@ public struct ConfigLoader: Sendable {
 
     // MARK: - overrides
 
+    /// `node` with `value` at the dotted `keys`, creating mappings on the way; new keys are
+    /// reported at `keyLocation` if the schema rejects them.
+    public func setting(_ value: YAMLNode, at keys: [String], in node: YAMLNode, keyLocation: SourceLocation) -> YAMLNode {
+        setting(value, at: keys[...], in: node, keyLocation: keyLocation)
+    }
+
+    /// `node` without the top-level `key`.
+    public func removing(_ key: String, from node: YAMLNode) -> YAMLNode {
+        guard case .mapping(let pairs, let location) = node else { return node }
+        return .mapping(pairs.filter { $0.key.scalarText != key }, location)
+    }
+
     private func setting(_ value: YAMLNode, at keys: ArraySlice<String>, in node: YAMLNode, keyLocation: SourceLocation)
         -> YAMLNode
     {
@@ -147,7 +171,7 @@ public struct ConfigLoader: Sendable {
         return .mapping(pairs, location)
     }
 
-    private func shift(_ node: YAMLNode, columns: Int) -> YAMLNode {
+    public func shift(_ node: YAMLNode, columns: Int) -> YAMLNode {
         func moved(_ l: SourceLocation) -> SourceLocation {
             SourceLocation(file: l.file, line: l.line, column: l.line == 1 ? l.column + columns : l.column)
         }

@@ -14,6 +14,8 @@ public indirect enum ConfigType: Sendable {
     case table(ConfigSection)
     /// User-named keys whose values share one type (e.g. row filters `{language: Python}`).
     case dictionary(ConfigType)
+    /// Any value, typed as YAML would type it (sweep values, checked later against their own key).
+    case any
 
     var name: String {
         switch self {
@@ -28,6 +30,7 @@ public indirect enum ConfigType: Sendable {
         case .section: return "a mapping"
         case .table: return "a mapping of named entries"
         case .dictionary(let element): return "a mapping of names to \(element.name.replacingOccurrences(of: "a ", with: ""))"
+        case .any: return "a value"
         }
     }
 }
@@ -166,6 +169,8 @@ public struct ConfigSchema: Sendable {
                 entries[key] = try decode(pair.value, as: element, path: join(path, key))
             }
             return .map(entries)
+        case .any:
+            return ConfigSchema.untyped(node)
         case .list(let element):
             guard case .sequence(let items, _) = node else {
                 // A single scalar where a list is expected is taken as a one-item list.
@@ -254,6 +259,40 @@ public struct ConfigSchema: Sendable {
         throw SAEPipeError.input("expected \(type.name) for `\(path)`, got \(got)", at: location, key: path, hint: hint)
     }
 
+    /// A node's value with YAML's own scalar typing (plain 3 is an int, "3" a string).
+    public static func untyped(_ node: YAMLNode) -> ConfigValue {
+        switch node {
+        case .scalar(let text, let quoted, _):
+            if quoted { return .string(text) }
+            if text.isEmpty || text == "~" || text.lowercased() == "null" { return .null }
+            if let value = parseBool(text) { return .bool(value) }
+            if let value = Int(text.replacingOccurrences(of: "_", with: "")) { return .int(value) }
+            if let value = Double(text.replacingOccurrences(of: "_", with: "")), value.isFinite { return .double(value) }
+            return .string(text)
+        case .sequence(let items, _): return .list(items.map(untyped))
+        case .mapping(let pairs, _):
+            var entries: OrderedDictionary<String, ConfigValue> = [:]
+            for pair in pairs { entries[pair.key.scalarText ?? ""] = untyped(pair.value) }
+            return .map(entries)
+        }
+    }
+
+    /// The type of the key at `path` (entries of tables and dictionaries included), nil if there is none.
+    public func type(at path: [String]) -> ConfigType? {
+        var type = ConfigType.section(root)
+        for key in path {
+            switch type {
+            case .section(let section):
+                guard let field = section.field(key) else { return nil }
+                type = field.type
+            case .table(let section): type = .section(section)
+            case .dictionary(let element): type = element
+            default: return nil
+            }
+        }
+        return type
+    }
+
     private func isNull(_ node: YAMLNode) -> Bool {
         guard case .scalar(let text, let quoted, _) = node, !quoted else { return false }
         return text.isEmpty || text == "~" || text.lowercased() == "null"
@@ -292,6 +331,9 @@ public struct ConfigSchema: Sendable {
 
     /// The candidate nearest by edit distance, when it is near enough to be a typo.
     public static func closest(to word: String, in candidates: [String]) -> String? {
+        // A truncated name (`l1_coeff`) is a typo too, when only one key starts with it.
+        let extensions = candidates.filter { $0.lowercased().hasPrefix(word.lowercased()) }
+        if word.count >= 3, extensions.count == 1 { return extensions[0] }
         let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
         let allowed = max(2, word.count / 3)

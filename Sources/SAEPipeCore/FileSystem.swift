@@ -8,7 +8,8 @@ public enum FileSystem {
         try FileManager.default.createDirectory(
             at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+            // Unique per call: threads of one process (a sweep's concurrent variants) may write the same file.
+            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
         do {
             try data.write(to: temporary)
             try syncFile(temporary.path)

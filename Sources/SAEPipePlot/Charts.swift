@@ -74,6 +74,10 @@ public struct Chart {
     public var diagonal = false
     /// Names of categories at x = 0.5, 1.5, … (bar charts); replaces numeric x ticks.
     public var xCategories: [String] = []
+    /// Where the legend box sits: top right, or bottom right where that corner is empty.
+    public var legendAtBottom = false
+    /// Short texts written beside data points (e.g. which variant a point is).
+    public var annotations: [(x: Double, y: Double, text: String)] = []
     public var width: Double = 640
     public var height: Double = 420
 
@@ -162,6 +166,11 @@ public struct Chart {
             }
         }
 
+        for note in annotations {
+            guard let x = transform(note.x, xScale), let y = transform(note.y, yScale) else { continue }
+            text.draw(note.text, on: canvas, x: px(x) + 6, y: py(y) - 5, size: 9, color: .axis)
+        }
+
         // Frame, titles, legend.
         canvas.line(plot.left, plot.bottom, plot.right, plot.bottom, width: 1, color: .axis)
         canvas.line(plot.left, plot.top, plot.left, plot.bottom, width: 1, color: .axis)
@@ -172,9 +181,11 @@ public struct Chart {
         if named.count > 1 {
             let widest = named.map { text.width($0.name, size: 10, scale: scale) }.max() ?? 0
             let boxWidth = widest + 34, x = plot.right - boxWidth - 8
-            canvas.fillRect(x: x, y: plot.top + 6, width: boxWidth, height: Double(named.count) * 16 + 8, color: .white, alpha: 0.85)
+            let boxHeight = Double(named.count) * 16 + 8
+            let top = legendAtBottom ? plot.bottom - boxHeight - 6 : plot.top + 6
+            canvas.fillRect(x: x, y: top, width: boxWidth, height: boxHeight, color: .white, alpha: 0.85)
             for (index, item) in named.enumerated() {
-                let y = plot.top + 18 + Double(index) * 16
+                let y = top + 12 + Double(index) * 16
                 canvas.line(x + 6, y - 3.5, x + 22, y - 3.5, width: 3, color: item.color)
                 text.draw(item.name, on: canvas, x: x + 27, y: y, size: 10)
             }

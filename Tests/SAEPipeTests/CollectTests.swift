@@ -9,32 +9,8 @@ import XCTest
 
 /// The collect stage end to end on the tiny GPT-NeoX fixture and its tokenizer.
 final class CollectTests: XCTestCase {
-    /// A project with a prose file, a JSONL code file and a config reading them.
     func makeProject(extra: String = "") throws -> (directory: String, config: String) {
-        let directory = try temporaryDirectory(self)
-        var prose = ""
-        for i in 0..<60 { prose += "The river \(i) runs past the old mill, and the miller's daughter sings.\n\n" }
-        try write(prose, to: "\(directory)/prose.txt")
-        var code = ""
-        for i in 0..<40 {
-            let source = "def f\(i)(x):\n    return x * \(i) + 1\n\nclass C\(i):\n    pass\n"
-            let language = i % 4 == 3 ? "Go" : "Python"
-            let object = try JSONSerialization.data(withJSONObject: ["code": source, "language": language], options: [.sortedKeys])
-            code += String(decoding: object, as: UTF8.self) + "\n"
-        }
-        try write(code, to: "\(directory)/code.jsonl")
-        let config = """
-            run_name: tiny
-            seed: 3
-            paths: {artifacts: \(directory)/artifacts, outputs: \(directory)/outputs}
-            model: {name: \(fixturePath("tiny-neox")), layer: 1, stream: mlp_output}
-            collect: {tokens: 700, seq_len: 16, batch_size: 4\(extra)}
-            datasets:
-              A: {path: \(directory)/prose.txt, split_text: blank_lines}
-              B: {path: \(directory)/code.jsonl, field: code, filter: {language: Python}}
-            """
-        try write(config, to: "\(directory)/config.yaml")
-        return (directory, "\(directory)/config.yaml")
+        try makeTinyProject(self, collectExtra: extra)
     }
 
     func run(_ config: String, until: String? = "collect", overrides: [String] = []) throws -> RunManifestSummary {

@@ -1,4 +1,5 @@
 import Foundation
+import EngineTestSupport
 import XCTest
 
 /// A fresh directory under the system temp dir, removed when the test ends.
@@ -22,4 +23,11 @@ func write(_ text: String, to path: String) throws {
 /// The directory holding the test bundle's sibling executables (EngineTestHelper).
 func builtProductsDirectory() -> URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+}
+
+/// The tiny-neox project of `TinyProject` in a fresh temporary directory.
+func makeTinyProject(_ test: XCTestCase, collectExtra: String = "", extraConfig: String = "") throws -> (directory: String, config: String) {
+    let directory = try temporaryDirectory(test)
+    try TinyProject.write(in: directory, model: fixturePath("tiny-neox"), collectExtra: collectExtra, extraConfig: extraConfig)
+    return (directory, "\(directory)/config.yaml")
 }

@@ -1,0 +1,294 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeEngine
+import SAEPipeModels
+
+/// A sweep: one base config and the keys to vary, expanded into variants that are each a
+/// complete run under `<outputs>/sweeps/<name>/<variant>/`. Variants share every stage
+/// whose config slice they share, through the content-addressed cache.
+public struct SweepDefinition: Sendable {
+    public var name: String
+    /// `<outputs>/sweeps/<name>`.
+    public var directory: String
+    public var base: ResolvedConfig
+    public var axes: [SweepAxis]
+    public var variants: [SweepVariant]
+    /// Each variant runs up to this stage (all stages when nil).
+    public var until: String?
+
+    public var sweptKeys: [String] { axes.map(\.key) }
+}
+
+/// One swept key: a list of values (grid) or a way to draw them (random search).
+public struct SweepAxis: Sendable {
+    public enum Kind: String, Sendable { case grid, range, logRange = "log_range", choice }
+    public var key: String
+    public var kind: Kind
+    /// Grid and choice values; a range's two bounds.
+    public var values: [YAMLNode]
+    /// Where the axis was written (a config line or a command-line option), for errors.
+    public var location: SourceLocation
+
+    public var isRandom: Bool { kind != .grid }
+}
+
+public struct SweepVariant: Sendable {
+    public var name: String
+    /// The swept keys' values, as written (or drawn), in axis order.
+    public var assignments: [(key: String, node: YAMLNode)]
+    public var experiment: Experiment
+
+    /// The decoded value of each swept key in this variant's resolved config.
+    public func value(of key: String) -> ConfigValue { experiment.config[path: key] }
+}
+
+/// The sweep options given on the command line; they add to (or replace, key by key) the
+/// config's `sweep:` section.
+public struct SweepArguments: Sendable {
+    public var grid: [String] = []
+    public var random: Int?
+    public var ranges: [String] = []
+    public var logRanges: [String] = []
+    public var choices: [String] = []
+    public var seed: Int?
+    public var name: String?
+    public var until: String?
+
+    public init(grid: [String] = [], random: Int? = nil, ranges: [String] = [], logRanges: [String] = [],
+                choices: [String] = [], seed: Int? = nil, name: String? = nil, until: String? = nil) {
+        self.grid = grid
+        self.random = random
+        self.ranges = ranges
+        self.logRanges = logRanges
+        self.choices = choices
+        self.seed = seed
+        self.name = name
+        self.until = until
+    }
+}
+
+extension SweepDefinition {
+    public static let configFields: [ConfigField] = [
+        ConfigField("sweep", .section(ConfigSection([
+            ConfigField("name", .string, doc: "the sweep's directory under paths.outputs/sweeps/; defaults to the config file's name"),
+            ConfigField("grid", .dictionary(.list(.any)), default: .map([:]),
+                        doc: "`key.path: [v1, v2, …]` — every combination of the listed values is a variant; `a..b` spans integers, `model.layer: all` every layer"),
+            ConfigField("random", .section(ConfigSection([
+                ConfigField("count", .int(0...100_000), default: .int(0), doc: "random draws; each is combined with every grid point"),
+                ConfigField("seed", .int(0...Int(UInt32.max)), doc: "seed of the draws; defaults to the config's seed"),
+                ConfigField("range", .dictionary(.list(.double())), default: .map([:]), doc: "`key.path: [low, high]`, drawn uniformly"),
+                ConfigField("log_range", .dictionary(.list(.double())), default: .map([:]), doc: "`key.path: [low, high]`, drawn log-uniformly (low > 0)"),
+                ConfigField("choice", .dictionary(.list(.any)), default: .map([:]), doc: "`key.path: [v1, v2, …]`, one drawn uniformly"),
+            ])), doc: "random search"),
+            ConfigField("until", .string, doc: "run each variant up to this stage (e.g. eval skips the figures); every stage by default"),
+        ])), doc: "`saepipe sweep`: the keys to vary; ignored by `saepipe run`"),
+    ]
+
+    /// Loads the config, reads its `sweep:` section and `arguments`, and builds every variant,
+    /// so a bad key or value stops the sweep before anything runs.
+    public static func load(
+        configPath: String, overrides: [String] = [], arguments: SweepArguments = SweepArguments(),
+        schema: ConfigSchema = ExperimentSchema.schema,
+        stages: (ResolvedConfig) throws -> [StageSpec] = PipelineStages.stages(for:)
+    ) throws -> SweepDefinition {
+        let loader = ConfigLoader(schema: schema)
+        let (node, files) = try loader.loadNode(path: configPath, overrides: overrides)
+        let base = try loader.resolve(node, path: configPath, files: files)
+        let section = node.value(forKey: "sweep")
+        var axes = try axesFromConfig(section)
+        for axis in try axesFromArguments(arguments) {
+            axes.removeAll { $0.key == axis.key }
+            axes.append(axis)
+        }
+        let randomCount = arguments.random ?? base[path: "sweep.random.count"].intValue ?? 0
+        guard !axes.isEmpty else {
+            throw SAEPipeError.input("the sweep varies no key", file: configPath,
+                                     hint: "add --grid key.path=v1,v2 (or --random N with --range/--log-range/--choice), or a `sweep: {grid: …}` section")
+        }
+        if let random = axes.first(where: \.isRandom), randomCount == 0 {
+            throw SAEPipeError.input("`\(random.key)` is drawn at random but no draws are asked for", at: random.location,
+                                     key: "sweep.random.count", hint: "pass --random N or set sweep.random.count")
+        }
+        if randomCount > 0, !axes.contains(where: \.isRandom) {
+            throw SAEPipeError.input("--random \(randomCount) needs a key to draw", file: configPath,
+                                     hint: "add --range, --log-range or --choice (or sweep.random.range/log_range/choice)")
+        }
+        let outputs = base[path: "paths.outputs"].stringValue ?? "outputs"
+        let stem = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
+        let name = arguments.name ?? base[path: "sweep.name"].stringValue ?? stem
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+            throw SAEPipeError.input("sweep name `\(name)` is not a plain directory name", key: "sweep.name",
+                                     hint: "use letters, digits, '-' and '_'")
+        }
+        let directory = "\(outputs)/sweeps/\(name)"
+        let seed = arguments.seed ?? base[path: "sweep.random.seed"].intValue ?? base[path: "seed"].intValue ?? 0
+
+        let gridValues = try axes.filter { !$0.isRandom }.map { try expand($0, schema: schema, base: base) }
+        var draws: [[YAMLNode]] = [[]]
+        if randomCount > 0 {
+            var generator = SplitMix64(seed: UInt64(seed) ^ 0x5357_4545_5053_4545)  // "SWEEPSEE": draws differ from training's stream
+            let random = axes.filter(\.isRandom)
+            draws = try (0..<randomCount).map { _ in try random.map { try draw($0, schema: schema, generator: &generator) } }
+        }
+        var combinations: [[YAMLNode]] = [[]]
+        for values in gridValues { combinations = combinations.flatMap { prefix in values.map { prefix + [$0] } } }
+        let ordered = axes.filter { !$0.isRandom } + axes.filter(\.isRandom)
+        var names = Set<String>()
+        var variants: [SweepVariant] = []
+        for combination in combinations {
+            for drawn in draws {
+                let assignments = Array(zip(ordered.map(\.key), combination + drawn)).map { (key: $0.0, node: $0.1) }
+                var variantName = variantName(assignments)
+                var suffix = 2
+                while names.contains(variantName) { variantName = "\(SweepDefinition.variantName(assignments))-\(suffix)"; suffix += 1 }
+                names.insert(variantName)
+                var variantNode = loader.removing("sweep", from: node)
+                for (axis, assignment) in zip(ordered, assignments) {
+                    variantNode = loader.setting(assignment.node, at: axis.key.split(separator: ".").map(String.init),
+                                                 in: variantNode, keyLocation: axis.location)
+                }
+                let here = SourceLocation(file: "sweep \(name)", line: 1, column: 1)
+                variantNode = loader.setting(.scalar(directory, quoted: true, here), at: ["paths", "outputs"], in: variantNode, keyLocation: here)
+                variantNode = loader.setting(.scalar(variantName, quoted: true, here), at: ["run_name"], in: variantNode, keyLocation: here)
+                let config = try loader.resolve(variantNode, path: configPath, files: files)
+                variants.append(SweepVariant(name: variantName, assignments: assignments,
+                                             experiment: try Experiment.make(config: config, stages: stages)))
+            }
+        }
+        let until = arguments.until ?? base[path: "sweep.until"].stringValue
+        if let until, let first = variants.first, !first.experiment.graph.stages.contains(where: { $0.id == until || $0.kind == until }) {
+            throw SAEPipeError.input("no stage `\(until)` to run the variants until", key: "sweep.until",
+                                     hint: "use one of " + first.experiment.graph.stages.map(\.id).joined(separator: ", "))
+        }
+        return SweepDefinition(name: name, directory: directory, base: base, axes: ordered, variants: variants, until: until)
+    }
+
+    // MARK: - Axes
+
+    static func axesFromConfig(_ section: YAMLNode?) throws -> [SweepAxis] {
+        guard let section else { return [] }
+        var axes: [SweepAxis] = []
+        func entries(_ node: YAMLNode?, _ kind: SweepAxis.Kind) {
+            guard case .mapping(let pairs, _)? = node else { return }
+            for pair in pairs {
+                guard let key = pair.key.scalarText else { continue }
+                let values: [YAMLNode]
+                if case .sequence(let items, _) = pair.value { values = items } else { values = [pair.value] }
+                axes.append(SweepAxis(key: key, kind: kind, values: values, location: pair.key.location))
+            }
+        }
+        entries(section.value(forKey: "grid"), .grid)
+        let random = section.value(forKey: "random")
+        entries(random?.value(forKey: "range"), .range)
+        entries(random?.value(forKey: "log_range"), .logRange)
+        entries(random?.value(forKey: "choice"), .choice)
+        for axis in axes where axis.values.isEmpty {
+            throw SAEPipeError.input("`\(axis.key)` lists no values", at: axis.location, key: "sweep", hint: "give at least one value")
+        }
+        return axes
+    }
+
+    static func axesFromArguments(_ arguments: SweepArguments) throws -> [SweepAxis] {
+        var axes: [SweepAxis] = []
+        for (option, kind, list) in [("--grid", SweepAxis.Kind.grid, arguments.grid), ("--range", .range, arguments.ranges),
+                                     ("--log-range", .logRange, arguments.logRanges), ("--choice", .choice, arguments.choices)] {
+            for (index, text) in list.enumerated() {
+                let source = "\(option)[\(index + 1)] '\(text)'"
+                guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                    throw SAEPipeError.input("\(option) must look like key.path=v1,v2", at: SourceLocation(file: source, line: 1, column: 1),
+                                             hint: "for example \(option) train.l1_coefficient=" + (kind == .grid || kind == .choice ? "1,3,10" : "0.5,20"))
+                }
+                let key = String(text[..<equals])
+                let valueText = String(text[text.index(after: equals)...])
+                // The values are read as a YAML flow list, so they are typed like config values.
+                let listText = valueText.hasPrefix("[") ? valueText : "[\(valueText)]"
+                let parsed = try YAMLParser.parse(listText, sourceName: source)
+                let shifted = ConfigLoader(schema: ConfigSchema(ConfigSection([]))).shift(parsed, columns: key.count + (valueText.hasPrefix("[") ? 1 : 0))
+                guard case .sequence(let items, _) = shifted, !items.isEmpty else {
+                    throw SAEPipeError.input("\(option) \(key) lists no values", at: SourceLocation(file: source, line: 1, column: key.count + 2))
+                }
+                axes.append(SweepAxis(key: key, kind: kind, values: items, location: SourceLocation(file: source, line: 1, column: 1)))
+            }
+        }
+        return axes
+    }
+
+    /// A grid axis's values, with `a..b` integer spans and `model.layer: all` spelled out.
+    static func expand(_ axis: SweepAxis, schema: ConfigSchema, base: ResolvedConfig) throws -> [YAMLNode] {
+        let path = axis.key.split(separator: ".").map(String.init)
+        let isInt: Bool
+        if case .int? = schema.type(at: path) { isInt = true } else { isInt = false }
+        return try axis.values.flatMap { node -> [YAMLNode] in
+            guard case .scalar(let text, false, let location) = node else { return [node] }
+            if text == "all", axis.key == "model.layer" {
+                return (0..<(try layerCount(base))).map { .scalar(String($0), quoted: false, location) }
+            }
+            let ends = text.components(separatedBy: "..")
+            guard isInt, ends.count == 2, let low = Int(ends[0]), let high = Int(ends[1]) else { return [node] }
+            guard low <= high else {
+                throw SAEPipeError.input("empty span \(text) for `\(axis.key)`", at: location, key: axis.key, hint: "write low..high")
+            }
+            return (low...high).map { .scalar(String($0), quoted: false, location) }
+        }
+    }
+
+    static func layerCount(_ base: ResolvedConfig) throws -> Int {
+        guard let name = base[path: "model.name"].stringValue else {
+            throw SAEPipeError.input("`model.layer: all` needs model.name", key: "model.name")
+        }
+        let artifacts = base[path: "paths.artifacts"].stringValue ?? "artifacts"
+        // Only the embedding is read: the dimensions are in the config or GGUF header.
+        let model = try ModelSource.load(name, artifacts: artifacts, scope: LoadScope(layers: 0, unembedding: false))
+        return model.dimensions.layerCount
+    }
+
+    /// One random value for `axis`; numbers are kept to 4 significant digits so a variant's
+    /// name is its value.
+    static func draw(_ axis: SweepAxis, schema: ConfigSchema, generator: inout SplitMix64) throws -> YAMLNode {
+        let u = generator.nextUnit()
+        if axis.kind == .choice { return axis.values[min(Int(u * Double(axis.values.count)), axis.values.count - 1)] }
+        let bounds = axis.values.compactMap { $0.scalarText.flatMap(Double.init) }
+        guard bounds.count == 2, bounds[0] < bounds[1] else {
+            throw SAEPipeError.input("`\(axis.key)` needs two numbers, low < high", at: axis.location, key: axis.key)
+        }
+        let type = schema.type(at: axis.key.split(separator: ".").map(String.init))
+        let value: Double
+        if axis.kind == .logRange {
+            guard bounds[0] > 0 else {
+                throw SAEPipeError.input("a log range needs low > 0 (`\(axis.key)`)", at: axis.location, key: axis.key, hint: "use range for spans that include 0")
+            }
+            value = exp(log(bounds[0]) + u * (log(bounds[1]) - log(bounds[0])))
+        } else {
+            value = bounds[0] + u * (bounds[1] - bounds[0])
+        }
+        switch type {
+        case .int?: return .scalar(String(Int(value.rounded())), quoted: false, axis.location)
+        case .double?: return .scalar(String(format: "%.4g", value), quoted: false, axis.location)
+        default:
+            throw SAEPipeError.input("`\(axis.key)` is not a numeric key, so it cannot be drawn from a range", at: axis.location,
+                                     key: axis.key, hint: "use a choice (--choice \(axis.key)=a,b) or a grid")
+        }
+    }
+
+    // MARK: - Names
+
+    /// `l1_coefficient=3,expansion=8`: the last part of each key, unless two swept keys share it.
+    static func variantName(_ assignments: [(key: String, node: YAMLNode)]) -> String {
+        let lasts = assignments.map { String($0.key.split(separator: ".").last ?? "") }
+        return assignments.enumerated().map { index, assignment in
+            let key = lasts.filter { $0 == lasts[index] }.count > 1 ? assignment.key : lasts[index]
+            return "\(key)=\(display(assignment.node))"
+        }.joined(separator: ",")
+    }
+
+    static func display(_ node: YAMLNode) -> String {
+        let text: String
+        switch node {
+        case .scalar(let value, _, _): text = value
+        case .sequence(let items, _): text = items.map(display).joined(separator: "+")
+        case .mapping: text = "map"
+        }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+        return String(text.map { allowed.contains($0) ? $0 : "_" })
+    }
+}

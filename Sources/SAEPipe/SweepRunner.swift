@@ -1,0 +1,178 @@
+import Collections
+import Foundation
+import SAEPipeCore
+import SAEPipeEngine
+
+/// Runs a sweep's variants (up to `jobs` at once), skipping those already finished, carrying
+/// on past a failed one, and keeping `sweep.json` current so a killed sweep can be read and resumed.
+public final class SweepRunner: @unchecked Sendable {
+    public enum Status: String, Sendable {
+        case pending, running
+        /// Every selected stage was already cached and the run directory exists: nothing ran.
+        case done
+        /// Ran in this invocation and finished.
+        case finished
+        case failed
+    }
+
+    public struct Outcome: Sendable {
+        public var variant: String
+        public var status: Status
+        public var seconds: Double
+        public var ranStages: [String]
+        public var error: String?
+    }
+
+    public let definition: SweepDefinition
+    public let jobs: Int
+    private let lock = NSLock()
+    private var outcomes: [Outcome]
+
+    public init(_ definition: SweepDefinition, jobs: Int = 1) {
+        self.definition = definition
+        self.jobs = max(1, jobs)
+        outcomes = definition.variants.map { Outcome(variant: $0.name, status: .pending, seconds: 0, ranStages: [], error: nil) }
+    }
+
+    var selection: RunSelection { RunSelection(until: definition.until) }
+
+    /// What each variant would run. A variant is finished when nothing is left to run and its
+    /// run directory was assembled from exactly the cache entries the plan names.
+    public func plan() throws -> [(variant: SweepVariant, toRun: [String], finished: Bool)] {
+        try definition.variants.map { variant in
+            let plans = try variant.experiment.runner().plan(selection)
+            let toRun = plans.filter { $0.action == .run }.map(\.stage.id)
+            let recorded = RunManifest.previousRecords(at: "\(variant.experiment.paths.runDirectory(variant.name))/manifest.json")
+            let current = plans.filter { $0.action == .cached }.allSatisfy { recorded[$0.stage.id]?.key == $0.key }
+            return (variant, toRun, toRun.isEmpty && !recorded.isEmpty && current)
+        }
+    }
+
+    /// Runs what is left and writes the summary; variant failures are in the outcomes, not thrown.
+    public func run() throws -> [Outcome] {
+        try FileSystem.createDirectory(definition.directory)
+        let plans = try plan()
+        let total = plans.count
+        let left = plans.filter { !$0.finished }.count
+        Console.shared.line("sweep \(definition.name): \(total) variants, \(total - left) finished earlier, \(left) to run"
+                            + (jobs > 1 ? " (\(jobs) at a time)" : "") + " — \(definition.directory)/")
+        for (index, plan) in plans.enumerated() where plan.finished {
+            outcomes[index].status = .done
+        }
+        try saveState()
+        let queue = WorkQueue(plans.indices.filter { !plans[$0].finished })
+        let started = Date()
+        let group = DispatchGroup()
+        for _ in 0..<min(jobs, max(left, 1)) {
+            group.enter()
+            // Stages run deep call stacks (the model's forward pass); give them room.
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                while let (index, number) = queue.next() {
+                    runVariant(index, plans[index].variant, number: number, of: left)
+                }
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+        group.wait()
+        try saveState()
+        try SweepSummary.write(definition, outcomes: snapshot())
+        let failed = snapshot().filter { $0.status == .failed }
+        Console.shared.line("sweep \(definition.name): \(total - failed.count) of \(total) variants complete"
+                            + (failed.isEmpty ? "" : ", \(failed.count) failed") + " in \(Progress.duration(Date().timeIntervalSince(started)))")
+        return snapshot()
+    }
+
+    private func runVariant(_ index: Int, _ variant: SweepVariant, number: Int, of count: Int) {
+        update(index) { $0.status = .running }
+        try? saveState()
+        Console.shared.line("[\(number)/\(count)] \(variant.name)")
+        let started = Date()
+        do {
+            variant.experiment.configureThreads(jobs: jobs)
+            let report = try variant.experiment.runner().run(RunOptions(selection: selection))
+            update(index) {
+                $0.status = .finished
+                $0.ranStages = report.ranStages
+            }
+        } catch {
+            let message = (error as? SAEPipeError)?.description ?? String(describing: error)
+            Console.shared.line("[\(number)/\(count)] \(variant.name) failed: \(message)")
+            update(index) {
+                $0.status = .failed
+                $0.error = message
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        update(index) { $0.seconds = seconds }
+        Console.shared.line("[\(number)/\(count)] \(variant.name): \(outcome(index).status.rawValue) in \(Progress.duration(seconds))")
+        try? saveState()
+    }
+
+    private func update(_ index: Int, _ change: (inout Outcome) -> Void) {
+        lock.lock()
+        change(&outcomes[index])
+        lock.unlock()
+    }
+
+    private func outcome(_ index: Int) -> Outcome {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes[index]
+    }
+
+    private func snapshot() -> [Outcome] {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes
+    }
+
+    /// `sweep.json`: the sweep's definition and each variant's state, rewritten whole on every change.
+    private func saveState() throws {
+        let current = snapshot()
+        var variants: [ConfigValue] = []
+        for (variant, outcome) in zip(definition.variants, current) {
+            var entry: OrderedDictionary<String, ConfigValue> = ["name": .string(variant.name)]
+            var overrides: OrderedDictionary<String, ConfigValue> = [:]
+            for key in definition.sweptKeys { overrides[key] = variant.value(of: key) }
+            entry["overrides"] = .map(overrides)
+            entry["status"] = .string(outcome.status.rawValue)
+            entry["seconds"] = .double((outcome.seconds * 10).rounded() / 10)
+            if !outcome.ranStages.isEmpty { entry["ran"] = .list(outcome.ranStages.map(ConfigValue.string)) }
+            if let error = outcome.error { entry["error"] = .string(error) }
+            variants.append(.map(entry))
+        }
+        let axes: [ConfigValue] = definition.axes.map { axis in
+            .map(["key": .string(axis.key), "kind": .string(axis.kind.rawValue),
+                  "values": .list(axis.values.map(ConfigSchema.untyped))])
+        }
+        let state: ConfigValue = .map([
+            "name": .string(definition.name),
+            "config_files": .list(definition.base.sourceFiles.map(ConfigValue.string)),
+            "until": definition.until.map(ConfigValue.string) ?? .null,
+            "axes": .list(axes),
+            "variants": .list(variants),
+        ])
+        lock.lock()
+        defer { lock.unlock() }
+        try FileSystem.writeAtomically(state.prettyJSON() + "\n", to: "\(definition.directory)/sweep.json")
+    }
+}
+
+/// Variant indices handed out to worker threads in order, with their 1-based position.
+private final class WorkQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: ArraySlice<Int>
+    private var handedOut = 0
+
+    init(_ items: [Int]) { self.items = items[...] }
+
+    func next() -> (index: Int, number: Int)? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let index = items.popFirst() else { return nil }
+        handedOut += 1
+        return (index, handedOut)
+    }
+}

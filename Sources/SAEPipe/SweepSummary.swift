@@ -1,0 +1,203 @@
+import Foundation
+import SAEPipeCore
+import SAEPipePlot
+
+/// A sweep's summary: `summary.csv`/`.md` (one row per variant: its swept values and key
+/// metrics from its results.json) and figures — the L0–FVE and L0–CE-recovered frontiers
+/// with Pareto points marked, and each metric against each swept key.
+public enum SweepSummary {
+    /// Column name, results.json pair, metric.
+    static let metricColumns: [(column: String, pair: String, metric: String)] =
+        ["A", "B"].flatMap { side in
+            ["fve", "l0", "ce_recovered", "dead_fraction", "mse"].map { ("\(side).\($0)", "\(side)->\(side)", $0) }
+        } + [("A->B.fve", "A->B", "fve"), ("B->A.fve", "B->A", "fve")]
+
+    struct Row {
+        var variant: String
+        var complete: Bool
+        var status: String
+        var values: [ConfigValue]
+        /// The values as the sweep wrote them (as in the variant's name).
+        var texts: [String]
+        var metrics: [String: Double]
+        var paretoFVE: [String: Bool] = [:]
+    }
+
+    static func rows(_ definition: SweepDefinition, outcomes: [SweepRunner.Outcome]) -> [Row] {
+        var rows = zip(definition.variants, outcomes).map { variant, outcome -> Row in
+            let results = readResults("\(definition.directory)/\(variant.name)/results.json")
+            var metrics: [String: Double] = [:]
+            for column in metricColumns {
+                if let value = results?[column.pair]?[column.metric] as? Double { metrics[column.column] = value }
+            }
+            let status: String
+            switch outcome.status {
+            case .done, .finished: status = results == nil ? "complete (no eval)" : "complete"
+            case .failed: status = "failed"
+            case .pending, .running: status = "not run"
+            }
+            return Row(variant: variant.name, complete: results != nil, status: status,
+                       values: definition.sweptKeys.map { variant.value(of: $0) },
+                       texts: variant.assignments.map { SweepDefinition.display($0.node) }, metrics: metrics)
+        }
+        for side in ["A", "B"] {
+            let candidates = rows.indices.filter { rows[$0].metrics["\(side).l0"] != nil && rows[$0].metrics["\(side).fve"] != nil }
+            let optimal = paretoOptimal(candidates.map { (rows[$0].metrics["\(side).l0"]!, rows[$0].metrics["\(side).fve"]!) })
+            for (index, isOptimal) in zip(candidates, optimal) { rows[index].paretoFVE[side] = isOptimal }
+        }
+        return rows
+    }
+
+    static func readResults(_ path: String) -> [String: [String: Any]]? {
+        guard let data = FileManager.default.contents(atPath: path),
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return nil }
+        return object["eval"] as? [String: [String: Any]]
+    }
+
+    /// Which points no other point beats on both counts (lower x, higher y); ties keep both.
+    public static func paretoOptimal(_ points: [(x: Double, y: Double)]) -> [Bool] {
+        points.map { point in
+            !points.contains { other in
+                other.x <= point.x && other.y >= point.y && (other.x < point.x || other.y > point.y)
+            }
+        }
+    }
+
+    public static func table(_ definition: SweepDefinition, outcomes: [SweepRunner.Outcome]) -> Table {
+        let header = ["variant", "status"] + definition.sweptKeys + metricColumns.map(\.column) + ["pareto_A", "pareto_B"]
+        let body = rows(definition, outcomes: outcomes).map { row in
+            [row.variant, row.status] + row.texts
+                + metricColumns.map { column in
+                    row.metrics[column.column].map { Table.number($0, digits: column.metric == "l0" ? 2 : 4) } ?? ""
+                }
+                + ["A", "B"].map { row.paretoFVE[$0] == true ? "yes" : "" }
+        }
+        return Table(header: header, rows: body)
+    }
+
+    /// The summary's main columns for the terminal: variant, swept values, FVE, L0 and CE recovered per SAE.
+    public static func terminalTable(_ table: Table) -> String {
+        let header = table.header
+        let shown: Set<String> = ["A.fve", "A.l0", "A.ce_recovered", "B.fve", "B.l0", "B.ce_recovered"]
+        let metricNames = Set(metricColumns.map(\.column) + ["pareto_A", "pareto_B"])
+        let keep = header.indices.filter { !metricNames.contains(header[$0]) || shown.contains(header[$0]) }
+        return TextTable.render(header: keep.map { header[$0] }, rows: table.rows.map { row in keep.map { row[$0] } })
+    }
+
+    public static func write(_ definition: SweepDefinition, outcomes: [SweepRunner.Outcome]) throws {
+        let table = table(definition, outcomes: outcomes)
+        try FileSystem.writeAtomically(table.csv(), to: "\(definition.directory)/summary.csv")
+        var markdown = "# Sweep \(definition.name)\n\n" + "Swept: " + definition.axes.map { "`\($0.key)` (\($0.kind.rawValue))" }.joined(separator: ", ")
+        markdown += ". Metrics are on held-out rows; `A.*` is the SAE trained and evaluated on A, `A->B.*` trained on A and evaluated on B. "
+        markdown += "`pareto_*` marks variants on the L0–FVE frontier.\n\n" + table.markdown()
+        let failures = zip(definition.variants, outcomes).filter { $0.1.status == .failed }
+        if !failures.isEmpty {
+            markdown += "\nFailed variants:\n\n" + failures.map { "- `\($0.0.name)`: \($0.1.error ?? "unknown error")" }.joined(separator: "\n") + "\n"
+        }
+        try FileSystem.writeAtomically(markdown, to: "\(definition.directory)/summary.md")
+        try writeFigures(definition, rows: rows(definition, outcomes: outcomes))
+    }
+
+    // MARK: - Figures
+
+    static func writeFigures(_ definition: SweepDefinition, rows: [Row]) throws {
+        let complete = rows.filter(\.complete)
+        let final = "\(definition.directory)/figures"
+        // Drawn beside the old set and swapped in, so the folder never mixes two summaries.
+        let figures = "\(definition.directory)/.figures-\(getpid())"
+        FileSystem.remove(figures)
+        try FileSystem.createDirectory(figures)
+        defer { FileSystem.remove(figures) }
+        try drawFigures(definition, complete: complete, into: figures)
+        FileSystem.remove(final)
+        if !complete.isEmpty { try FileSystem.rename(from: figures, to: final) }
+    }
+
+    static func drawFigures(_ definition: SweepDefinition, complete: [Row], into figures: String) throws {
+        guard !complete.isEmpty else { return }
+        let text = try TextRenderer()
+        let scale = Double(definition.base[path: "viz.scale"].stringValue ?? "1") ?? 1
+        let labels = ["A": definition.base[path: "datasets.A.label"].stringValue ?? "A",
+                      "B": definition.base[path: "datasets.B.label"].stringValue ?? "B"]
+        let keyNames = definition.sweptKeys.map { String($0.split(separator: ".").last ?? "") }
+        func save(_ chart: Chart, _ name: String) throws {
+            try chart.render(scale: scale, text: text).writePNG(to: "\(figures)/\(name).png")
+        }
+
+        for (metric, title) in [("fve", "fraction of variance explained"), ("ce_recovered", "CE loss recovered")] {
+            var series: [Series] = []
+            var notes: [(x: Double, y: Double, text: String)] = []
+            for (sideIndex, side) in ["A", "B"].enumerated() {
+                let points = complete.compactMap { row -> (x: Double, y: Double, row: Row)? in
+                    guard let x = row.metrics["\(side).l0"], let y = row.metrics["\(side).\(metric)"], y.isFinite else { return nil }
+                    return (x, y, row)
+                }
+                guard !points.isEmpty else { continue }
+                let color = Color.palette[sideIndex]
+                let optimal = paretoOptimal(points.map { ($0.x, $0.y) })
+                let frontier = zip(points, optimal).filter(\.1).map { ($0.0.x, $0.0.y) }.sorted { $0.0 < $1.0 }
+                series.append(.scatter(name: "", points: points.map { ($0.x, $0.y) }, color: color, radius: 3.5))
+                series.append(.line(name: "SAE \(side) (\(labels[side]!)), Pareto frontier", points: frontier, color: color))
+                series.append(.scatter(name: "", points: frontier, color: color, radius: 6))
+                notes += points.map { ($0.x, $0.y, $0.row.texts.joined(separator: ", ")) }
+            }
+            guard !series.isEmpty else { continue }
+            var chart = Chart(title: "L0 vs \(title) (labels: \(keyNames.joined(separator: ", ")))",
+                              xLabel: "L0 (active features per token, held out)", yLabel: title, series: series)
+            chart.annotations = notes
+            chart.legendAtBottom = true  // the frontier climbs toward the top right
+            chart.xScale = logScale(complete.flatMap { row in ["A", "B"].compactMap { row.metrics["\($0).l0"] } }) ? .log10 : .linear
+            try save(chart, "frontier_l0_\(metric)")
+        }
+
+        for (keyIndex, key) in definition.sweptKeys.enumerated() {
+            let values = complete.map { $0.values[keyIndex] }
+            let numeric = values.allSatisfy { $0.doubleValue != nil }
+            let categories = numeric ? [] : uniqued(complete.map { $0.texts[keyIndex] })
+            let x = { (row: Row) -> Double in
+                numeric ? row.values[keyIndex].doubleValue! : Double(categories.firstIndex(of: row.texts[keyIndex]) ?? 0) + 0.5
+            }
+            // Lines through variants that differ only in this key, when the rest is a small grid.
+            let others = definition.axes.indices.filter { $0 != keyIndex }
+            let groupOf = { (row: Row) in others.map { "\(keyNames[$0])=\(row.texts[$0])" }.joined(separator: ", ") }
+            let groups = uniqued(complete.map(groupOf))
+            let asLines = !definition.axes.contains(where: \.isRandom) && groups.count <= 4
+            for (metric, title) in [("fve", "FVE"), ("l0", "L0"), ("ce_recovered", "CE loss recovered")] {
+                var series: [Series] = []
+                for (sideIndex, side) in ["A", "B"].enumerated() {
+                    for (groupIndex, group) in (asLines ? groups : [""]).enumerated() {
+                        let points = complete.filter { !asLines || groupOf($0) == group }.compactMap { row -> (Double, Double)? in
+                            row.metrics["\(side).\(metric)"].map { (x(row), $0) }
+                        }.sorted { $0.0 < $1.0 }
+                        guard !points.isEmpty else { continue }
+                        let color = Color.palette[(groupIndex * 2 + sideIndex) % Color.palette.count]
+                        let name = "SAE \(side) (\(labels[side]!))" + (group.isEmpty ? "" : ", \(group)")
+                        series.append(asLines ? .line(name: name, points: points, color: color) : .scatter(name: name, points: points, color: color, radius: 4))
+                        if asLines { series.append(.scatter(name: "", points: points, color: color, radius: 3)) }
+                    }
+                }
+                guard !series.isEmpty else { continue }
+                var chart = Chart(title: "\(title) vs \(key)", xLabel: key, yLabel: "\(title) (held out, own dataset)", series: series)
+                if numeric {
+                    chart.xScale = logScale(values.compactMap(\.doubleValue)) ? .log10 : .linear
+                } else {
+                    chart.xCategories = categories
+                }
+                if metric == "l0" { chart.yScale = .log10 }
+                try save(chart, "\(metric)_vs_\(key)")
+            }
+        }
+    }
+
+    static func uniqued(_ items: [String]) -> [String] {
+        var seen = Set<String>()
+        return items.filter { seen.insert($0).inserted }
+    }
+
+    /// Log axes for positive values spanning close to a decade or more.
+    static func logScale(_ values: [Double]) -> Bool {
+        guard let low = values.min(), let high = values.max(), low > 0 else { return false }
+        return high / low >= 8
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import SAEPipe
+import SAEPipeCore
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run one experiment per combination of config values; shared stages run once.",
+        discussion: """
+            Variants run under <paths.outputs>/sweeps/<name>/<variant>/ and the summary (summary.csv, \
+            summary.md, figures/) is written beside them. Rerunning skips finished variants. Values are \
+            typed as in YAML: --grid train.l1_coefficient=1,3,10 --grid sae.expansion=4,8; \
+            --grid model.layer=0..5 or =all for every layer. Random search: --random 8 \
+            --log-range train.l1_coefficient=0.5,20 --range train.lr=1e-4,1e-3 --choice sae.expansion=4,8.
+            """)
+
+    @OptionGroup var configOptions: ConfigOptions
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("A key and the values it takes; every combination of the grids is a variant.", valueName: "key.path=v1,v2,…"))
+    var grid: [String] = []
+    @Option(help: "Random draws (each combined with every grid point).")
+    var random: Int?
+    @Option(help: ArgumentHelp("A key drawn uniformly from [low, high].", valueName: "key.path=low,high"))
+    var range: [String] = []
+    @Option(name: .customLong("log-range"), help: ArgumentHelp("A key drawn log-uniformly from [low, high].", valueName: "key.path=low,high"))
+    var logRange: [String] = []
+    @Option(help: ArgumentHelp("A key drawn from a list of values.", valueName: "key.path=v1,v2,…"))
+    var choice: [String] = []
+    @Option(help: "Seed of the random draws (default: sweep.random.seed, then the config's seed).")
+    var seed: Int?
+    @Option(help: "The sweep's directory name (default: sweep.name, then the config file's name).")
+    var name: String?
+    @Option(help: "Run each variant up to this stage (e.g. eval).")
+    var until: String?
+    @Option(help: "Variants to run at once.")
+    var jobs = 1
+    @Flag(help: "List the variants and what each would run; run nothing.")
+    var dryRun = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let random, random < 1 { throw ValidationError("--random must be at least 1") }
+    }
+
+    func run() throws {
+        global.apply()
+        let arguments = SweepArguments(grid: grid, random: random, ranges: range, logRanges: logRange, choices: choice,
+                                       seed: seed, name: name, until: until)
+        let definition = try SweepDefinition.load(configPath: configOptions.config, overrides: configOptions.overrides,
+                                                  arguments: arguments)
+        let runner = SweepRunner(definition, jobs: jobs)
+        if dryRun {
+            let rows = try runner.plan().map { plan in
+                [plan.variant.name, plan.finished ? "finished" : plan.toRun.isEmpty ? "will assemble" : "will run " + plan.toRun.joined(separator: ", ")]
+            }
+            print("sweep \(definition.name) → \(definition.directory)/")
+            print(TextTable.render(header: ["variant", "status"], rows: rows), terminator: "")
+            return
+        }
+        let outcomes = try runner.run()
+        print(SweepSummary.terminalTable(SweepSummary.table(definition, outcomes: outcomes)), terminator: "")
+        Console.shared.line("summary: \(definition.directory)/summary.md, figures in \(definition.directory)/figures/")
+        if outcomes.contains(where: { $0.status == .failed }) {
+            throw SAEPipeError.runtime("some variants failed; see \(definition.directory)/summary.md",
+                                       hint: "fix the cause and rerun the same command: finished variants are skipped")
+        }
+    }
+}
