@@ -146,7 +146,6 @@ public enum SweepSummary {
             var chart = Chart(title: "L0 vs \(title) (labels: \(keyNames.joined(separator: ", ")))",
                               xLabel: "L0 (active features per token, held out)", yLabel: title, series: series)
             chart.annotations = notes
-            chart.legendAtBottom = true  // the frontier climbs toward the top right
             chart.xScale = logScale(complete.flatMap { row in ["A", "B"].compactMap { row.metrics["\($0).l0"] } }) ? .log10 : .linear
             try save(chart, "frontier_l0_\(metric)")
         }
@@ -179,6 +178,10 @@ public enum SweepSummary {
                 }
                 guard !series.isEmpty else { continue }
                 var chart = Chart(title: "\(title) vs \(key)", xLabel: key, yLabel: "\(title) (held out, own dataset)", series: series)
+                if series.filter({ !$0.name.isEmpty }).count > 2 {
+                    chart.legendOutside = true
+                    chart.width = 820
+                }
                 if numeric {
                     chart.xScale = logScale(values.compactMap(\.doubleValue)) ? .log10 : .linear
                 } else {

@@ -13,7 +13,7 @@ public enum VizStage {
 
     public static func stage(config: ResolvedConfig) -> StageSpec {
         StageSpec(
-            id: "viz", kind: "viz", version: 4,
+            id: "viz", kind: "viz", version: 5,
             upstream: ["train.A", "train.B", "interpret.A", "interpret.B", "eval"],
             config: config.value.slice(["viz", "datasets.A.label", "datasets.B.label"]),
             run: { context in try run(context) },

@@ -23,6 +23,23 @@ public enum Ticks {
         return Array(Int(log10(low).rounded(.up))...max(Int(log10(low).rounded(.up)), Int(log10(high).rounded(.down)))).map { pow(10, Double($0)) }
     }
 
+    /// Log-axis ticks for ranges shorter than a few decades: 1, 2 and 5 times powers of ten
+    /// (1, 2, 3, 5, 7 when that gives too few) inside [low, high].
+    public static func logMantissas(_ low: Double, _ high: Double) -> [Double] {
+        guard low > 0, high > low else { return [] }
+        let powers = Int(log10(low).rounded(.down))...Int(log10(high).rounded(.down))
+        for mantissas in [[1.0, 2, 5], [1.0, 2, 3, 5, 7]] {
+            let (lowest, highest) = (low * (1 - 1e-9), high * (1 + 1e-9))
+            var values: [Double] = []
+            for power in powers {
+                let scale: Double = pow(10, Double(power))
+                values += mantissas.map { $0 * scale }.filter { $0 >= lowest && $0 <= highest }
+            }
+            if values.count >= 3 { return values }
+        }
+        return []
+    }
+
     public static func label(_ value: Double, step: Double) -> String {
         if value == 0 { return "0" }
         // Large values as 500k, 1.5M; tiny ones (log-axis decades) as 1e-4.
@@ -44,7 +61,7 @@ public enum Series: Sendable {
     /// Bars spanning [x0, x1] up to y (histograms, bar charts).
     case bars(name: String, bars: [(x0: Double, x1: Double, y: Double)], color: Color)
 
-    var name: String {
+    public var name: String {
         switch self {
         case .line(let name, _, _), .scatter(let name, _, _, _), .bars(let name, _, _): return name
         }
@@ -74,8 +91,11 @@ public struct Chart {
     public var diagonal = false
     /// Names of categories at x = 0.5, 1.5, … (bar charts); replaces numeric x ticks.
     public var xCategories: [String] = []
-    /// Where the legend box sits: top right, or bottom right where that corner is empty.
-    public var legendAtBottom = false
+    /// Put the legend right of the plot instead of over it (for many series).
+    public var legendOutside = false
+    /// Where the legend box sits: top right or bottom right; nil picks the corner that
+    /// covers fewer data points.
+    public var legendAtBottom: Bool? = nil
     /// Short texts written beside data points (e.g. which variant a point is).
     public var annotations: [(x: Double, y: Double, text: String)] = []
     public var width: Double = 640
@@ -90,7 +110,11 @@ public struct Chart {
 
     public func render(scale: Double = 1, text: TextRenderer) -> Canvas {
         let canvas = Canvas(width: Int(width), height: Int(height), scale: scale)
-        let plot = (left: 74.0, top: 44.0, right: width - 20, bottom: height - 56)
+        let named = series.filter { !$0.name.isEmpty }
+        let legendWidth = (named.map { text.width($0.name, size: 10, scale: scale) }.max() ?? 0) + 34
+        // A legend outside the plot takes a right margin of its own.
+        let outside = legendOutside && named.count > 1
+        let plot = (left: 74.0, top: 44.0, right: width - 20 - (outside ? legendWidth + 4 : 0), bottom: height - 56)
         func transform(_ value: Double, _ axis: AxisScale) -> Double? {
             axis == .linear ? value : value > 0 ? log10(value) : nil
         }
@@ -122,7 +146,10 @@ public struct Chart {
         func ticks(_ low: Double, _ high: Double, _ axis: AxisScale) -> [(position: Double, label: String)] {
             if axis == .log10 {
                 let decades = Ticks.decades(pow(10, low), pow(10, high))
-                if decades.count >= 2 { return decades.map { (log10($0), Ticks.label($0, step: $0)) } }
+                if decades.count >= 3 { return decades.map { (log10($0), Ticks.label($0, step: $0)) } }
+                let mantissas = Ticks.logMantissas(pow(10, low), pow(10, high))
+                if mantissas.count >= 3, mantissas.count <= 9 { return mantissas.map { (log10($0), Ticks.label($0, step: $0)) } }
+                if decades.count == 2 { return decades.map { (log10($0), Ticks.label($0, step: $0)) } }
             }
             let values = Ticks.nice(axis == .log10 ? pow(10, low) : low, axis == .log10 ? pow(10, high) : high)
             let step = values.count > 1 ? values[1] - values[0] : 1
@@ -168,7 +195,10 @@ public struct Chart {
 
         for note in annotations {
             guard let x = transform(note.x, xScale), let y = transform(note.y, yScale) else { continue }
-            text.draw(note.text, on: canvas, x: px(x) + 6, y: py(y) - 5, size: 9, color: .axis)
+            // Beside the point, or on its left where the text would cross the frame.
+            let fitsRight = px(x) + 6 + text.width(note.text, size: 9, scale: scale) <= width - 4
+            text.draw(note.text, on: canvas, x: fitsRight ? px(x) + 6 : px(x) - 6, y: py(y) - 5, size: 9, color: .axis,
+                      anchor: fitsRight ? .left : .right)
         }
 
         // Frame, titles, legend.
@@ -177,12 +207,25 @@ public struct Chart {
         text.draw(title, on: canvas, x: width / 2, y: 26, size: 14, anchor: .center)
         text.draw(xLabel, on: canvas, x: (plot.left + plot.right) / 2, y: height - 16, size: 11, color: .axis, anchor: .center)
         text.draw(yLabel, on: canvas, x: 20, y: (plot.top + plot.bottom) / 2, size: 11, color: .axis, anchor: .center, rotated: true)
-        let named = series.filter { !$0.name.isEmpty }
         if named.count > 1 {
-            let widest = named.map { text.width($0.name, size: 10, scale: scale) }.max() ?? 0
-            let boxWidth = widest + 34, x = plot.right - boxWidth - 8
+            let boxWidth = legendWidth, x = outside ? plot.right + 8 : plot.right - boxWidth - 8
             let boxHeight = Double(named.count) * 16 + 8
-            let top = legendAtBottom ? plot.bottom - boxHeight - 6 : plot.top + 6
+            let corners = (top: plot.top + 6, bottom: plot.bottom - boxHeight - 6)
+            func covered(_ top: Double) -> Int {
+                // Data points, and the midpoints of line segments, inside the box.
+                var positions: [(Double, Double)] = []
+                for item in series {
+                    let points = item.points.compactMap { p -> (Double, Double)? in
+                        guard let x = transform(p.0, xScale), let y = transform(p.1, yScale) else { return nil }
+                        return (px(x), py(y))
+                    }
+                    positions += points
+                    if case .line = item { positions += zip(points, points.dropFirst()).map { (($0.0 + $1.0) / 2, ($0.1 + $1.1) / 2) } }
+                }
+                return positions.filter { $0.0 >= x && $0.0 <= x + boxWidth && $0.1 >= top && $0.1 <= top + boxHeight }.count
+            }
+            let top = outside ? corners.top : legendAtBottom.map { $0 ? corners.bottom : corners.top }
+                ?? (covered(corners.bottom) < covered(corners.top) ? corners.bottom : corners.top)
             canvas.fillRect(x: x, y: top, width: boxWidth, height: boxHeight, color: .white, alpha: 0.85)
             for (index, item) in named.enumerated() {
                 let y = top + 12 + Double(index) * 16

@@ -64,6 +64,8 @@ final class PlotTests: XCTestCase {
         XCTAssertEqual(Ticks.nice(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1])
         XCTAssertEqual(Ticks.nice(3, 97), [20, 40, 60, 80])
         XCTAssertEqual(Ticks.decades(0.002, 0.5), [0.01, 0.1])
+        XCTAssertEqual(Ticks.logMantissas(11.8, 218), [20, 50, 100, 200])
+        XCTAssertEqual(Ticks.logMantissas(1.5, 6), [2, 3, 5])
         XCTAssertEqual(Ticks.label(1_500_000, step: 500_000), "1.5M")
         XCTAssertEqual(Ticks.label(500_000, step: 500_000), "500k")
         XCTAssertEqual(Ticks.label(0.25, step: 0.05), "0.25")
