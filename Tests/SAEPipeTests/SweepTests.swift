@@ -94,18 +94,18 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(html.contains("data:image/png;base64,"))
     }
 
-    /// The helper process SIGKILLs itself inside the second variant's train.B, after the first
-    /// variant finished; a rerun skips the first, finishes the rest, and never recollects.
+    /// Two keys; the helper process SIGKILLs itself inside the second variant's train.B, after
+    /// the first variant finished; a rerun skips the first, finishes the rest, and never recollects.
     func testRerunAfterAKilledVariantFinishesTheRest() throws {
         let (directory, config) = try project(sweep: """
             sweep:
               name: resume
               until: eval
-              grid: {train.l1_coefficient: [1, 2, 4]}
+              grid: {train.l1_coefficient: [1, 4], sae.expansion: [2, 3]}
             """)
         let helper = Process()
         helper.executableURL = builtProductsDirectory().appendingPathComponent("EngineTestHelper")
-        helper.arguments = ["sweep", config, "l1_coefficient=2", "train.B"]
+        helper.arguments = ["sweep", config, "l1_coefficient=1,expansion=3", "train.B"]
         helper.currentDirectoryURL = URL(fileURLWithPath: directory)
         helper.standardOutput = FileHandle.nullDevice
         helper.standardError = FileHandle.nullDevice
@@ -117,18 +117,18 @@ final class SweepTests: XCTestCase {
         let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath:
             "\(directory)/outputs/sweeps/resume/sweep.json"))) as! [String: Any]
         let statuses = (state["variants"] as! [[String: Any]]).map { $0["status"] as! String }
-        XCTAssertEqual(statuses, ["finished", "running", "pending"])
-        XCTAssertFalse(FileSystem.exists("\(directory)/outputs/sweeps/resume/l1_coefficient=2/manifest.json"))
+        XCTAssertEqual(statuses, ["finished", "running", "pending", "pending"])
+        XCTAssertFalse(FileSystem.exists("\(directory)/outputs/sweeps/resume/l1_coefficient=1,expansion=3/manifest.json"))
         XCTAssertTrue(((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/artifacts/cache/train")) ?? []).contains { $0.hasPrefix(".tmp-") },
                       "the killed stage's output was left uncommitted")
 
         let outcomes = try SweepRunner(try SweepDefinition.load(configPath: config)).run()
-        XCTAssertEqual(outcomes.map(\.status), [.done, .finished, .finished])
+        XCTAssertEqual(outcomes.map(\.status), [.done, .finished, .finished, .finished])
         XCTAssertEqual(outcomes[1].ranStages.sorted(), ["eval", "train.B"], "only the killed stage and what follows it rerun")
         XCTAssertFalse(outcomes.flatMap(\.ranStages).contains { $0.hasPrefix("collect.") })
         XCTAssertEqual(entries(directory, "collect").count, 2)
         let table = try summary(directory, "resume")
-        XCTAssertEqual(table.rows.map { $0[1] }, ["complete", "complete", "complete"])
+        XCTAssertEqual(table.rows.map { $0[1] }, ["complete", "complete", "complete", "complete"])
     }
 
     func testConcurrentVariantsComputeSharedStagesOnce() throws {
