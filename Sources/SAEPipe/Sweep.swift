@@ -203,7 +203,7 @@ extension SweepDefinition {
                 // The values are read as a YAML flow list, so they are typed like config values.
                 let listText = valueText.hasPrefix("[") ? valueText : "[\(valueText)]"
                 let parsed = try YAMLParser.parse(listText, sourceName: source)
-                let shifted = ConfigLoader(schema: ConfigSchema(ConfigSection([]))).shift(parsed, columns: key.count + (valueText.hasPrefix("[") ? 1 : 0))
+                let shifted = ConfigLoader.shift(parsed, columns: key.count + (valueText.hasPrefix("[") ? 1 : 0))
                 guard case .sequence(let items, _) = shifted, !items.isEmpty else {
                     throw SAEPipeError.input("\(option) \(key) lists no values", at: SourceLocation(file: source, line: 1, column: key.count + 2))
                 }

@@ -69,7 +69,7 @@ public struct ConfigLoader: Sendable {
         let valueColumn = keyPath.count + 2
         var valueNode = try YAMLParser.parse(valueText, sourceName: source)
         if valueText.isEmpty { valueNode = .scalar("", quoted: false, valueNode.location) }
-        valueNode = shift(valueNode, columns: valueColumn - 1)
+        valueNode = ConfigLoader.shift(valueNode, columns: valueColumn - 1)
         let keyLocation = SourceLocation(file: source, line: 1, column: 1)
         return setting(valueNode, at: keys[...], in: node, keyLocation: keyLocation)
     }
@@ -171,7 +171,8 @@ public struct ConfigLoader: Sendable {
         return .mapping(pairs, location)
     }
 
-    public func shift(_ node: YAMLNode, columns: Int) -> YAMLNode {
+    /// The node with first-line columns moved right, for text parsed out of a longer option.
+    public static func shift(_ node: YAMLNode, columns: Int) -> YAMLNode {
         func moved(_ l: SourceLocation) -> SourceLocation {
             SourceLocation(file: l.file, line: l.line, column: l.line == 1 ? l.column + columns : l.column)
         }
