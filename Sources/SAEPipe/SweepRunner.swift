@@ -106,8 +106,18 @@ public final class SweepRunner: @unchecked Sendable {
         }
         let seconds = Date().timeIntervalSince(started)
         update(index) { $0.seconds = seconds }
-        Console.shared.line("[\(number)/\(count)] \(variant.name): \(outcome(index).status.rawValue) in \(Progress.duration(seconds))")
+        Console.shared.line("[\(number)/\(count)] \(variant.name): \(outcome(index).status.rawValue) in \(Progress.duration(seconds))"
+                            + remainingEstimate(total: count))
         try? saveState()
+    }
+
+    /// "; about 12m left": the mean time of the variants run so far times those still to start or finish.
+    private func remainingEstimate(total: Int) -> String {
+        let ran = snapshot().filter { $0.status == .finished || $0.status == .failed }
+        let left = total - ran.count
+        guard left > 0, !ran.isEmpty else { return "" }
+        let mean = ran.map(\.seconds).reduce(0, +) / Double(ran.count)
+        return "; about \(Progress.duration(mean * Double(left) / Double(jobs))) left for \(left) more"
     }
 
     private func update(_ index: Int, _ change: (inout Outcome) -> Void) {
