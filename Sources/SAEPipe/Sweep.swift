@@ -138,9 +138,10 @@ extension SweepDefinition {
         for combination in combinations {
             for drawn in draws {
                 let assignments = Array(zip(ordered.map(\.key), combination + drawn)).map { (key: $0.0, node: $0.1) }
-                var variantName = variantName(assignments)
+                let baseName = variantName(assignments)
+                var variantName = baseName
                 var suffix = 2
-                while names.contains(variantName) { variantName = "\(SweepDefinition.variantName(assignments))-\(suffix)"; suffix += 1 }
+                while names.contains(variantName) { variantName = "\(baseName)-\(suffix)"; suffix += 1 }
                 names.insert(variantName)
                 var variantNode = loader.removing("sweep", from: node)
                 for (axis, assignment) in zip(ordered, assignments) {

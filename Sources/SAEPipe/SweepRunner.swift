@@ -25,6 +25,8 @@ public final class SweepRunner: @unchecked Sendable {
 
     public let definition: SweepDefinition
     public let jobs: Int
+    /// The summary table written at the end of `run()`.
+    public private(set) var summary: Table?
     private let lock = NSLock()
     private var outcomes: [Outcome]
 
@@ -77,7 +79,7 @@ public final class SweepRunner: @unchecked Sendable {
         }
         group.wait()
         try saveState()
-        try SweepSummary.write(definition, outcomes: snapshot())
+        summary = try SweepSummary.write(definition, outcomes: snapshot())
         let failed = snapshot().filter { $0.status == .failed }
         Console.shared.line("sweep \(definition.name): \(total - failed.count) of \(total) variants complete"
                             + (failed.isEmpty ? "" : ", \(failed.count) failed") + " in \(Progress.duration(Date().timeIntervalSince(started)))")

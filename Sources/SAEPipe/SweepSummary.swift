@@ -65,8 +65,12 @@ public enum SweepSummary {
     }
 
     public static func table(_ definition: SweepDefinition, outcomes: [SweepRunner.Outcome]) -> Table {
+        table(definition, rows: rows(definition, outcomes: outcomes))
+    }
+
+    static func table(_ definition: SweepDefinition, rows: [Row]) -> Table {
         let header = ["variant", "status"] + definition.sweptKeys + metricColumns.map(\.column) + ["pareto_A", "pareto_B"]
-        let body = rows(definition, outcomes: outcomes).map { row in
+        let body = rows.map { row in
             [row.variant, row.status] + row.texts
                 + metricColumns.map { column in
                     row.metrics[column.column].map { Table.number($0, digits: column.metric == "l0" ? 2 : 4) } ?? ""
@@ -85,8 +89,11 @@ public enum SweepSummary {
         return TextTable.render(header: keep.map { header[$0] }, rows: table.rows.map { row in keep.map { row[$0] } })
     }
 
-    public static func write(_ definition: SweepDefinition, outcomes: [SweepRunner.Outcome]) throws {
-        let table = table(definition, outcomes: outcomes)
+    /// Writes summary.csv, summary.md and figures/ (each variant's results.json read once) and returns the table.
+    @discardableResult
+    public static func write(_ definition: SweepDefinition, outcomes: [SweepRunner.Outcome]) throws -> Table {
+        let rows = rows(definition, outcomes: outcomes)
+        let table = table(definition, rows: rows)
         try FileSystem.writeAtomically(table.csv(), to: "\(definition.directory)/summary.csv")
         var markdown = "# Sweep \(definition.name)\n\n" + "Swept: " + definition.axes.map { "`\($0.key)` (\($0.kind.rawValue))" }.joined(separator: ", ")
         markdown += ". Metrics are on held-out rows; `A.*` is the SAE trained and evaluated on A, `A->B.*` trained on A and evaluated on B. "
@@ -96,7 +103,8 @@ public enum SweepSummary {
             markdown += "\nFailed variants:\n\n" + failures.map { "- `\($0.0.name)`: \($0.1.error ?? "unknown error")" }.joined(separator: "\n") + "\n"
         }
         try FileSystem.writeAtomically(markdown, to: "\(definition.directory)/summary.md")
-        try writeFigures(definition, rows: rows(definition, outcomes: outcomes))
+        try writeFigures(definition, rows: rows)
+        return table
     }
 
     // MARK: - Figures

@@ -11,6 +11,16 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Measure throughput on this machine.", subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self])
 }
 
+/// `--threads`, shared by the benchmarks.
+struct BenchThreads: ParsableArguments {
+    @Option(help: "OpenBLAS threads (0: every core).")
+    var threads = 0
+
+    func apply() {
+        BLAS.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+    }
+}
+
 struct BenchBLAS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blas", abstract: "sgemm GFLOP/s for an n×n×n product, and the OpenBLAS kernels in use.")
@@ -19,11 +29,10 @@ struct BenchBLAS: ParsableCommand {
     var size = 2048
     @Option(help: "Timed repetitions after one warm-up; the best is reported.")
     var repeats = 10
-    @Option(help: "OpenBLAS threads (0: every core).")
-    var threads = 0
+    @OptionGroup var threads: BenchThreads
 
     func run() throws {
-        BLAS.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        threads.apply()
         let result = BLASBenchmark.sgemm(size: size, repeats: repeats)
         let env = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         let how = BLAS.reexecutedForCore ? "set by saepipe (re-exec)" : env != nil ? "set in the environment" : "detected by OpenBLAS"
@@ -48,11 +57,10 @@ struct BenchForward: ParsableCommand {
     var seq = 128
     @Option(help: "Timed passes after one warm-up.")
     var repeats = 5
-    @Option(help: "OpenBLAS threads (0: every core).")
-    var threads = 0
+    @OptionGroup var threads: BenchThreads
 
     func run() throws {
-        BLAS.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        threads.apply()
         var path = model
         var scratch: String?
         if let shape = RandomModel.Shape(rawValue: model), !FileSystem.exists(model) {
@@ -91,15 +99,14 @@ struct BenchTrain: ParsableCommand {
     var l1 = 5.0
     @Option(help: "auto (sparse below 8% density), dense or sparse.")
     var compute = "auto"
+    @OptionGroup var threads: BenchThreads
 
     func validate() throws {
         guard ["auto", "dense", "sparse"].contains(compute) else { throw ValidationError("--compute is auto, dense or sparse") }
     }
-    @Option(help: "OpenBLAS threads (0: every core).")
-    var threads = 0
 
     func run() throws {
-        BLAS.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        threads.apply()
         var settings = TrainSettings()
         settings.l1Coefficient = Float(l1)
         settings.lrWarmupSteps = 0

@@ -59,7 +59,7 @@ struct SweepCommand: ParsableCommand {
             return
         }
         let outcomes = try runner.run()
-        print(SweepSummary.terminalTable(SweepSummary.table(definition, outcomes: outcomes)), terminator: "")
+        if let summary = runner.summary { print(SweepSummary.terminalTable(summary), terminator: "") }
         Console.shared.line("summary: \(definition.directory)/summary.md, figures in \(definition.directory)/figures/")
         if outcomes.contains(where: { $0.status == .failed }) {
             throw SAEPipeError.runtime("some variants failed; see \(definition.directory)/summary.md",
