@@ -46,21 +46,23 @@ let package = Package(
             ]),
         .target(name: "SAEPipeLinalg", dependencies: ["COpenBLAS", "COpenBLASCoreType", "SAEPipeCore"]),
         .target(name: "SAEPipeEngine", dependencies: ["SAEPipeCore"]),
+        // File formats other tools write: memory maps, safetensors, GGUF, tensor element types.
+        .target(name: "SAEPipeFormats", dependencies: ["SAEPipeCore"]),
         // Element-wise math kernels as plain C loops the compiler vectorizes.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "SAEPipeModels", dependencies: ["CKernels", "SAEPipeCore", "SAEPipeLinalg"]),
-        .target(name: "SAEPipeData", dependencies: ["CSnappy", "CZlib", "CZstd", "SAEPipeCore", "SAEPipeHub", "SAEPipeModels"]),
+        .target(name: "SAEPipeModels", dependencies: ["CKernels", "SAEPipeCore", "SAEPipeFormats", "SAEPipeLinalg"]),
+        .target(name: "SAEPipeData", dependencies: ["CSnappy", "CZlib", "CZstd", "SAEPipeCore", "SAEPipeFormats", "SAEPipeHub", "SAEPipeModels"]),
         .target(
             name: "SAEPipePlot", dependencies: ["CPNG", "CFreeType", "SAEPipeCore"],
             resources: [.copy("Resources/DejaVuSans.ttf"), .copy("Resources/DejaVuSans-LICENSE.txt")]),
-        .target(name: "SAEPipeSAE", dependencies: ["SAEPipeCore", "SAEPipeLinalg", "SAEPipeModels", "SAEPipeData"]),
+        .target(name: "SAEPipeSAE", dependencies: ["SAEPipeCore", "SAEPipeFormats", "SAEPipeLinalg", "SAEPipeModels", "SAEPipeData"]),
         .target(
             name: "SAEPipeHub",
             dependencies: ["SAEPipeCore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "SAEPipe",
             dependencies: [
-                "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels", "SAEPipePlot",
+                "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeFormats", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels", "SAEPipePlot",
                 "SAEPipeSAE",
             ]),
         .executableTarget(
@@ -76,7 +78,7 @@ let package = Package(
         .testTarget(
             name: "SAEPipeTests",
             dependencies: [
-                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeHub", "SAEPipePlot", "SAEPipeSAE", "SAEPipeLinalg", "SAEPipeModels",
+                "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeFormats", "SAEPipeHub", "SAEPipePlot", "SAEPipeSAE", "SAEPipeLinalg", "SAEPipeModels",
                 "EngineTestSupport",
                 "EngineTestHelper",
             ],

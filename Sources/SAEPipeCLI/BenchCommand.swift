@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SAEPipeCore
+import SAEPipeHub
 import SAEPipeLinalg
 import SAEPipeModels
 import SAEPipe
@@ -107,7 +108,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        var settings = TrainSettings()
+        var settings = TrainSettings.defaults
         settings.l1Coefficient = Float(l1)
         settings.lrWarmupSteps = 0
         settings.l1WarmupFraction = 0

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SAEPipe
 import SAEPipeCore
+import SAEPipeHub
 import SAEPipeModels
 
 struct TokenizeCommand: ParsableCommand {

@@ -52,7 +52,7 @@ struct SweepCommand: ParsableCommand {
         let runner = SweepRunner(definition, jobs: jobs)
         if dryRun {
             let rows = try runner.plan().map { plan in
-                [plan.variant.name, plan.finished ? "finished" : plan.toRun.isEmpty ? "will assemble" : "will run " + plan.toRun.joined(separator: ", ")]
+                [plan.variant.name, plan.finished ? "finished" : plan.toRun.isEmpty ? "will assemble" : "will run " + plan.toRun.map(\.rawValue).joined(separator: ", ")]
             }
             print("sweep \(definition.name) → \(definition.directory)/")
             print(TextTable.render(header: ["variant", "status"], rows: rows), terminator: "")

@@ -170,7 +170,7 @@ public struct ConfigSchema: Sendable {
             }
             return .map(entries)
         case .any:
-            return ConfigSchema.untyped(node)
+            return ConfigValue(untyped: node)
         case .list(let element):
             guard case .sequence(let items, _) = node else {
                 // A single scalar where a list is expected is taken as a one-item list.
@@ -259,24 +259,6 @@ public struct ConfigSchema: Sendable {
         throw SAEPipeError.input("expected \(type.name) for `\(path)`, got \(got)", at: location, key: path, hint: hint)
     }
 
-    /// A node's value with YAML's own scalar typing (plain 3 is an int, "3" a string).
-    public static func untyped(_ node: YAMLNode) -> ConfigValue {
-        switch node {
-        case .scalar(let text, let quoted, _):
-            if quoted { return .string(text) }
-            if text.isEmpty || text == "~" || text.lowercased() == "null" { return .null }
-            if let value = parseBool(text) { return .bool(value) }
-            if let value = Int(text.replacingOccurrences(of: "_", with: "")) { return .int(value) }
-            if let value = Double(text.replacingOccurrences(of: "_", with: "")), value.isFinite { return .double(value) }
-            return .string(text)
-        case .sequence(let items, _): return .list(items.map(untyped))
-        case .mapping(let pairs, _):
-            var entries: OrderedDictionary<String, ConfigValue> = [:]
-            for pair in pairs { entries[pair.key.scalarText ?? ""] = untyped(pair.value) }
-            return .map(entries)
-        }
-    }
-
     /// The type of the key at `path` (entries of tables and dictionaries included), nil if there is none.
     public func type(at path: [String]) -> ConfigType? {
         var type = ConfigType.section(root)
@@ -356,4 +338,10 @@ public struct ConfigSchema: Sendable {
         }
         return previous[b.count]
     }
+}
+
+extension ConfigField {
+    /// `seed`: shared by every stage that draws random numbers.
+    public static let seed = ConfigField(
+        "seed", .int(0...Int(UInt32.max)), default: .int(0), doc: "seed for every random choice (sampling, shuffling, initialisation)")
 }

@@ -201,15 +201,18 @@ extension ConfigValue {
         self.init(untyped: try YAMLParser.parse(text, sourceName: "<json>"))
     }
 
+    /// The one untyped reading of a YAML scalar, used for stored JSON and for values the schema
+    /// types later (sweep axes): quoted is a string; plain null/~/empty is null; true/yes/on and
+    /// false/no/off are booleans; digits (with `_` separators) are integers or finite numbers.
     public init(untyped node: YAMLNode) {
         switch node {
         case .scalar(let text, let quoted, _):
-            if quoted { self = .string(text); return }
-            if text == "null" || text == "~" || text.isEmpty { self = .null }
-            else if text == "true" { self = .bool(true) }
-            else if text == "false" { self = .bool(false) }
-            else if let int = Int(text) { self = .int(int) }
-            else if let double = Double(text) { self = .double(double) }
+            let digits = text.replacingOccurrences(of: "_", with: "")
+            if quoted { self = .string(text) }
+            else if text.isEmpty || text == "~" || text.lowercased() == "null" { self = .null }
+            else if let value = ConfigSchema.parseBool(text) { self = .bool(value) }
+            else if let value = Int(digits) { self = .int(value) }
+            else if let value = Double(digits), value.isFinite { self = .double(value) }
             else { self = .string(text) }
         case .sequence(let items, _):
             self = .list(items.map(ConfigValue.init(untyped:)))
@@ -223,26 +226,51 @@ extension ConfigValue {
 
 extension ConfigValue: Codable {
     public init(from decoder: Decoder) throws {
+        // Settings structs that hold a raw config value take the node as it is.
+        if let node = decoder as? ConfigValueDecoder {
+            node.reader.recordLeaf(node.path)
+            self = node.value
+            return
+        }
+        if let container = try? decoder.container(keyedBy: NameKey.self) {
+            var entries: OrderedDictionary<String, ConfigValue> = [:]
+            for key in container.allKeys { entries[key.stringValue] = try container.decode(ConfigValue.self, forKey: key) }
+            self = .map(entries)
+            return
+        }
+        if var items = try? decoder.unkeyedContainer() {
+            var list: [ConfigValue] = []
+            while !items.isAtEnd { list.append(try items.decode(ConfigValue.self)) }
+            self = .list(list)
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let v = try? container.decode(Bool.self) { self = .bool(v) }
         else if let v = try? container.decode(Int.self) { self = .int(v) }
         else if let v = try? container.decode(Double.self) { self = .double(v) }
-        else if let v = try? container.decode(String.self) { self = .string(v) }
-        else if let v = try? container.decode([ConfigValue].self) { self = .list(v) }
-        else { self = .map(try container.decode(OrderedDictionary<String, ConfigValue>.self)) }
+        else { self = .string(try container.decode(String.self)) }
     }
 
+    /// Maps encode as JSON objects in their own key order (not as OrderedDictionary's key/value arrays).
     public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
         switch self {
-        case .null: try container.encodeNil()
-        case .bool(let v): try container.encode(v)
-        case .int(let v): try container.encode(v)
-        case .double(let v): try container.encode(v)
-        case .string(let v): try container.encode(v)
-        case .list(let v): try container.encode(v)
-        case .map(let v): try container.encode(v)
+        case .map(let entries):
+            var container = encoder.container(keyedBy: NameKey.self)
+            for (key, value) in entries { try container.encode(value, forKey: NameKey(stringValue: key)) }
+        case .list(let items):
+            var container = encoder.unkeyedContainer()
+            for item in items { try container.encode(item) }
+        default:
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .null: try container.encodeNil()
+            case .bool(let v): try container.encode(v)
+            case .int(let v): try container.encode(v)
+            case .double(let v): try container.encode(v)
+            case .string(let v): try container.encode(v)
+            case .list, .map: break
+            }
         }
     }
 }

@@ -20,6 +20,49 @@ public enum FileSystem {
         }
     }
 
+    /// Builds a directory under a unique temporary name beside `path` and swaps it into place, so a
+    /// reader never sees a half-built or mixed directory; on failure the temporary one is removed.
+    /// Leftovers of processes that died mid-build (`.tmp-NAME-PID-…`, `.old-NAME-PID-…`) go first.
+    @discardableResult
+    public static func replaceDirectory<Result>(at path: String, build: (_ temporary: String) throws -> Result) throws -> Result {
+        let parent = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        try createDirectory(parent)
+        removeLeftovers(of: name, in: parent)
+        let token = "\(getpid())-\(UUID().uuidString.prefix(8))"
+        let temporary = "\(parent)/.tmp-\(name)-\(token)"
+        try createDirectory(temporary)
+        do {
+            let result = try build(temporary)
+            let old = "\(parent)/.old-\(name)-\(token)"
+            let replacing = exists(path)
+            if replacing { try rename(from: path, to: old) }
+            do {
+                try rename(from: temporary, to: path)
+            } catch {
+                if replacing { try? rename(from: old, to: path) }
+                throw error
+            }
+            remove(old)
+            return result
+        } catch {
+            remove(temporary)
+            throw error
+        }
+    }
+
+    /// Removes `.tmp-NAME-PID-…` and `.old-NAME-PID-…` in `parent` whose process is gone.
+    static func removeLeftovers(of name: String, in parent: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
+        for entry in entries {
+            for prefix in [".tmp-\(name)-", ".old-\(name)-"] where entry.hasPrefix(prefix) {
+                let rest = entry.dropFirst(prefix.count)
+                guard let pid = Int32(rest.prefix { $0 != "-" }), rest.contains("-") else { continue }
+                if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH { remove("\(parent)/\(entry)") }
+            }
+        }
+    }
+
     public static func writeAtomically(_ text: String, to path: String) throws {
         try writeAtomically(Data(text.utf8), to: path)
     }

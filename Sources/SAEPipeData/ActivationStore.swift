@@ -5,7 +5,7 @@ import SAEPipeCore
 /// float16), `tokens.mmap` int32 ids of every window back to back, `positions.mmap`
 /// int32 index into tokens.mmap of each activation row, and `meta.json`.
 public enum ActivationStore {
-    public enum DType: String, Sendable {
+    public enum DType: String, Sendable, Decodable {
         case float32, float16
         public var bytes: Int { self == .float32 ? 4 : 2 }
     }

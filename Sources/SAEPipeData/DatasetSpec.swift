@@ -3,9 +3,9 @@ import SAEPipeCore
 
 /// Where a dataset's documents come from, as the config describes it.
 public struct DatasetSpec: Sendable, Equatable {
-    public enum Format: String, Sendable { case text, jsonl, parquet }
+    public enum Format: String, Sendable, Decodable { case text, jsonl, parquet }
     /// How a plain-text file is cut into documents.
-    public enum TextSplit: String, Sendable {
+    public enum TextSplit: String, Sendable, Decodable {
         /// The whole file is one document.
         case file
         /// Paragraphs separated by blank lines.
@@ -31,42 +31,78 @@ public struct DatasetSpec: Sendable, Equatable {
     /// Rows kept only when each named column equals one of the listed values.
     public var filters: [String: [String]]
 
+    /// The keys of one `datasets.<name>` section, with their defaults.
+    public static let configFields = ConfigSection([
+        ConfigField("label", .string, doc: "a name for the dataset in summaries (e.g. prose, code); defaults to A / B"),
+        ConfigField("path", .string, doc: "a local file or glob: .txt (text), .jsonl, .parquet"),
+        ConfigField("hub", .string, doc: "a Hugging Face dataset id, e.g. Salesforce/wikitext (instead of path)"),
+        ConfigField("config", .string, doc: "the Hub dataset's config (subset), e.g. wikitext-2-raw-v1"),
+        ConfigField("split", .string, default: .string("train"), doc: "the Hub dataset's split"),
+        ConfigField("revision", .string, default: .string("main"), doc: "the Hub dataset's revision, with `files`"),
+        ConfigField("files", .string, doc: "a glob over the Hub repo's own files (e.g. data/train-*.parquet) instead of its Parquet conversion"),
+        ConfigField("format", .choice(["text", "jsonl", "parquet"]), doc: "file format; by default from the extension"),
+        ConfigField("field", .string, default: .string("text"), doc: "JSONL field or Parquet column with the text"),
+        ConfigField("split_text", .choice(["file", "blank_lines", "lines"]), default: .string("file"),
+                    doc: "how a text file is cut into documents: the whole file, paragraphs, or lines"),
+        ConfigField("filter", .dictionary(.list(.string)), default: .map([:]),
+                    doc: "keep rows whose column equals one of the values, e.g. {language: Python}"),
+    ])
+
+    /// Unspecified options take the schema's defaults.
     public init(
-        path: String? = nil, hub: String? = nil, hubConfig: String? = nil, split: String = "train",
-        revision: String = "main", files: String? = nil, format: Format? = nil, field: String = "text",
-        textSplit: TextSplit = .file, filters: [String: [String]] = [:]
+        path: String? = nil, hub: String? = nil, hubConfig: String? = nil, split: String? = nil, revision: String? = nil,
+        files: String? = nil, format: Format? = nil, field: String? = nil, textSplit: TextSplit? = nil,
+        filters: [String: [String]] = [:]
     ) {
+        let defaults = DatasetSpec.schemaDefaults
         self.path = path
         self.hub = hub
         self.hubConfig = hubConfig
-        self.split = split
-        self.revision = revision
+        self.split = split ?? defaults.split
+        self.revision = revision ?? defaults.revision
         self.files = files
         self.format = format
-        self.field = field
-        self.textSplit = textSplit
+        self.field = field ?? defaults.field
+        self.textSplit = textSplit ?? defaults.splitText
         self.filters = filters
     }
 
-    /// Reads a `datasets.<name>` config section; `key` names it in errors.
-    public init(config: ConfigValue, key: String) throws {
-        let path = config["path"].stringValue
-        let hub = config["hub"].stringValue
-        guard (path == nil) != (hub == nil) else {
+    /// A `datasets.<name>` section as the config holds it (the display label is read apart:
+    /// it does not change the activations).
+    struct Section: Decodable {
+        var path: String?
+        var hub: String?
+        var config: String?
+        var split: String
+        var revision: String
+        var files: String?
+        var format: Format?
+        var field: String
+        var splitText: TextSplit
+        var filter: [String: [String]]
+
+        enum CodingKeys: String, CodingKey {
+            case path, hub, config, split, revision, files, format, field, splitText = "split_text", filter
+        }
+    }
+
+    static let schemaDefaults: Section = {
+        // The schema's own defaults always decode.
+        try! ConfigReader(ConfigSchema(configFields).defaults()).decode(Section.self, at: "")
+    }()
+
+    /// Reads the `datasets.<name>` section at `key`.
+    public static func read(_ reader: ConfigReader, at key: String) throws -> DatasetSpec {
+        let section = try reader.decode(Section.self, at: key)
+        guard (section.path == nil) != (section.hub == nil) else {
             throw SAEPipeError.input(
                 "give exactly one of `path` (a local file or glob) and `hub` (a Hub dataset id)", key: key,
                 hint: "e.g. `path: datasets/wikitext-2-raw-v1-test.txt` or `hub: Salesforce/wikitext`")
         }
-        var filters: [String: [String]] = [:]
-        for (column, values) in config["filter"].mapValue ?? [:] {
-            filters[column] = (values.listValue ?? [values]).compactMap { $0.stringValue ?? ($0.isNull ? nil : $0.scalarDescription) }
-        }
-        self.init(
-            path: path, hub: hub, hubConfig: config["config"].stringValue, split: config["split"].stringValue ?? "train",
-            revision: config["revision"].stringValue ?? "main", files: config["files"].stringValue,
-            format: config["format"].stringValue.flatMap(Format.init(rawValue:)),
-            field: config["field"].stringValue ?? "text",
-            textSplit: TextSplit(rawValue: config["split_text"].stringValue ?? "file") ?? .file, filters: filters)
+        return DatasetSpec(
+            path: section.path, hub: section.hub, hubConfig: section.config, split: section.split, revision: section.revision,
+            files: section.files, format: section.format, field: section.field, textSplit: section.splitText,
+            filters: section.filter)
     }
 
     /// The format a local file has, from `format` or its extension.

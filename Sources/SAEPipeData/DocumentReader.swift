@@ -53,16 +53,18 @@ public struct DocumentReader: Sendable {
         let saved = "\(folder)/saepipe-listings/\(key.prefix(16)).json"
         do {
             let (repo, files) = try hubFiles(id, hub: hub)
-            let record: [String: Any] = ["revision": repo.revision, "files": files]
-            try FileSystem.writeAtomically(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), to: saved)
+            try JSONFile.write(Listing(revision: repo.revision, files: files), to: saved, pretty: false)
             return (repo, files)
         } catch {
-            guard let data = FileManager.default.contents(atPath: saved),
-                let record = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-                let revision = record["revision"] as? String, let files = record["files"] as? [String]
-            else { throw error }
-            return (HubRepo(id: id, kind: .dataset, revision: revision), files)
+            guard FileSystem.exists(saved), let listing = try? JSONFile.read(Listing.self, from: saved) else { throw error }
+            return (HubRepo(id: id, kind: .dataset, revision: listing.revision), listing.files)
         }
+    }
+
+    /// A remembered Hub file listing.
+    struct Listing: Codable {
+        var revision: String
+        var files: [String]
     }
 
     /// The repo files to read, in order: a glob over the repo's own files, or the Parquet

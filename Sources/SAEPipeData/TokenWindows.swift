@@ -4,7 +4,7 @@ import SAEPipeModels
 
 /// Fixed-length token windows cut from a dataset's documents, sampled by seed.
 public struct TokenWindows: Sendable {
-    public enum DocumentHandling: String, Sendable {
+    public enum DocumentHandling: String, Sendable, Decodable {
         /// Documents joined with the EOS token between them, cut into seq_len windows.
         case concatenate
         /// One window per document: its first seq_len tokens (shorter documents stay shorter).
@@ -24,9 +24,8 @@ public struct TokenWindows: Sendable {
         public var poolFactor: Int
         public var seed: UInt64
 
-        public init(seqLen: Int = 128, documents: DocumentHandling = .concatenate, prependBOS: Bool = false,
-                    tokenBudget: Int = 80_000, excludeSpecial: Bool = true, shuffle: Bool = true, poolFactor: Int = 4,
-                    seed: UInt64 = 0) {
+        public init(seqLen: Int, documents: DocumentHandling, prependBOS: Bool, tokenBudget: Int, excludeSpecial: Bool,
+                    shuffle: Bool, poolFactor: Int, seed: UInt64) {
             self.seqLen = seqLen
             self.documents = documents
             self.prependBOS = prependBOS

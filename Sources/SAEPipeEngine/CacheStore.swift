@@ -33,7 +33,7 @@ public struct CacheStore: Sendable {
     }
 
     /// The most recently finished entry that the given stage id wrote, for explaining changes.
-    public func latestManifest(kind: String, stageId: String) -> EntryManifest? {
+    public func latestManifest(kind: String, stageId: StageID) -> EntryManifest? {
         let directory = "\(root)/\(kind)"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
         return names.filter { !$0.hasPrefix(".") && !$0.hasSuffix(".lock") }
@@ -50,48 +50,28 @@ public struct CacheStore: Sendable {
     }
 
     /// A fresh private directory for writing an entry, after removing what killed runs left.
-    public func temporaryDirectory(kind: String, key: String) throws -> String {
-        let directory = "\(root)/\(kind)"
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: directory) {
-            for name in names where name.hasPrefix(".tmp-\(key)-") || name.hasPrefix(".old-\(key)-") {
-                FileSystem.remove("\(directory)/\(name)")
+    /// Runs `build` in a private directory that becomes the entry for `key` once it returns the
+    /// entry's manifest (outputs hashed here); the entry is never seen partly written.
+    public func write(kind: String, key: String, build: (_ directory: String) throws -> EntryManifest) throws {
+        try FileSystem.replaceDirectory(at: entryDirectory(kind: kind, key: key)) { temporary in
+            var manifest = try build(temporary)
+            manifest.outputs = try FileSystem.listFiles(in: temporary).map { relative in
+                let path = "\(temporary)/\(relative)"
+                return EntryManifest.Output(
+                    path: relative, size: FileSystem.fileSize(path) ?? 0, sha256: try Hashing.sha256Hex(fileAt: path))
             }
-        }
-        let temporary = "\(directory)/.tmp-\(key)-\(getpid())"
-        try FileSystem.createDirectory(temporary)
-        return temporary
-    }
-
-    /// Hashes the outputs, writes the manifest, and renames the directory into place.
-    public func commit(temporary: String, manifest: EntryManifest) throws {
-        var manifest = manifest
-        manifest.outputs = try FileSystem.listFiles(in: temporary).map { relative in
-            let path = "\(temporary)/\(relative)"
-            return EntryManifest.Output(
-                path: relative, size: FileSystem.fileSize(path) ?? 0, sha256: try Hashing.sha256Hex(fileAt: path))
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileSystem.writeAtomically(try encoder.encode(manifest), to: "\(temporary)/manifest.json")
-        let final = entryDirectory(kind: manifest.stage, key: manifest.key)
-        if FileSystem.exists(final) {
-            // A forced rerun replaces the old entry; move it aside first so `final` is never partial.
-            let old = "\(root)/\(manifest.stage)/.old-\(manifest.key)-\(getpid())"
-            try FileSystem.rename(from: final, to: old)
-            try FileSystem.rename(from: temporary, to: final)
-            FileSystem.remove(old)
-        } else {
-            try FileSystem.rename(from: temporary, to: final)
+            try JSONFile.write(manifest, to: "\(temporary)/\(EntryManifest.fileName)")
         }
     }
 }
 
 /// What an entry records about how it was made.
 public struct EntryManifest: Codable, Sendable {
+    public static let fileName = "manifest.json"
     public struct Upstream: Codable, Sendable, Equatable {
-        public var id: String
+        public var id: StageID
         public var key: String
-        public init(id: String, key: String) {
+        public init(id: StageID, key: String) {
             self.id = id
             self.key = key
         }
@@ -112,7 +92,7 @@ public struct EntryManifest: Codable, Sendable {
 
     public var saepipeVersion: String
     public var stage: String
-    public var stageId: String
+    public var stageId: StageID
     public var version: Int
     public var key: String
     /// The config slice as canonical JSON.

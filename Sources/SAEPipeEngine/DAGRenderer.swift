@@ -6,19 +6,19 @@ public enum DAGRenderer {
 
     public static func render(_ graph: StageGraph, plans: [StagePlan] = [], format: Format) -> String {
         let actions = Dictionary(uniqueKeysWithValues: plans.map { ($0.stage.id, $0.action) })
-        func label(_ id: String) -> String {
+        func label(_ id: StageID) -> String {
             switch actions[id] {
             case .cached: return "\(id) (cached)"
             case .run: return "\(id) (will run)"
             case .notSelected: return "\(id) (not selected)"
-            case nil: return id
+            case nil: return id.rawValue
             }
         }
         switch format {
         case .text:
             var lines: [String] = []
             for stage in graph.stages {
-                let from = stage.upstream.isEmpty ? "" : "  ← " + stage.upstream.joined(separator: ", ")
+                let from = stage.upstream.isEmpty ? "" : "  ← " + stage.upstream.map(\.rawValue).joined(separator: ", ")
                 lines.append(label(stage.id) + from)
             }
             return lines.joined(separator: "\n") + "\n"
@@ -34,7 +34,7 @@ public enum DAGRenderer {
             lines.append("}")
             return lines.joined(separator: "\n") + "\n"
         case .mermaid:
-            func node(_ id: String) -> String { id.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_") }
+            func node(_ id: StageID) -> String { id.rawValue.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_") }
             var lines = ["graph LR"]
             for stage in graph.stages { lines.append("  \(node(stage.id))[\"\(label(stage.id))\"]") }
             for stage in graph.stages {

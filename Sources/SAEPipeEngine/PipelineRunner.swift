@@ -18,9 +18,8 @@ public struct RunOptions: Sendable {
 
 public struct RunReport: Sendable {
     public struct StageOutcome: Sendable {
-        public var id: String
-        /// `ran`, `cached`, `not-run`.
-        public var status: String
+        public var id: StageID
+        public var status: StageStatus
         public var seconds: Double
     }
 
@@ -29,7 +28,7 @@ public struct RunReport: Sendable {
     public var runDirectory: String?
     public var seconds: Double
 
-    public var ranStages: [String] { outcomes.filter { $0.status == "ran" }.map(\.id) }
+    public var ranStages: [StageID] { outcomes.filter { $0.status == .ran }.map(\.id) }
 }
 
 /// Runs a stage graph against the cache: plans, executes what must run (up to
@@ -52,7 +51,7 @@ public final class PipelineRunner: @unchecked Sendable {
         fileHashes = FileHashCache(storePath: paths.fileHashStore)
     }
 
-    var manifestPath: String { "\(paths.runDirectory(runName))/manifest.json" }
+    var manifestPath: String { "\(paths.runDirectory(runName))/\(RunManifest.fileName)" }
 
     public func plan(_ selection: RunSelection = RunSelection()) throws -> [StagePlan] {
         let planner = Planner(
@@ -79,12 +78,12 @@ public final class PipelineRunner: @unchecked Sendable {
     private final class Schedule: @unchecked Sendable {
         let condition = NSCondition()
         var running = 0
-        var finished = Set<String>()
+        var finished = Set<StageID>()
         var failure: Error?
-        var results: [String: RunReport.StageOutcome] = [:]
+        var results: [StageID: RunReport.StageOutcome] = [:]
     }
 
-    private func execute(_ plans: [StagePlan], jobs: Int, forced: Set<String>) throws -> [RunReport.StageOutcome] {
+    private func execute(_ plans: [StagePlan], jobs: Int, forced: Set<StageID>) throws -> [RunReport.StageOutcome] {
         let byId = Dictionary(uniqueKeysWithValues: plans.map { ($0.stage.id, $0) })
         var pending = plans.filter { $0.action == .run }.map(\.stage.id)
         let toRun = Set(pending)
@@ -115,7 +114,7 @@ public final class PipelineRunner: @unchecked Sendable {
                             schedule.finished.insert(plan.stage.id)
                         case .failure(let error):
                             if schedule.failure == nil { schedule.failure = error }
-                            Logger(label: plan.stage.id).error("failed: \(error)")
+                            Logger(label: plan.stage.id.rawValue).error("failed: \(error)")
                         }
                         condition.signal()
                         condition.unlock()
@@ -132,50 +131,40 @@ public final class PipelineRunner: @unchecked Sendable {
         return plans.map { plan in
             schedule.results[plan.stage.id]
                 ?? RunReport.StageOutcome(
-                    id: plan.stage.id, status: plan.action == .cached ? "cached" : "not-run", seconds: 0)
+                    id: plan.stage.id, status: plan.action == .cached ? .cached : .notRun, seconds: 0)
         }
     }
 
-    private func executeStage(_ plan: StagePlan, plans: [String: StagePlan], forced: Bool) throws -> RunReport.StageOutcome {
+    private func executeStage(_ plan: StagePlan, plans: [StageID: StagePlan], forced: Bool) throws -> RunReport.StageOutcome {
         let stage = plan.stage
-        let stageLogger = Logger(label: stage.id)
+        let stageLogger = Logger(label: stage.id.rawValue)
         let lock = try cache.lock(kind: stage.kind, key: plan.key) { holder in
             stageLogger.info("waiting for another saepipe (pid \(holder.map(String.init) ?? "?")) writing this entry")
         }
         defer { lock.release() }
         if !forced, cache.problem(kind: stage.kind, key: plan.key) == nil {
             stageLogger.info("cached (finished by another run while waiting)")
-            return RunReport.StageOutcome(id: stage.id, status: "cached", seconds: 0)
+            return RunReport.StageOutcome(id: stage.id, status: .cached, seconds: 0)
         }
-        let temporary = try cache.temporaryDirectory(kind: stage.kind, key: plan.key)
         stageLogger.info("running (\(plan.reasons.joined(separator: "; ")))")
         let started = Date()
-        let context = StageContext(
-            stageId: stage.id, key: plan.key, config: stage.config, outputDirectory: temporary,
-            upstreamDirectories: Dictionary(uniqueKeysWithValues: stage.upstream.map {
-                ($0, cache.entryDirectory(kind: plans[$0]!.stage.kind, key: plans[$0]!.key))
-            }),
-            logger: stageLogger)
-        do {
+        try cache.write(kind: stage.kind, key: plan.key) { temporary in
+            let context = StageContext(
+                stageId: stage.id, key: plan.key, config: stage.config, outputDirectory: temporary,
+                upstreamDirectories: Dictionary(uniqueKeysWithValues: stage.upstream.map {
+                    ($0, cache.entryDirectory(kind: plans[$0]!.stage.kind, key: plans[$0]!.key))
+                }),
+                logger: stageLogger)
             try stage.run(context)
-        } catch {
-            FileSystem.remove(temporary)
-            throw error
+            return EntryManifest(
+                saepipeVersion: SAEPipeVersion.current, stage: stage.kind, stageId: stage.id, version: stage.version,
+                key: plan.key, config: stage.config.canonicalJSON, upstream: plan.upstreamKeys, inputs: plan.inputs,
+                outputs: [], started: started.timeIntervalSince1970, finished: Date().timeIntervalSince1970,
+                seconds: Date().timeIntervalSince(started))
         }
         let seconds = Date().timeIntervalSince(started)
-        let manifest = EntryManifest(
-            saepipeVersion: SAEPipeVersion.current, stage: stage.kind, stageId: stage.id, version: stage.version,
-            key: plan.key, config: stage.config.canonicalJSON, upstream: plan.upstreamKeys, inputs: plan.inputs,
-            outputs: [], started: started.timeIntervalSince1970, finished: Date().timeIntervalSince1970,
-            seconds: seconds)
-        do {
-            try cache.commit(temporary: temporary, manifest: manifest)
-        } catch {
-            FileSystem.remove(temporary)
-            throw error
-        }
         stageLogger.info("done in \(Progress.duration(seconds))")
-        return RunReport.StageOutcome(id: stage.id, status: "ran", seconds: seconds)
+        return RunReport.StageOutcome(id: stage.id, status: .ran, seconds: seconds)
     }
 
     // MARK: - Run directory
@@ -186,17 +175,14 @@ public final class PipelineRunner: @unchecked Sendable {
         -> String
     {
         let final = paths.runDirectory(runName)
-        let temporary = "\(paths.outputs)/.tmp-\(runName)-\(getpid())"
-        FileSystem.remove(temporary)
-        try FileSystem.createDirectory(temporary)
-        var published: OrderedDictionary<String, ConfigValue> = [:]
-        var records: [RunManifest.StageRecord] = []
-        do {
+        try FileSystem.replaceDirectory(at: final) { temporary in
+            var published: OrderedDictionary<String, ConfigValue> = [:]
+            var records: [RunManifest.StageRecord] = []
             for (index, plan) in plans.enumerated() {
                 let stage = plan.stage
                 let entry = cache.entryDirectory(kind: stage.kind, key: plan.key)
                 let complete = cache.problem(kind: stage.kind, key: plan.key) == nil
-                if !complete { outcomes[index].status = "not-run" }
+                if !complete { outcomes[index].status = .notRun }
                 records.append(RunManifest.StageRecord(
                     id: stage.id, kind: stage.kind, version: stage.version, key: plan.key, entry: entry,
                     status: outcomes[index].status, seconds: outcomes[index].seconds,
@@ -211,14 +197,7 @@ public final class PipelineRunner: @unchecked Sendable {
             let manifest = RunManifest(
                 runName: runName, config: config.value, configFiles: config.sourceFiles, started: started,
                 seconds: Date().timeIntervalSince(started), stages: records, published: published)
-            try FileSystem.writeAtomically(manifest.json, to: "\(temporary)/manifest.json")
-            let old = "\(paths.outputs)/.old-\(runName)-\(getpid())"
-            if FileSystem.exists(final) { try FileSystem.rename(from: final, to: old) }
-            try FileSystem.rename(from: temporary, to: final)
-            FileSystem.remove(old)
-        } catch {
-            FileSystem.remove(temporary)
-            throw error
+            try manifest.write(to: "\(temporary)/\(RunManifest.fileName)")
         }
         return final
     }

@@ -44,10 +44,10 @@ public struct Planner: Sendable {
     public let cache: CacheStore
     public let fileHashes: FileHashCache
     /// The previous run's record of each stage, for explaining what changed.
-    public let previous: [String: RunManifest.StageRecord]
+    public let previous: [StageID: RunManifest.StageRecord]
 
     public init(graph: StageGraph, cache: CacheStore, fileHashes: FileHashCache,
-                previous: [String: RunManifest.StageRecord]) {
+                previous: [StageID: RunManifest.StageRecord]) {
         self.graph = graph
         self.cache = cache
         self.fileHashes = fileHashes
@@ -56,11 +56,11 @@ public struct Planner: Sendable {
 
     public func plan(_ selection: RunSelection) throws -> [StagePlan] {
         let selected = try selectedIds(selection)
-        let forced: Set<String> = try {
+        let forced: Set<StageID> = try {
             if selection.force.contains("all") { return Set(graph.stages.map(\.id)) }
-            return try selection.force.reduce(into: Set<String>()) { $0.formUnion(try graph.resolve(selector: $1)) }
+            return try selection.force.reduce(into: Set<StageID>()) { $0.formUnion(try graph.resolve(selector: $1)) }
         }()
-        var plans: [String: StagePlan] = [:]
+        var plans: [StageID: StagePlan] = [:]
         var ordered: [StagePlan] = []
         for stage in graph.stages {
             let upstream = stage.upstream.map { EntryManifest.Upstream(id: $0, key: plans[$0]!.key) }
@@ -96,7 +96,7 @@ public struct Planner: Sendable {
         return ordered
     }
 
-    private func selectedIds(_ selection: RunSelection) throws -> Set<String> {
+    private func selectedIds(_ selection: RunSelection) throws -> Set<StageID> {
         if let only = selection.only { return try graph.resolve(selector: only) }
         var selected = Set(graph.stages.map(\.id))
         if let from = selection.from { selected = graph.descendants(of: try graph.resolve(selector: from)) }
@@ -119,7 +119,7 @@ public struct Planner: Sendable {
 
     // MARK: - Explanations
 
-    private func explain(_ plan: StagePlan, problem: String, plans: [String: StagePlan]) -> [String] {
+    private func explain(_ plan: StagePlan, problem: String, plans: [StageID: StagePlan]) -> [String] {
         let stage = plan.stage
         let before: (version: Int, key: String, config: String, upstream: [EntryManifest.Upstream], inputs: [EntryManifest.Input])?
         if let record = previous[stage.id] {

@@ -2,35 +2,27 @@ import Collections
 import Foundation
 import SAEPipeCore
 
-/// `outputs/<run>/manifest.json`: the cache entries a run used, its resolved config,
-/// versions and timings, plus what stages publish (e.g. `activations`, `saes`).
-public struct RunManifest: Sendable {
-    public struct StageRecord: Sendable {
-        public var id: String
+/// `outputs/<run>/manifest.json` (docs/formats.md): the cache entries a run used, its resolved
+/// config, versions and timings, plus what stages publish (e.g. `activations`, `saes`).
+public struct RunManifest: Sendable, Codable {
+    public static let fileName = "manifest.json"
+
+    public struct StageRecord: Sendable, Codable {
+        public var id: StageID
         public var kind: String
         public var version: Int
         public var key: String
         /// The entry directory, relative to the project root.
         public var entry: String
-        /// `ran`, `cached`, or `not-run` (outside the selection and not cached).
-        public var status: String
+        public var status: StageStatus
         public var seconds: Double
+        /// The stage's config slice as canonical JSON.
         public var config: String
         public var upstream: [EntryManifest.Upstream]
         public var inputs: [EntryManifest.Input]
 
-        var value: ConfigValue {
-            .map([
-                "id": .string(id), "kind": .string(kind), "version": .int(version), "key": .string(key),
-                "entry": .string(entry), "status": .string(status), "seconds": .double((seconds * 1000).rounded() / 1000),
-                "config": .string(config),
-                "upstream": .list(upstream.map { .map(["id": .string($0.id), "key": .string($0.key)]) }),
-                "inputs": .list(inputs.map { .map(["path": .string($0.path), "sha256": .string($0.sha256)]) }),
-            ])
-        }
-
         init(
-            id: String, kind: String, version: Int, key: String, entry: String, status: String, seconds: Double,
+            id: StageID, kind: String, version: Int, key: String, entry: String, status: StageStatus, seconds: Double,
             config: String, upstream: [EntryManifest.Upstream], inputs: [EntryManifest.Input]
         ) {
             self.id = id
@@ -39,59 +31,89 @@ public struct RunManifest: Sendable {
             self.key = key
             self.entry = entry
             self.status = status
-            self.seconds = seconds
+            self.seconds = (seconds * 1000).rounded() / 1000
             self.config = config
             self.upstream = upstream
             self.inputs = inputs
         }
-
-        init?(_ value: ConfigValue) {
-            guard let id = value["id"].stringValue, let kind = value["kind"].stringValue,
-                let version = value["version"].intValue, let key = value["key"].stringValue
-            else { return nil }
-            self.init(
-                id: id, kind: kind, version: version, key: key, entry: value["entry"].stringValue ?? "",
-                status: value["status"].stringValue ?? "", seconds: value["seconds"].doubleValue ?? 0,
-                config: value["config"].stringValue ?? "{}",
-                upstream: (value["upstream"].listValue ?? []).compactMap {
-                    guard let id = $0["id"].stringValue, let key = $0["key"].stringValue else { return nil }
-                    return EntryManifest.Upstream(id: id, key: key)
-                },
-                inputs: (value["inputs"].listValue ?? []).compactMap {
-                    guard let path = $0["path"].stringValue, let sha = $0["sha256"].stringValue else { return nil }
-                    return EntryManifest.Input(path: path, sha256: sha)
-                })
-        }
     }
 
     public var runName: String
-    public var config: ConfigValue
-    public var configFiles: [String]
-    public var started: Date
+    public var saepipeVersion: String
+    /// ISO 8601.
+    public var started: String
     public var seconds: Double
+    public var configFiles: [String]
+    public var config: ConfigValue
     public var stages: [StageRecord]
+    /// What stages published, at the top level of the file: `activations: {A: entry, …}`, `saes`, `results`.
     public var published: OrderedDictionary<String, ConfigValue>
 
-    public var json: String {
-        var entries: OrderedDictionary<String, ConfigValue> = [
-            "run_name": .string(runName),
-            "saepipe_version": .string(SAEPipeVersion.current),
-            "started": .string(ISO8601DateFormatter().string(from: started)),
-            "seconds": .double((seconds * 1000).rounded() / 1000),
-            "config_files": .list(configFiles.map { .string($0) }),
-            "config": config,
-            "stages": .list(stages.map(\.value)),
-        ]
-        for (key, value) in published { entries[key] = value }
-        return ConfigValue.map(entries).prettyJSON() + "\n"
+    public init(
+        runName: String, config: ConfigValue, configFiles: [String], started: Date, seconds: Double, stages: [StageRecord],
+        published: OrderedDictionary<String, ConfigValue>
+    ) {
+        self.runName = runName
+        saepipeVersion = SAEPipeVersion.current
+        self.started = ISO8601DateFormatter().string(from: started)
+        self.seconds = (seconds * 1000).rounded() / 1000
+        self.configFiles = configFiles
+        self.config = config
+        self.stages = stages
+        self.published = published
+    }
+
+    /// A published map of side → entry directory (`activations`, `saes`).
+    public func entries(_ key: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in published[key]?.mapValue ?? [:] { result[name] = value.stringValue }
+        return result
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case runName = "run_name", saepipeVersion = "saepipe_version", started, seconds, configFiles = "config_files", config, stages
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        runName = try container.decode(String.self, forKey: .runName)
+        saepipeVersion = try container.decode(String.self, forKey: .saepipeVersion)
+        started = try container.decode(String.self, forKey: .started)
+        seconds = try container.decode(Double.self, forKey: .seconds)
+        configFiles = try container.decode([String].self, forKey: .configFiles)
+        config = try container.decode(ConfigValue.self, forKey: .config)
+        stages = try container.decode([StageRecord].self, forKey: .stages)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let all = try decoder.container(keyedBy: NameKey.self)
+        published = [:]
+        for key in all.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !known.contains(key.stringValue) {
+            published[key.stringValue] = try all.decode(ConfigValue.self, forKey: key)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(runName, forKey: .runName)
+        try container.encode(saepipeVersion, forKey: .saepipeVersion)
+        try container.encode(started, forKey: .started)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(configFiles, forKey: .configFiles)
+        try container.encode(config, forKey: .config)
+        try container.encode(stages, forKey: .stages)
+        var all = encoder.container(keyedBy: NameKey.self)
+        for (key, value) in published { try all.encode(value, forKey: NameKey(stringValue: key)) }
+    }
+
+    public func write(to path: String) throws { try JSONFile.write(self, to: path, sortedKeys: false) }
+
+    /// The manifest of the run in `directory`.
+    public static func read(runDirectory directory: String) throws -> RunManifest {
+        try JSONFile.read(RunManifest.self, from: "\(directory)/\(fileName)", hint: "rerun `saepipe run CONFIG`")
     }
 
     /// The stage records of a previous run, by id; empty when there is none.
-    public static func previousRecords(at path: String) -> [String: StageRecord] {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
-            let value = try? ConfigValue(parsingJSON: text)
-        else { return [:] }
-        let records = (value["stages"].listValue ?? []).compactMap(StageRecord.init)
-        return Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+    public static func previousRecords(at path: String) -> [StageID: RunManifest.StageRecord] {
+        guard let manifest = try? JSONFile.read(RunManifest.self, from: path) else { return [:] }
+        return Dictionary(manifest.stages.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
     }
 }

@@ -4,12 +4,12 @@ import SAEPipeCore
 /// The pipeline's stages in dependency order, with selection by id or kind.
 public struct StageGraph: Sendable {
     public let stages: [StageSpec]
-    private let index: [String: Int]
+    private let index: [StageID: Int]
 
     /// Checks ids are unique, upstreams exist and there is no cycle; orders stages topologically
     /// (stable: among ready stages, declaration order wins).
     public init(_ declared: [StageSpec]) throws {
-        var seen: [String: Int] = [:]
+        var seen: [StageID: Int] = [:]
         for (position, stage) in declared.enumerated() {
             if seen[stage.id] != nil { throw SAEPipeError.runtime("two stages share the id \(stage.id)") }
             seen[stage.id] = position
@@ -20,11 +20,11 @@ public struct StageGraph: Sendable {
             }
         }
         var ordered: [StageSpec] = []
-        var placed = Set<String>()
+        var placed = Set<StageID>()
         while ordered.count < declared.count {
             guard let next = declared.first(where: { !placed.contains($0.id) && $0.upstream.allSatisfy(placed.contains) })
             else {
-                let stuck = declared.filter { !placed.contains($0.id) }.map(\.id)
+                let stuck = declared.filter { !placed.contains($0.id) }.map(\.id.rawValue)
                 throw SAEPipeError.runtime("stage graph has a cycle among: " + stuck.joined(separator: ", "))
             }
             ordered.append(next)
@@ -34,22 +34,22 @@ public struct StageGraph: Sendable {
         index = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.id, $0) })
     }
 
-    public func stage(_ id: String) -> StageSpec? { index[id].map { stages[$0] } }
+    public func stage(_ id: StageID) -> StageSpec? { index[id].map { stages[$0] } }
 
-    public func downstream(of id: String) -> [StageSpec] { stages.filter { $0.upstream.contains(id) } }
+    public func downstream(of id: StageID) -> [StageSpec] { stages.filter { $0.upstream.contains(id) } }
 
     /// Stage ids matching a selector: an exact id (`train.A`) or a kind (`train`).
-    public func resolve(selector: String) throws -> Set<String> {
-        if index[selector] != nil { return [selector] }
+    public func resolve(selector: String) throws -> Set<StageID> {
+        if index[StageID(selector)] != nil { return [StageID(selector)] }
         let byKind = Set(stages.filter { $0.kind == selector }.map(\.id))
         if !byKind.isEmpty { return byKind }
-        let names = Array(Set(stages.map(\.id) + stages.map(\.kind))).sorted()
+        let names = Array(Set(stages.map(\.id.rawValue) + stages.map(\.kind))).sorted()
         let suggestion = ConfigSchema.closest(to: selector, in: names).map { " — did you mean `\($0)`?" } ?? ""
         throw SAEPipeError.input(
             "no stage `\(selector)`\(suggestion)", hint: "stages: " + names.joined(separator: ", "))
     }
 
-    public func ancestors(of ids: Set<String>) -> Set<String> {
+    public func ancestors(of ids: Set<StageID>) -> Set<StageID> {
         var result = ids
         var frontier = Array(ids)
         while let id = frontier.popLast() {
@@ -61,7 +61,7 @@ public struct StageGraph: Sendable {
         return result
     }
 
-    public func descendants(of ids: Set<String>) -> Set<String> {
+    public func descendants(of ids: Set<StageID>) -> Set<StageID> {
         var result = ids
         for stage in stages where stage.upstream.contains(where: result.contains) { result.insert(stage.id) }
         return result

@@ -55,10 +55,45 @@ public enum BLAS {
 
     // MARK: - Threading and kernels
 
+    /// The process's thread budget for BLAS calls (set once by the command that runs the work).
+    /// OpenBLAS 0.3.21 keeps one process-wide count; saepipe stores its own value and never
+    /// reads it back from OpenBLAS, so a scope below can never leave a wrong count behind.
     public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        get { budget.withLock { $0.configured } }
+        set {
+            budget.withLock { state in
+                state.configured = max(1, newValue)
+                if state.singleThreadedScopes == 0 { openblas_set_num_threads(Int32(state.configured)) }
+            }
+        }
     }
+
+    /// The count OpenBLAS is using right now (1 inside a single-threaded scope).
+    public static var activeThreads: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with OpenBLAS single-threaded, for callers that split work over their own
+    /// threads. Scopes may nest and overlap across threads; OpenBLAS returns to `threads`
+    /// when the last one ends.
+    public static func singleThreaded<Result>(_ body: () throws -> Result) rethrows -> Result {
+        budget.withLock { state in
+            if state.singleThreadedScopes == 0 { openblas_set_num_threads(1) }
+            state.singleThreadedScopes += 1
+        }
+        defer {
+            budget.withLock { state in
+                state.singleThreadedScopes -= 1
+                if state.singleThreadedScopes == 0 { openblas_set_num_threads(Int32(state.configured)) }
+            }
+        }
+        return try body()
+    }
+
+    private struct Budget {
+        var configured: Int
+        var singleThreadedScopes = 0
+    }
+
+    private static let budget = Locked(Budget(configured: Int(openblas_get_num_threads())))
 
     /// The kernel family OpenBLAS is using ("SkylakeX", "Haswell", "Prescott", …).
     public static var coreName: String {
@@ -78,4 +113,16 @@ public enum BLAS {
 
     /// True when this process re-executed itself to set OPENBLAS_CORETYPE.
     public static var reexecutedForCore: Bool { saepipe_openblas_reexecuted() != 0 }
+}
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeFormats
 
 /// Random-weight models with the shapes of real ones, for benchmarks when no weights are around.
 public enum RandomModel {

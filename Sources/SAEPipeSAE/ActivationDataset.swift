@@ -1,7 +1,7 @@
 import Foundation
 import SAEPipeCore
 import SAEPipeData
-import SAEPipeModels
+import SAEPipeFormats
 
 /// The collected activations, memory-mapped and never loaded whole: a seeded held-out
 /// validation split and shuffled training batches gathered row by row.
@@ -17,19 +17,20 @@ public final class ActivationDataset: @unchecked Sendable {
     public let training: [Int]
     /// The held-out windows (indices into meta.json's sequence_offsets), empty for a row-level split.
     public let validationWindows: [Int]
+    /// The set's meta.json.
+    public let meta: ActivationSetMeta
+
+    /// Opens a set with the train stage's held-out split (`ValidationSplit.none` holds nothing out).
+    public convenience init(directory: String, split: ValidationSplit, seed: UInt64) throws {
+        try self.init(directory: directory, validationFraction: split.fraction, maxValidationRows: split.maxRows, seed: seed)
+    }
 
     public init(directory: String, validationFraction: Double, maxValidationRows: Int, seed: UInt64) throws {
         self.directory = directory
-        let metaPath = "\(directory)/meta.json"
-        guard let data = FileManager.default.contents(atPath: metaPath),
-            let meta = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            let shape = meta["shape"] as? [Int], shape.count == 2,
-            let dtype = (meta["dtype"] as? String).flatMap(ActivationStore.DType.init(rawValue:))
-        else {
-            throw SAEPipeError.input("activation metadata is missing or malformed", file: metaPath,
-                                     hint: "rerun the collect stage (`saepipe run CONFIG --force collect`)")
-        }
-        (rows, d, self.dtype) = (shape[0], shape[1], dtype)
+        let meta = try ActivationSetMeta.read(directory: directory)
+        let metaPath = "\(directory)/\(ActivationSetMeta.fileName)"
+        (rows, d, dtype) = (meta.rows, meta.width, ActivationStore.DType(rawValue: meta.dtype)!)
+        self.meta = meta
         file = try MappedFile(path: "\(directory)/acts.mmap")
         guard file.size == rows * d * dtype.bytes else {
             throw SAEPipeError.input("acts.mmap holds \(file.size) bytes, meta.json implies \(rows * d * dtype.bytes)",
@@ -65,8 +66,8 @@ public final class ActivationDataset: @unchecked Sendable {
     }
 
     /// The window each activation row belongs to, when positions.mmap and sequence offsets exist.
-    static func windowOfRow(directory: String, meta: [String: Any], rows: Int) throws -> [Int]? {
-        guard let offsets = meta["sequence_offsets"] as? [Int], offsets.count >= 2,
+    static func windowOfRow(directory: String, meta: ActivationSetMeta, rows: Int) throws -> [Int]? {
+        guard let offsets = meta.windows?.sequenceOffsets, offsets.count >= 2,
             FileSystem.exists("\(directory)/positions.mmap")
         else { return nil }
         let positions = try ActivationStore.readInt32("\(directory)/positions.mmap")

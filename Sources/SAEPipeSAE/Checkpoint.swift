@@ -1,6 +1,6 @@
 import Foundation
 import SAEPipeCore
-import SAEPipeModels
+import SAEPipeFormats
 
 /// What the SAELens `cfg.json` records about where the SAE reads from.
 public struct SAEProvenance: Sendable {
@@ -21,6 +21,77 @@ public struct SAEProvenance: Sendable {
     }
 }
 
+/// SAELens' `cfg.json` (docs/formats.md), as saepipe writes and reads it.
+public struct SAELensConfig: Codable, Sendable, Equatable {
+    public static let fileName = "cfg.json"
+
+    /// SAELens 6 reads provenance under `metadata`.
+    public struct Metadata: Codable, Sendable, Equatable {
+        var modelName: String
+        var hookName: String
+        @EncodedAsNull var hookHeadIndex: Int?
+        var contextSize: Int
+        var datasetPath: String
+        var prependBOS: Bool
+        @EncodedAsNull var saeLensTrainingVersion: String?
+        var trainedWith: String?
+
+        enum CodingKeys: String, CodingKey {
+            case modelName = "model_name", hookName = "hook_name", hookHeadIndex = "hook_head_index", contextSize = "context_size"
+            case datasetPath = "dataset_path", prependBOS = "prepend_bos", saeLensTrainingVersion = "sae_lens_training_version"
+            case trainedWith = "trained_with"
+        }
+    }
+
+    /// `standard` (ReLU), `topk` or `jumprelu`.
+    public var architecture: String
+    public var dIn: Int
+    public var dSAE: Int
+    public var dtype: String?
+    public var device: String?
+    public var applyBDecToInput: Bool?
+    public var normalizeActivations: String?
+    public var reshapeActivations: String?
+    // Older SAELens releases read these at the top level.
+    public var modelName: String?
+    public var hookName: String?
+    public var hookLayer: Int?
+    @EncodedAsNull public var hookHeadIndex: Int?
+    public var contextSize: Int?
+    public var datasetPath: String?
+    public var prependBOS: Bool?
+    public var finetuningScalingFactor: Bool?
+    public var metadata: Metadata?
+    public var k: Int?
+
+    init(_ p: SAEParameters, activation: SAEActivation, provenance: SAEProvenance) {
+        architecture = activation == .relu ? "standard" : activation.name
+        (dIn, dSAE, dtype, device) = (p.d, p.features, "float32", "cpu")
+        (applyBDecToInput, normalizeActivations, reshapeActivations) = (true, "none", "none")
+        modelName = provenance.modelName
+        hookName = provenance.hookName
+        hookLayer = provenance.hookLayer
+        hookHeadIndex = nil
+        contextSize = provenance.contextSize
+        datasetPath = provenance.datasetPath
+        prependBOS = provenance.prependBOS
+        finetuningScalingFactor = false
+        metadata = Metadata(
+            modelName: provenance.modelName, hookName: provenance.hookName, hookHeadIndex: nil, contextSize: provenance.contextSize,
+            datasetPath: provenance.datasetPath, prependBOS: provenance.prependBOS, saeLensTrainingVersion: nil,
+            trainedWith: "saepipe \(SAEPipeVersion.current)")
+        if case .topK(let k) = activation { self.k = k }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, dIn = "d_in", dSAE = "d_sae", dtype, device, applyBDecToInput = "apply_b_dec_to_input"
+        case normalizeActivations = "normalize_activations", reshapeActivations = "reshape_activations", modelName = "model_name"
+        case hookName = "hook_name", hookLayer = "hook_layer", hookHeadIndex = "hook_head_index", contextSize = "context_size"
+        case datasetPath = "dataset_path", prependBOS = "prepend_bos", finetuningScalingFactor = "finetuning_scaling_factor"
+        case metadata, k
+    }
+}
+
 /// SAELens-compatible checkpoints (`cfg.json` + `sae_weights.safetensors`) and the
 /// training state that lets an interrupted run resume exactly.
 public enum SAECheckpoint {
@@ -38,33 +109,14 @@ public enum SAECheckpoint {
         }
         try FileSystem.createDirectory(directory)
         try writer.write(to: "\(directory)/sae_weights.safetensors")
-        var config: [String: Any] = [
-            "architecture": activation == .relu ? "standard" : activation.name,
-            "d_in": p.d, "d_sae": p.features, "dtype": "float32", "device": "cpu",
-            "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
-            // Older SAELens releases read these at the top level; newer ones under metadata.
-            "model_name": provenance.modelName, "hook_name": provenance.hookName, "hook_layer": provenance.hookLayer,
-            "hook_head_index": NSNull(), "context_size": provenance.contextSize, "dataset_path": provenance.datasetPath,
-            "prepend_bos": provenance.prependBOS, "finetuning_scaling_factor": false,
-            "metadata": [
-                "model_name": provenance.modelName, "hook_name": provenance.hookName, "hook_head_index": NSNull(),
-                "context_size": provenance.contextSize, "dataset_path": provenance.datasetPath,
-                "prepend_bos": provenance.prependBOS, "sae_lens_training_version": NSNull(),
-                "trained_with": "saepipe \(SAEPipeVersion.current)",
-            ] as [String: Any],
-        ]
-        if case .topK(let k) = activation { config["k"] = k }
-        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-        try FileSystem.writeAtomically(data, to: "\(directory)/cfg.json")
+        try JSONFile.write(SAELensConfig(p, activation: activation, provenance: provenance), to: "\(directory)/\(SAELensConfig.fileName)")
     }
 
     /// Reads a SAELens directory back (weights on raw activations).
     public static func readSAELens(_ directory: String) throws -> (SAEParameters, SAEActivation) {
-        let configPath = "\(directory)/cfg.json"
-        guard let data = FileManager.default.contents(atPath: configPath),
-            let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            let d = config["d_in"] as? Int, let features = config["d_sae"] as? Int
-        else { throw SAEPipeError.input("not a SAELens cfg.json (needs d_in, d_sae)", file: configPath) }
+        let configPath = "\(directory)/\(SAELensConfig.fileName)"
+        let config = try JSONFile.read(SAELensConfig.self, from: configPath, hint: "a SAELens checkpoint has cfg.json with d_in and d_sae")
+        let (d, features) = (config.dIn, config.dSAE)
         let weights = try SafetensorsFile(path: "\(directory)/sae_weights.safetensors")
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             guard let view = weights.tensors[name], view.shape == shape else {
@@ -74,8 +126,10 @@ public enum SAECheckpoint {
         }
         var activation = SAEActivation.relu
         var logThreshold: [Float] = []
-        switch config["architecture"] as? String {
-        case "topk": activation = .topK(config["k"] as? Int ?? 32)
+        switch config.architecture {
+        case "topk":
+            guard let k = config.k else { throw SAEPipeError.input("a topk cfg.json needs `k`", file: configPath) }
+            activation = .topK(k)
         case "jumprelu":
             activation = .jumpReLU(bandwidth: 0.001)
             logThreshold = try tensor("threshold", [features]).map { Foundation.log($0) }
@@ -115,38 +169,53 @@ public struct TrainingState: Sendable, Equatable {
     static let infoFile = "training_state.json"
 
     public func write(to directory: String) throws {
-        let temporary = directory + ".tmp-\(getpid())"
-        FileSystem.remove(temporary)
-        try FileSystem.createDirectory(temporary)
-        var writer = SafetensorsWriter()
-        for name in parameters.tensorNames {
-            let values = parameters[name]
-            writer.add(name, float32: values, shape: [values.count])
-            writer.add("adam.m.\(name)", float32: adam.first?[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
-            writer.add("adam.v.\(name)", float32: adam.second?[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
+        try FileSystem.replaceDirectory(at: directory) { temporary in
+            var writer = SafetensorsWriter()
+            for name in parameters.tensorNames {
+                let values = parameters[name]
+                writer.add(name, float32: values, shape: [values.count])
+                writer.add("adam.m.\(name)", float32: adam.first?[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
+                writer.add("adam.v.\(name)", float32: adam.second?[name] ?? [Float](repeating: 0, count: values.count), shape: [values.count])
         }
         writer.add("tokens_since_fired", int32: tokensSinceFired, shape: [tokensSinceFired.count])
         try writer.write(to: "\(temporary)/\(Self.stateFile)")
-        let info: [String: Any] = [
-            "step": step, "epoch": order.epoch, "offset": order.offset, "order_seed": String(order.seed),
-            "lambda_bits": lambda.bitPattern, "l0_average_bits": String(l0Average.bitPattern), "scale_bits": scale.bitPattern,
-            "adam_step": adam.step, "d": parameters.d, "features": parameters.features, "metrics": metrics,
-        ]
-        try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]).write(to: URL(fileURLWithPath: "\(temporary)/\(Self.infoFile)"))
-        FileSystem.remove(directory)
-        try FileSystem.rename(from: temporary, to: directory)
+        let info = Info(
+            step: step, epoch: order.epoch, offset: order.offset, orderSeed: String(order.seed), lambdaBits: lambda.bitPattern,
+            l0AverageBits: String(l0Average.bitPattern), scaleBits: scale.bitPattern, adamStep: adam.step, d: parameters.d,
+            features: parameters.features, metrics: metrics)
+        try JSONFile.write(info, to: "\(temporary)/\(Self.infoFile)", pretty: false)
+        }
+    }
+
+    /// `training_state.json`: the counters beside the tensors. 64-bit patterns are strings, since JSON numbers are doubles.
+    struct Info: Codable {
+        var step: Int
+        var epoch: Int
+        var offset: Int
+        var orderSeed: String
+        var lambdaBits: UInt32
+        var l0AverageBits: String
+        var scaleBits: UInt32
+        var adamStep: Int
+        var d: Int
+        var features: Int
+        var metrics: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case step, epoch, offset, orderSeed = "order_seed", lambdaBits = "lambda_bits", l0AverageBits = "l0_average_bits"
+            case scaleBits = "scale_bits", adamStep = "adam_step", d, features, metrics
+        }
     }
 
     public static func read(from directory: String, settings: TrainSettings) throws -> TrainingState? {
-        guard let data = FileManager.default.contents(atPath: "\(directory)/\(infoFile)") else { return nil }
-        guard let info = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            let step = info["step"] as? Int, let epoch = info["epoch"] as? Int, let offset = info["offset"] as? Int,
-            let seed = (info["order_seed"] as? String).flatMap(UInt64.init), let d = info["d"] as? Int,
-            let features = info["features"] as? Int, let lambdaBits = info["lambda_bits"] as? UInt32,
-            let l0Bits = (info["l0_average_bits"] as? String).flatMap(UInt64.init), let scaleBits = info["scale_bits"] as? UInt32,
-            let adamStep = info["adam_step"] as? Int
-        else { throw SAEPipeError.input("training state is unreadable", file: "\(directory)/\(infoFile)",
-                                        hint: "delete \(directory) to start the training over") }
+        guard FileSystem.exists("\(directory)/\(infoFile)") else { return nil }
+        let hint = "delete \(directory) to start the training over"
+        let info = try JSONFile.read(Info.self, from: "\(directory)/\(infoFile)", hint: hint)
+        guard let seed = UInt64(info.orderSeed), let l0Bits = UInt64(info.l0AverageBits) else {
+            throw SAEPipeError.input("training state is unreadable", file: "\(directory)/\(infoFile)", hint: hint)
+        }
+        let (step, epoch, offset, d, features, adamStep) = (info.step, info.epoch, info.offset, info.d, info.features, info.adamStep)
+        let (lambdaBits, scaleBits) = (info.lambdaBits, info.scaleBits)
         let tensors = try SafetensorsFile(path: "\(directory)/\(stateFile)")
         var parameters = SAEParameters(d: d, features: features, wEnc: [], bEnc: [], wDec: [], bDec: [],
                                        logThreshold: tensors.tensors["log_threshold"] == nil ? [] : [0])
@@ -169,6 +238,6 @@ public struct TrainingState: Sendable, Equatable {
         return TrainingState(
             parameters: parameters, adam: adam, order: BatchOrder(seed: seed, epoch: epoch, offset: offset), step: step,
             lambda: Float(bitPattern: lambdaBits), l0Average: Double(bitPattern: l0Bits), tokensSinceFired: fired,
-            scale: Float(bitPattern: scaleBits), metrics: info["metrics"] as? [String] ?? [])
+            scale: Float(bitPattern: scaleBits), metrics: info.metrics)
     }
 }

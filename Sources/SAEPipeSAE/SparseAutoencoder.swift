@@ -22,7 +22,7 @@ public enum SAEActivation: Sendable, Equatable {
 }
 
 /// How the L1 penalty meets the decoder.
-public enum SparsityForm: String, Sendable {
+public enum SparsityForm: String, Sendable, Decodable {
     /// Plain L1 on f; decoder rows renormalized to unit norm after every step.
     case unitNormDecoder = "unit_norm_decoder"
     /// L1 on f_i · ‖W_dec,i‖ with an unconstrained decoder (Anthropic's April 2024 update).

@@ -31,8 +31,7 @@ public enum TrainBenchmark {
             try row.withUnsafeBufferPointer { try writer.append($0) }
         }
         try writer.close()
-        let meta: [String: Any] = ["dtype": "float32", "shape": [rows, d]]
-        try JSONSerialization.data(withJSONObject: meta).write(to: URL(fileURLWithPath: "\(directory)/meta.json"))
+        try ActivationSetMeta(dtype: "float32", rows: rows, width: d, provenance: nil, windows: nil).write(directory: directory)
     }
 
     public static func run(d: Int, features: Int, batch: Int, steps: Int, warmupSteps: Int, settings base: TrainSettings,
@@ -51,11 +50,10 @@ public enum TrainBenchmark {
         trainer.console = console
         trainer.label = "bench train"
         let result = try trainer.train()
-        // metrics rows: step,tokens,loss,mse,l1,l0,fve,dead_fraction,lr,lambda,tokens_per_s
-        let rows = result.metricsCSV.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
-        let timed = rows.suffix(steps)
-        let rate = Double(timed.count * batch) / timed.reduce(0.0) { $0 + Double(batch) / max(Double($1[10]) ?? 1, 1) }
-        let l0 = timed.reduce(0.0) { $0 + (Double($1[5]) ?? 0) } / Double(max(timed.count, 1))
+        let timed = result.metrics.rows.suffix(steps)
+        let seconds = timed.reduce(0.0) { $0 + Double(batch) / max($1[.tokensPerSecond] ?? 1, 1) }
+        let rate = Double(timed.count * batch) / seconds
+        let l0 = timed.reduce(0.0) { $0 + ($1[.l0] ?? 0) } / Double(max(timed.count, 1))
         return Result(tokensPerSecond: rate, l0: l0, features: features, timedSteps: timed.count)
     }
 }

@@ -2,39 +2,91 @@ import Foundation
 import SAEPipeCore
 
 /// Everything that shapes a training run, read from the `sae` and `train` config sections.
-public struct TrainSettings: Sendable, Equatable {
-    public var expansion: Int = 8
+/// Everything that shapes a training run: the `seed`, `sae` and `train` config sections.
+/// Every default is in `configFields` (the schema); this type has none of its own.
+public struct TrainSettings: Sendable, Equatable, Decodable {
+    /// The `sae` and `train` sections of the schema.
+    public static let configFields: [ConfigField] = [
+        ConfigField("sae", .section(ConfigSection([
+            ConfigField("expansion", .int(1...1024), default: .int(8), doc: "features per activation dimension: d_sae = expansion × d_model"),
+            ConfigField("d_sae", .int(1...10_000_000), doc: "the number of features, instead of expansion"),
+            ConfigField("activation", .choice(["relu", "topk", "jumprelu"]), default: .string("relu"),
+                        doc: "ReLU with an L1 penalty, TopK (k per token), or JumpReLU (learned thresholds, L0 penalty)"),
+            ConfigField("k", .int(1...100_000), default: .int(32), doc: "active features per token for topk"),
+            ConfigField("sparsity", .choice(["unit_norm_decoder", "decoder_norm_weighted"]), default: .string("unit_norm_decoder"),
+                        doc: "plain L1 with decoder rows renormalized to unit norm after every step, or L1 weighted by decoder-row norms with a free decoder"),
+            ConfigField("jumprelu_bandwidth", .double(1e-9...10), default: .double(0.001), doc: "width of JumpReLU's straight-through kernel"),
+            ConfigField("jumprelu_init_threshold", .double(1e-9...10), default: .double(0.001), doc: "JumpReLU's starting threshold"),
+            ConfigField("normalize_activations", .bool, default: .bool(true),
+                        doc: "train on activations scaled so that E‖x‖ = √d (folded back into the saved weights)"),
+            ConfigField("decoder_init_norm", .double(1e-6...10), default: .double(0.1),
+                        doc: "norm of the initial decoder rows (the encoder starts as their transpose)"),
+        ])), doc: "the sparse autoencoder's architecture"),
+        ConfigField("train", .section(ConfigSection([
+            ConfigField("tokens", .int(1...10_000_000_000), default: .int(2_000_000), doc: "training tokens (batches drawn across epochs)"),
+            ConfigField("epochs", .double(0.001...100_000), doc: "passes over the training split, instead of tokens"),
+            ConfigField("batch_size", .int(1...65_536), default: .int(1024), doc: "rows per optimizer step"),
+            ConfigField("lr", .double(0...10), default: .double(4e-4), doc: "Adam learning rate"),
+            ConfigField("lr_warmup_steps", .int(0...10_000_000), default: .int(100), doc: "linear learning-rate warmup"),
+            ConfigField("lr_decay_fraction", .double(0...1), default: .double(0.2), doc: "linear decay to zero over this last share of steps"),
+            ConfigField("l1_coefficient", .double(0...1e6), default: .double(3), doc: "λ: weight of the sparsity penalty (L1; L0 for jumprelu)"),
+            ConfigField("l1_warmup_fraction", .double(0...1), default: .double(0.05), doc: "λ ramps up linearly over this first share of steps"),
+            ConfigField("adam_beta1", .double(0...1), default: .double(0.9), doc: "Adam β1"),
+            ConfigField("adam_beta2", .double(0...1), default: .double(0.999), doc: "Adam β2"),
+            ConfigField("adam_epsilon", .double(0...1), default: .double(1e-8), doc: "Adam ε"),
+            ConfigField("grad_clip", .double(0...1e9), default: .double(1), doc: "clip the global gradient norm to this (0: off)"),
+            ConfigField("target_l0", .double(0...1e6), doc: "steer λ so the average L0 approaches this (relu, jumprelu)"),
+            ConfigField("validation_fraction", .double(0...0.5), default: .double(0.05), doc: "share of rows held out for validation (whole windows, so eval's sequences are unseen too)"),
+            ConfigField("max_validation_rows", .int(1...10_000_000), default: .int(8192), doc: "cap on held-out rows"),
+            ConfigField("log_every", .int(1...1_000_000), default: .int(10), doc: "steps between metrics.csv rows"),
+            ConfigField("validate_every", .int(0...1_000_000), default: .int(0), doc: "steps between validation logs (0: only at the end)"),
+            ConfigField("checkpoint_every", .int(1...1_000_000), default: .int(100), doc: "steps between resumable checkpoints"),
+            ConfigField("dead_window_tokens", .int(1...1_000_000_000), default: .int(1_000_000), doc: "a feature silent this many tokens counts as dead"),
+            ConfigField("compute", .choice(["auto", "dense", "sparse"]), default: .string("auto"),
+                        doc: "decoder and gradients as dense GEMMs or over active features only; auto picks sparse below 8% density"),
+            ConfigField("resample_every", .int(0...1_000_000), default: .int(0), doc: "resample dead features every this many steps (0: never)"),
+        ])), doc: "optimization of each SAE"),
+    ]
+
+    public var expansion: Int
     public var dSAE: Int?
-    public var activation: SAEActivation = .relu
-    public var form: SparsityForm = .unitNormDecoder
-    public var jumpReLUInitialThreshold: Float = 0.001
-    public var normalizeActivations = true
-    public var decoderInitNorm: Float = 0.1
+    public var activation: SAEActivation
+    public var form: SparsityForm
+    public var jumpReLUInitialThreshold: Float
+    public var normalizeActivations: Bool
+    public var decoderInitNorm: Float
 
-    public var tokens: Int = 2_000_000
+    public var tokens: Int
     public var epochs: Double?
-    public var batchSize = 1024
-    public var lr: Float = 4e-4
-    public var lrWarmupSteps = 100
-    public var lrDecayFraction: Double = 0.2
-    public var l1Coefficient: Float = 3
-    public var l1WarmupFraction: Double = 0.05
-    public var beta1: Float = 0.9
-    public var beta2: Float = 0.999
-    public var epsilon: Float = 1e-8
-    public var gradientClip: Float? = 1
+    public var batchSize: Int
+    public var lr: Float
+    public var lrWarmupSteps: Int
+    public var lrDecayFraction: Double
+    public var l1Coefficient: Float
+    public var l1WarmupFraction: Double
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    public var gradientClip: Float?
     public var targetL0: Double?
-    public var validationFraction: Double = 0.05
-    public var maxValidationRows = 8192
-    public var logEvery = 10
-    public var validateEvery = 0
-    public var checkpointEvery = 100
-    public var deadWindowTokens = 1_000_000
-    public var resampleEvery = 0
-    public var seed: UInt64 = 0
-    public var compute: ComputeMode = .standard
+    public var validation: ValidationSplit
+    public var logEvery: Int
+    public var validateEvery: Int
+    public var checkpointEvery: Int
+    public var deadWindowTokens: Int
+    public var resampleEvery: Int
+    public var seed: UInt64
+    public var compute: ComputeMode
 
-    public init() {}
+    public var validationFraction: Double { validation.fraction }
+    public var maxValidationRows: Int { validation.maxRows }
+
+    /// The schema's defaults (tests and benchmarks start from these).
+    public static var defaults: TrainSettings {
+        let schema = ConfigSchema(ConfigSection([ConfigField.seed] + configFields))
+        // The schema's own defaults always decode.
+        return try! ConfigReader(schema.defaults()).decode(TrainSettings.self, at: "")
+    }
 
     public func features(d: Int) -> Int { dSAE ?? expansion * d }
 
@@ -59,46 +111,82 @@ public struct TrainSettings: Sendable, Equatable {
         return warmup > 0 && step < warmup ? Float(step + 1) / Float(warmup) : 1
     }
 
-    public static func fromConfig(_ config: ConfigValue) -> TrainSettings {
-        var s = TrainSettings()
-        let sae = config["sae"], train = config["train"]
-        s.expansion = sae["expansion"].intValue ?? s.expansion
-        s.dSAE = sae["d_sae"].intValue
-        switch sae["activation"].stringValue ?? "relu" {
-        case "topk": s.activation = .topK(sae["k"].intValue ?? 32)
-        case "jumprelu": s.activation = .jumpReLU(bandwidth: Float(sae["jumprelu_bandwidth"].doubleValue ?? 0.001))
-        default: s.activation = .relu
-        }
-        s.form = SparsityForm(rawValue: sae["sparsity"].stringValue ?? "") ?? .unitNormDecoder
-        s.jumpReLUInitialThreshold = Float(sae["jumprelu_init_threshold"].doubleValue ?? 0.001)
-        s.normalizeActivations = sae["normalize_activations"].boolValue ?? true
-        s.decoderInitNorm = Float(sae["decoder_init_norm"].doubleValue ?? 0.1)
-        s.tokens = train["tokens"].intValue ?? s.tokens
-        s.epochs = train["epochs"].doubleValue
-        s.batchSize = train["batch_size"].intValue ?? s.batchSize
-        s.lr = Float(train["lr"].doubleValue ?? Double(s.lr))
-        s.lrWarmupSteps = train["lr_warmup_steps"].intValue ?? s.lrWarmupSteps
-        s.lrDecayFraction = train["lr_decay_fraction"].doubleValue ?? s.lrDecayFraction
-        s.l1Coefficient = Float(train["l1_coefficient"].doubleValue ?? Double(s.l1Coefficient))
-        s.l1WarmupFraction = train["l1_warmup_fraction"].doubleValue ?? s.l1WarmupFraction
-        s.beta1 = Float(train["adam_beta1"].doubleValue ?? 0.9)
-        s.beta2 = Float(train["adam_beta2"].doubleValue ?? 0.999)
-        s.epsilon = Float(train["adam_epsilon"].doubleValue ?? 1e-8)
-        s.gradientClip = train["grad_clip"].doubleValue.map(Float.init).flatMap { $0 > 0 ? $0 : nil }
-        s.targetL0 = train["target_l0"].doubleValue
-        s.validationFraction = train["validation_fraction"].doubleValue ?? s.validationFraction
-        s.maxValidationRows = train["max_validation_rows"].intValue ?? s.maxValidationRows
-        s.logEvery = train["log_every"].intValue ?? s.logEvery
-        s.validateEvery = train["validate_every"].intValue ?? s.validateEvery
-        s.checkpointEvery = train["checkpoint_every"].intValue ?? s.checkpointEvery
-        s.deadWindowTokens = train["dead_window_tokens"].intValue ?? s.deadWindowTokens
-        s.resampleEvery = train["resample_every"].intValue ?? s.resampleEvery
-        s.seed = UInt64(config["seed"].intValue ?? 0)
-        switch train["compute"].stringValue ?? "auto" {
-        case "dense": s.compute = .dense
-        case "sparse": s.compute = .sparse
-        default: s.compute = .standard
-        }
-        return s
+    enum RootKeys: String, CodingKey { case seed, sae, train }
+    enum SAEKeys: String, CodingKey {
+        case expansion, dSAE = "d_sae", activation, k, sparsity, jumpReLUBandwidth = "jumprelu_bandwidth"
+        case jumpReLUInitialThreshold = "jumprelu_init_threshold", normalizeActivations = "normalize_activations"
+        case decoderInitNorm = "decoder_init_norm"
     }
+    enum TrainKeys: String, CodingKey {
+        case tokens, epochs, batchSize = "batch_size", lr, lrWarmupSteps = "lr_warmup_steps", lrDecayFraction = "lr_decay_fraction"
+        case l1Coefficient = "l1_coefficient", l1WarmupFraction = "l1_warmup_fraction", beta1 = "adam_beta1", beta2 = "adam_beta2"
+        case epsilon = "adam_epsilon", gradientClip = "grad_clip", targetL0 = "target_l0", logEvery = "log_every"
+        case validateEvery = "validate_every", checkpointEvery = "checkpoint_every", deadWindowTokens = "dead_window_tokens"
+        case compute, resampleEvery = "resample_every"
+    }
+    enum ActivationName: String, Decodable { case relu, topk, jumprelu }
+    enum ComputeName: String, Decodable { case auto, dense, sparse }
+
+    public init(from decoder: Decoder) throws {
+        let root = try decoder.container(keyedBy: RootKeys.self)
+        seed = try root.decode(UInt64.self, forKey: .seed)
+        let sae = try root.nestedContainer(keyedBy: SAEKeys.self, forKey: .sae)
+        expansion = try sae.decode(Int.self, forKey: .expansion)
+        dSAE = try sae.decodeIfPresent(Int.self, forKey: .dSAE)
+        let k = try sae.decode(Int.self, forKey: .k)
+        let bandwidth = try sae.decode(Float.self, forKey: .jumpReLUBandwidth)
+        switch try sae.decode(ActivationName.self, forKey: .activation) {
+        case .relu: activation = .relu
+        case .topk: activation = .topK(k)
+        case .jumprelu: activation = .jumpReLU(bandwidth: bandwidth)
+        }
+        form = try sae.decode(SparsityForm.self, forKey: .sparsity)
+        jumpReLUInitialThreshold = try sae.decode(Float.self, forKey: .jumpReLUInitialThreshold)
+        normalizeActivations = try sae.decode(Bool.self, forKey: .normalizeActivations)
+        decoderInitNorm = try sae.decode(Float.self, forKey: .decoderInitNorm)
+
+        let train = try root.nestedContainer(keyedBy: TrainKeys.self, forKey: .train)
+        tokens = try train.decode(Int.self, forKey: .tokens)
+        epochs = try train.decodeIfPresent(Double.self, forKey: .epochs)
+        batchSize = try train.decode(Int.self, forKey: .batchSize)
+        lr = try train.decode(Float.self, forKey: .lr)
+        lrWarmupSteps = try train.decode(Int.self, forKey: .lrWarmupSteps)
+        lrDecayFraction = try train.decode(Double.self, forKey: .lrDecayFraction)
+        l1Coefficient = try train.decode(Float.self, forKey: .l1Coefficient)
+        l1WarmupFraction = try train.decode(Double.self, forKey: .l1WarmupFraction)
+        beta1 = try train.decode(Float.self, forKey: .beta1)
+        beta2 = try train.decode(Float.self, forKey: .beta2)
+        epsilon = try train.decode(Float.self, forKey: .epsilon)
+        let clip = try train.decode(Float.self, forKey: .gradientClip)
+        gradientClip = clip > 0 ? clip : nil  // 0 turns clipping off
+        targetL0 = try train.decodeIfPresent(Double.self, forKey: .targetL0)
+        validation = try ValidationSplit(from: root.superDecoder(forKey: .train))
+        logEvery = try train.decode(Int.self, forKey: .logEvery)
+        validateEvery = try train.decode(Int.self, forKey: .validateEvery)
+        checkpointEvery = try train.decode(Int.self, forKey: .checkpointEvery)
+        deadWindowTokens = try train.decode(Int.self, forKey: .deadWindowTokens)
+        resampleEvery = try train.decode(Int.self, forKey: .resampleEvery)
+        switch try train.decode(ComputeName.self, forKey: .compute) {
+        case .auto: compute = .standard
+        case .dense: compute = .dense
+        case .sparse: compute = .sparse
+        }
+    }
+}
+
+/// The held-out split of an activation set (`train.validation_fraction`, `train.max_validation_rows`):
+/// training and evaluation read it alike, so both see the same held-out windows.
+public struct ValidationSplit: Sendable, Equatable, Decodable {
+    public var fraction: Double
+    public var maxRows: Int
+
+    public init(fraction: Double, maxRows: Int) {
+        self.fraction = fraction
+        self.maxRows = maxRows
+    }
+
+    /// No rows held out (interpretation reads every row).
+    public static let none = ValidationSplit(fraction: 0, maxRows: 1)
+
+    enum CodingKeys: String, CodingKey { case fraction = "validation_fraction", maxRows = "max_validation_rows" }
 }

@@ -29,14 +29,13 @@ public struct Trainer {
         public var scale: Float
         public var validation: SAEEvaluation
         public var steps: Int
-        public var metricsCSV: String
+        public var metrics: TrainingMetrics
         public var tokensPerSecond: Double
     }
 
     /// Thrown by the test hook `stopAfterStep`, after the checkpoint at that step is written.
     public struct Interrupted: Error {}
 
-    public static let metricsHeader = "step,tokens,loss,mse,l1,l0,fve,dead_fraction,lr,lambda,tokens_per_s"
 
     public let dataset: ActivationDataset
     public let settings: TrainSettings
@@ -113,13 +112,10 @@ public struct Trainer {
                 let elapsed = Date().timeIntervalSince(windowStart.0)
                 let rate = elapsed > 0 ? Double((state.step - windowStart.1) * batchSize) / elapsed : 0
                 windowStart = (Date(), state.step)
-                state.metrics.append([
-                    // mse in raw activation units; loss, l1 and λ as optimized (on scaled activations).
-                    "\(state.step)", "\(state.step * batchSize)", format(loss),
-                    format(stats.mse / Double(state.scale * state.scale)), format(stats.l1),
-                    format(stats.l0), format(stats.fve), format(dead), format(Double(lr)), format(Double(lambda)),
-                    String(format: "%.0f", rate),
-                ].joined(separator: ","))
+                state.metrics.append(TrainingMetrics.line(
+                    step: state.step, tokens: state.step * batchSize, loss: loss, mse: stats.mse / Double(state.scale * state.scale),
+                    l1: stats.l1, l0: stats.l0, fve: stats.fve, deadFraction: dead, lr: Double(lr), lambda: Double(lambda),
+                    tokensPerSecond: rate))
             }
             if settings.validateEvery > 0, state.step % settings.validateEvery == 0, state.step < total {
                 let v = evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation)
@@ -143,7 +139,7 @@ public struct Trainer {
         return Result(
             parameters: SAECheckpoint.foldScale(state.parameters, scale: state.scale), scale: state.scale,
             validation: validation, steps: total,
-            metricsCSV: ([Self.metricsHeader] + state.metrics).joined(separator: "\n") + "\n",
+            metrics: TrainingMetrics(lines: state.metrics),
             tokensPerSecond: seconds > 0 ? Double((total - startStep) * batchSize) / seconds : 0)
     }
 
@@ -152,8 +148,6 @@ public struct Trainer {
         SAEEvaluator.evaluate(SAECheckpoint.foldScale(p, scale: scale), activation: activation, dataset: dataset, rows: rows,
                               batchSize: settings.batchSize)
     }
-
-    private func format(_ value: Double) -> String { String(format: "%.6g", value) }
 
     private func diverged(step: Int, lastGood: Int, what: String) -> SAEPipeError {
         SAEPipeError.runtime(

@@ -15,7 +15,7 @@ do {
         let (victim, stageId) = (arguments[2], arguments[3])
         let definition = try SweepDefinition.load(configPath: arguments[1], stages: { config in
             try PipelineStages.stages(for: config).map { stage in
-                guard config[path: "run_name"].stringValue == victim, stage.id == stageId else { return stage }
+                guard config[path: "run_name"].stringValue == victim, stage.id.rawValue == stageId else { return stage }
                 var killed = stage
                 killed.run = { context in
                     try stage.run(context)
@@ -29,7 +29,7 @@ do {
         let experiment = try TestPipeline.load(arguments[0])
         let until = arguments.count > 2 && arguments[1] == "--until" ? arguments[2] : nil
         let report = try experiment.runner().run(RunOptions(selection: RunSelection(until: until)))
-        print(report.ranStages.joined(separator: ","))
+        print(report.ranStages.map(\.rawValue).joined(separator: ","))
     }
 } catch {
     FileHandle.standardError.write(Data("\(error)\n".utf8))

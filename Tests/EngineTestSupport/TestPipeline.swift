@@ -42,7 +42,7 @@ public enum TestPipeline {
             let collectSlice = config.value.slice(["seed", "collect"]).setting(.string(side), at: ["side"])
             let dataset = config[path: "collect.dataset"].stringValue
             stages.append(StageSpec(
-                id: "collect.\(side)", kind: "collect", version: 1, config: collectSlice,
+                id: StageID("collect.\(side)"), kind: "collect", version: 1, config: collectSlice,
                 inputFiles: dataset.map { [$0] } ?? [],
                 run: { context in
                     record(log, context.stageId)
@@ -55,10 +55,10 @@ public enum TestPipeline {
                 }))
             let trainSlice = config.value.slice(["seed", "train"])
             stages.append(StageSpec(
-                id: "train.\(side)", kind: "train", version: 1, upstream: ["collect.\(side)"], config: trainSlice,
+                id: StageID("train.\(side)"), kind: "train", version: 1, upstream: [StageID("collect.\(side)")], config: trainSlice,
                 run: { context in
                     record(log, context.stageId)
-                    let data = try String(contentsOfFile: context.upstream("collect.\(side)") + "/data.txt", encoding: .utf8)
+                    let data = try String(contentsOfFile: context.upstream(StageID("collect.\(side)")) + "/data.txt", encoding: .utf8)
                     let partial = context.output("weights.txt")
                     try "partial".write(toFile: partial, atomically: false, encoding: .utf8)
                     if ProcessInfo.processInfo.environment[hangVariable] != nil {
@@ -77,11 +77,11 @@ public enum TestPipeline {
                     ["saes": .map([side: .string(context.entryRelativePath)])]
                 }))
             stages.append(StageSpec(
-                id: "interpret.\(side)", kind: "interpret", version: 1, upstream: ["train.\(side)"],
+                id: StageID("interpret.\(side)"), kind: "interpret", version: 1, upstream: [StageID("train.\(side)")],
                 config: config.value.slice(["interpret"]),
                 run: { context in
                     record(log, context.stageId)
-                    let weights = try String(contentsOfFile: context.upstream("train.\(side)") + "/weights.txt", encoding: .utf8)
+                    let weights = try String(contentsOfFile: context.upstream(StageID("train.\(side)")) + "/weights.txt", encoding: .utf8)
                     try FileSystem.createDirectory(context.output("features"))
                     try "features of \(weights)".write(
                         toFile: context.output("features/summary.md"), atomically: false, encoding: .utf8)
@@ -103,7 +103,7 @@ public enum TestPipeline {
     private static let logLock = NSLock()
 
     /// Appends with O_APPEND so concurrent stages and processes never interleave lines.
-    static func record(_ log: String, _ id: String) {
+    static func record(_ log: String, _ id: StageID) {
         logLock.lock()
         defer { logLock.unlock() }
         try? FileSystem.createDirectory((log as NSString).deletingLastPathComponent)

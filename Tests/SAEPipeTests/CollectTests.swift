@@ -16,7 +16,7 @@ final class CollectTests: XCTestCase {
     func run(_ config: String, until: String? = "collect", overrides: [String] = []) throws -> RunManifestSummary {
         let experiment = try Experiment.load(configPath: config, overrides: overrides)
         let report = try experiment.runner().run(RunOptions(selection: RunSelection(until: until)))
-        return RunManifestSummary(ran: report.ranStages)
+        return RunManifestSummary(ran: report.ranStages.map(\.rawValue))
     }
 
     struct RunManifestSummary { var ran: [String] }
@@ -118,7 +118,7 @@ final class CollectTests: XCTestCase {
             XCTAssertTrue(metrics.hasPrefix("step,tokens,loss,mse,l1,l0,fve,dead_fraction,lr,lambda,tokens_per_s\n"))
             XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/train/\(side)/validation.json"))
         }
-        // results.json: every pair with DESIGN.md's keys, and the cross-domain figures derived from them.
+        // results.json: every pair with the keys docs/formats.md fixes, and the cross-domain figures derived from them.
         let results = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/results.json"))) as! [String: Any]
         let eval = results["eval"] as! [String: [String: Any]]

@@ -31,8 +31,8 @@ final class EvalTests: XCTestCase {
         let hook = HookPoint(layer: 1, site: .mlpOut)
         var zero = identitySAE(d: 64)
         zero.wDec = [Float](repeating: 0, count: zero.wDec.count)
-        let losses = try EvalStage.splicedLosses(
-            model: model, tokens: tokens, hook: hook, saes: ["A": (identitySAE(d: 64), .relu), "B": (zero, .relu)], batchSize: 4)
+        let losses = try SplicedLoss.measure(
+            model: model, tokens: tokens, hook: hook, saes: [.A: (identitySAE(d: 64), .relu), .B: (zero, .relu)], batchSize: 4)
         // Independent: the full model's token NLL, and the same with mlp_out zeroed.
         let clean = try model.forward(tokens, ForwardRequest(outputs: [.tokenNLL])).tokenNLL!
         let zeroed = try model.forward(tokens, ForwardRequest(intervene: [hook], intervention: { _, _, b in b.update(repeating: 0) },
@@ -41,10 +41,10 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(losses.clean, mean(clean), accuracy: 1e-5)
         XCTAssertEqual(losses.zero, mean(zeroed), accuracy: 1e-5)
         XCTAssertNotEqual(losses.clean, losses.zero)
-        XCTAssertEqual(losses.sae["A"]!, losses.clean, "the identity SAE changes nothing")
-        XCTAssertEqual(losses.sae["B"]!, losses.zero, "an SAE that reconstructs zeros is the zero ablation")
-        let metrics = EvalStage.PairMetrics(reconstruction: SAEEvaluation(mse: 0, fve: 1, l0: 0, l1: 0, deadFraction: 0, rows: 1),
-                                            denseFraction: 0, ceClean: losses.clean, ceSAE: losses.sae["A"]!, ceZero: losses.zero)
+        XCTAssertEqual(losses.sae[.A]!, losses.clean, "the identity SAE changes nothing")
+        XCTAssertEqual(losses.sae[.B]!, losses.zero, "an SAE that reconstructs zeros is the zero ablation")
+        let metrics = EvalResults.PairMetrics(reconstruction: SAEEvaluation(mse: 0, fve: 1, l0: 0, l1: 0, deadFraction: 0, rows: 1),
+                                            denseFraction: 0, ceClean: losses.clean, ceSAE: losses.sae[.A]!, ceZero: losses.zero)
         XCTAssertEqual(metrics.ceRecovered, 1)
     }
 

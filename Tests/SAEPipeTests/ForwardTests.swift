@@ -1,6 +1,8 @@
 import Foundation
 import SAEPipe
 import SAEPipeCore
+import SAEPipeFormats
+import SAEPipeLinalg
 import SAEPipeModels
 import XCTest
 
@@ -52,6 +54,35 @@ final class ForwardTests: XCTestCase {
     }
 
     /// Collecting layer 0 loads one layer and no unembedding, and still matches the full pass.
+    /// Forward passes split sequences over their own threads with single-threaded GEMMs; two at
+    /// once must each use the threads they asked for and leave the process's BLAS count alone.
+    func testConcurrentForwardPassesKeepTheirOwnThreadCounts() throws {
+        let model = try LanguageModel.load(fixturePath("tiny-neox"))
+        let saved = BLAS.threads
+        defer { BLAS.threads = saved }
+        BLAS.threads = 2
+        var generator = SplitMix64(seed: 9)
+        let tokens = TokenBatch(ids: (0..<(8 * 16)).map { _ in Int32(generator.next() % 512) }, batch: 8, seqLen: 16)
+        let hook = HookPoint(layer: 1, site: .mlpOut)
+        let reference = try model.forward(tokens, ForwardRequest(capture: [hook], threads: 1)).captured[hook]!
+        let lock = NSLock()
+        nonisolated(unsafe) var seen: [(asked: Int, groups: Int, values: [Float])] = []
+        DispatchQueue.concurrentPerform(iterations: 12) { index in
+            let asked = [4, 1, 3][index % 3]
+            let result = try! model.forward(tokens, ForwardRequest(capture: [hook], threads: asked))
+            lock.lock()
+            seen.append((asked, result.groups, result.captured[hook]!))
+            lock.unlock()
+        }
+        XCTAssertEqual(seen.count, 12)
+        for pass in seen {
+            XCTAssertEqual(pass.groups, pass.asked, "a pass runs as many groups as it asked for")
+            XCTAssertEqual(zip(pass.values, reference).map { abs($0 - $1) }.max() ?? 1, 0, accuracy: 1e-5)
+        }
+        XCTAssertEqual(BLAS.threads, 2, "the configured count is unchanged")
+        XCTAssertEqual(BLAS.activeThreads, 2, "OpenBLAS is back at the configured count")
+    }
+
     func testPartialLoadStopsAtTheDeepestHook() throws {
         for path in ["tiny-neox", "tiny-llama/model-q8_0.gguf"] {
             let full = try LanguageModel.load(fixturePath(path))
@@ -140,7 +171,7 @@ final class ForwardTests: XCTestCase {
         }
     }
 
-    /// `saepipe forward`'s file: the tensor names and shapes DESIGN.md fixes, values equal to
+    /// `saepipe forward`'s file: the tensor names and shapes docs/formats.md fixes, values equal to
     /// the reference, whatever the chunking.
     func testForwardExportWritesTheContractTensors() throws {
         let directory = try temporaryDirectory(self)

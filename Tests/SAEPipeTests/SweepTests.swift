@@ -41,8 +41,8 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(outcomes.map(\.status), Array(repeating: .finished, count: 4))
         // Collect ran once for the whole sweep; training ran per variant; nothing after eval.
         let ran = outcomes.flatMap(\.ranStages)
-        XCTAssertEqual(ran.filter { $0.hasPrefix("collect.") }.sorted(), ["collect.A", "collect.B"])
-        XCTAssertEqual(ran.filter { $0.hasPrefix("train.") }.count, 8)
+        XCTAssertEqual(ran.filter { $0.rawValue.hasPrefix("collect.") }.sorted(), ["collect.A", "collect.B"])
+        XCTAssertEqual(ran.filter { $0.rawValue.hasPrefix("train.") }.count, 8)
         XCTAssertFalse(ran.contains("viz"))
         XCTAssertEqual(entries(directory, "collect").count, 2)
         XCTAssertEqual(entries(directory, "train").count, 8)
@@ -125,7 +125,7 @@ final class SweepTests: XCTestCase {
         let outcomes = try SweepRunner(try SweepDefinition.load(configPath: config)).run()
         XCTAssertEqual(outcomes.map(\.status), [.done, .finished, .finished, .finished])
         XCTAssertEqual(outcomes[1].ranStages.sorted(), ["eval", "train.B"], "only the killed stage and what follows it rerun")
-        XCTAssertFalse(outcomes.flatMap(\.ranStages).contains { $0.hasPrefix("collect.") })
+        XCTAssertFalse(outcomes.flatMap(\.ranStages).contains { $0.rawValue.hasPrefix("collect.") })
         XCTAssertEqual(entries(directory, "collect").count, 2)
         let table = try summary(directory, "resume")
         XCTAssertEqual(table.rows.map { $0[1] }, ["complete", "complete", "complete", "complete"])
@@ -136,8 +136,8 @@ final class SweepTests: XCTestCase {
         let outcomes = try SweepRunner(try SweepDefinition.load(configPath: config), jobs: 2).run()
         XCTAssertEqual(outcomes.map(\.status), [.finished, .finished, .finished])
         // Two variants start together and need the same collect entries: one computes, the other waits and reuses.
-        XCTAssertEqual(outcomes.flatMap(\.ranStages).filter { $0.hasPrefix("collect.") }.sorted(), ["collect.A", "collect.B"])
-        XCTAssertEqual(outcomes.flatMap(\.ranStages).filter { $0.hasPrefix("train.") }.count, 6)
+        XCTAssertEqual(outcomes.flatMap(\.ranStages).filter { $0.rawValue.hasPrefix("collect.") }.sorted(), ["collect.A", "collect.B"])
+        XCTAssertEqual(outcomes.flatMap(\.ranStages).filter { $0.rawValue.hasPrefix("train.") }.count, 6)
         XCTAssertEqual(entries(directory, "collect").count, 2)
     }
 
@@ -191,7 +191,7 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(every.variants.map { $0.value(of: "model.layer").intValue }, [0, 1])
         // Variants differing only in a training key share their collect stages' cache keys.
         let plans = try spans.variants.map { try $0.experiment.runner().plan() }
-        let key = { (index: Int, id: String) in plans[index].first { $0.stage.id == id }!.key }
+        let key = { (index: Int, id: String) in plans[index].first { $0.stage.id.rawValue == id }!.key }
         XCTAssertEqual(key(0, "collect.A"), key(1, "collect.A"))
         XCTAssertNotEqual(key(0, "collect.A"), key(2, "collect.A"))
         XCTAssertNotEqual(key(0, "train.A"), key(1, "train.A"))

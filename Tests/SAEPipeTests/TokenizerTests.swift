@@ -1,4 +1,5 @@
 import Foundation
+import SAEPipeFormats
 import SAEPipeModels
 import XCTest
 

@@ -13,7 +13,7 @@ final class TrainerTests: XCTestCase {
     }
 
     func settings(_ activation: SAEActivation = .relu) -> TrainSettings {
-        var s = TrainSettings()
+        var s = TrainSettings.defaults
         s.dSAE = 64
         s.activation = activation
         s.batchSize = 64
@@ -42,7 +42,7 @@ final class TrainerTests: XCTestCase {
             var s = settings(activation)
             s.jumpReLUInitialThreshold = 0.05
             let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
-            let rows = result.metricsCSV.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            let rows = result.metrics.lines.map { $0.split(separator: ",") }
             let firstFVE = Double(rows.first![6])!, lastFVE = Double(rows.last![6])!
             XCTAssertGreaterThan(lastFVE, firstFVE, activation.name)
             XCTAssertGreaterThan(result.validation.fve, 0.5, activation.name)
@@ -67,7 +67,7 @@ final class TrainerTests: XCTestCase {
             XCTAssertEqual(resumed.parameters, straight.parameters, "\(activation.name): resumed weights are bitwise equal")
             XCTAssertEqual(resumed.validation, straight.validation)
             let metrics = { (csv: String) in csv.split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") } }
-            XCTAssertEqual(metrics(resumed.metricsCSV), metrics(straight.metricsCSV), "metrics match except tokens/s")
+            XCTAssertEqual(metrics(resumed.metrics.csv()), metrics(straight.metrics.csv()), "metrics match except tokens/s")
         }
     }
 
@@ -81,7 +81,7 @@ final class TrainerTests: XCTestCase {
             s.compute = mode
             s.resampleEvery = 0
             let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
-            curves.append(result.metricsCSV.split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[2])! })
+            curves.append(result.metrics.rows.map { $0[.loss]! })
         }
         XCTAssertEqual(curves[0].count, curves[1].count)
         for (dense, sparse) in zip(curves[0], curves[1]) { XCTAssertEqual(sparse, dense, accuracy: 1e-3 * dense) }

@@ -1,6 +1,6 @@
 import Foundation
 import SAEPipeCore
-import SAEPipeModels
+import SAEPipeFormats
 
 /// One cell of a flat Parquet column.
 public enum ParquetValue: Sendable, Equatable {

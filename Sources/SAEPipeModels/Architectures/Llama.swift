@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeFormats
 import SAEPipeLinalg
 
 /// Llama-family decoders (SmolLM2) as transformers' `LlamaForCausalLM`.

@@ -97,21 +97,23 @@ extension DecoderArchitecture {
             throw SAEPipeError.input("token id \(id) is outside the vocabulary (0..<\(d.vocabSize))",
                                      hint: "tokenize with this model's tokenizer")
         }
-        let groups = min(tokens.batch, BLAS.threads)
+        let groups = max(1, min(tokens.batch, request.threads ?? BLAS.threads))
         if groups <= 1 { return try forwardGroup(tokens, request, firstSequence: 0, lastLayer: lastLayer) }
 
-        let savedThreads = BLAS.threads
-        BLAS.threads = 1
-        defer { BLAS.threads = savedThreads }
+        // Each group runs single-threaded GEMMs; the process's BLAS count is restored by the scope.
         let results = GroupResults(count: groups)
-        DispatchQueue.concurrentPerform(iterations: groups) { group in
-            let first = tokens.batch * group / groups
-            let end = tokens.batch * (group + 1) / groups
-            let part = TokenBatch(ids: Array(tokens.ids[(first * tokens.seqLen)..<(end * tokens.seqLen)]),
-                                  batch: end - first, seqLen: tokens.seqLen)
-            results.store(group, Result { try forwardGroup(part, request, firstSequence: first, lastLayer: lastLayer) })
+        BLAS.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: groups) { group in
+                let first = tokens.batch * group / groups
+                let end = tokens.batch * (group + 1) / groups
+                let part = TokenBatch(ids: Array(tokens.ids[(first * tokens.seqLen)..<(end * tokens.seqLen)]),
+                                      batch: end - first, seqLen: tokens.seqLen)
+                results.store(group, Result { try forwardGroup(part, request, firstSequence: first, lastLayer: lastLayer) })
+            }
         }
-        return try results.merged()
+        var merged = try results.merged()
+        merged.groups = groups
+        return merged
     }
 
     /// One group of whole sequences through the blocks and the head.

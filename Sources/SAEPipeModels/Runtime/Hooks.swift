@@ -90,11 +90,14 @@ public struct ForwardRequest: Sendable {
     /// Start at this layer's `resid_pre` with the given residual [B·T, d] (layers below computed earlier).
     public var startLayer: Int
     public var startResidual: [Float]?
+    /// Threads for this pass (whole sequences split between them); nil: the process's BLAS budget.
+    public var threads: Int?
 
     public init(
         capture: Set<HookPoint> = [], intervene: Set<HookPoint> = [], intervention: HookIntervention? = nil,
-        outputs: HeadOutputs = [], startLayer: Int = 0, startResidual: [Float]? = nil
+        outputs: HeadOutputs = [], startLayer: Int = 0, startResidual: [Float]? = nil, threads: Int? = nil
     ) {
+        self.threads = threads
         self.capture = capture
         self.intervene = intervene
         self.intervention = intervention
@@ -143,6 +146,8 @@ public struct ForwardResult: Sendable {
     public var lastLogits: [Float]?
     public var allLogits: [Float]?
     public var tokenNLL: [Float]?
+    /// Groups of sequences the pass ran as, one thread each.
+    public var groups = 1
 
     public init() {}
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeFormats
 
 /// A causal language model loaded from a local HF directory or a GGUF file.
 public struct LanguageModel: Sendable {

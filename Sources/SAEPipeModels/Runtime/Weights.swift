@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeFormats
 
 /// Named tensors from a safetensors model directory or a GGUF file.
 public protocol WeightSource: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeFormats
 
 extension Tokenizer {
     /// Reads a Hugging Face `tokenizer.json` holding a byte-level BPE model.

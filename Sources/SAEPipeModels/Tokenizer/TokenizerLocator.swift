@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeFormats
 
 extension Tokenizer {
     /// The tokenizer of a model given as a local HF directory (tokenizer.json) or a .gguf file.

@@ -6,7 +6,7 @@ import SAEPipeEngine
 /// Runs a sweep's variants (up to `jobs` at once), skipping those already finished, carrying
 /// on past a failed one, and keeping `sweep.json` current so a killed sweep can be read and resumed.
 public final class SweepRunner: @unchecked Sendable {
-    public enum Status: String, Sendable {
+    public enum Status: String, Sendable, Codable {
         case pending, running
         /// Every selected stage was already cached and the run directory exists: nothing ran.
         case done
@@ -19,7 +19,7 @@ public final class SweepRunner: @unchecked Sendable {
         public var variant: String
         public var status: Status
         public var seconds: Double
-        public var ranStages: [String]
+        public var ranStages: [StageID]
         public var error: String?
     }
 
@@ -40,11 +40,11 @@ public final class SweepRunner: @unchecked Sendable {
 
     /// What each variant would run. A variant is finished when nothing is left to run and its
     /// run directory was assembled from exactly the cache entries the plan names.
-    public func plan() throws -> [(variant: SweepVariant, toRun: [String], finished: Bool)] {
+    public func plan() throws -> [(variant: SweepVariant, toRun: [StageID], finished: Bool)] {
         try definition.variants.map { variant in
             let plans = try variant.experiment.runner().plan(selection)
             let toRun = plans.filter { $0.action == .run }.map(\.stage.id)
-            let recorded = RunManifest.previousRecords(at: "\(variant.experiment.paths.runDirectory(variant.name))/manifest.json")
+            let recorded = RunManifest.previousRecords(at: "\(variant.experiment.paths.runDirectory(variant.name))/\(RunManifest.fileName)")
             let current = plans.filter { $0.action == .cached }.allSatisfy { recorded[$0.stage.id]?.key == $0.key }
             return (variant, toRun, toRun.isEmpty && !recorded.isEmpty && current)
         }
@@ -143,32 +143,20 @@ public final class SweepRunner: @unchecked Sendable {
     /// `sweep.json`: the sweep's definition and each variant's state, rewritten whole on every change.
     private func saveState() throws {
         let current = snapshot()
-        var variants: [ConfigValue] = []
-        for (variant, outcome) in zip(definition.variants, current) {
-            var entry: OrderedDictionary<String, ConfigValue> = ["name": .string(variant.name)]
+        let variants = zip(definition.variants, current).map { variant, outcome in
             var overrides: OrderedDictionary<String, ConfigValue> = [:]
             for key in definition.sweptKeys { overrides[key] = variant.value(of: key) }
-            entry["overrides"] = .map(overrides)
-            entry["status"] = .string(outcome.status.rawValue)
-            entry["seconds"] = .double((outcome.seconds * 10).rounded() / 10)
-            if !outcome.ranStages.isEmpty { entry["ran"] = .list(outcome.ranStages.map(ConfigValue.string)) }
-            if let error = outcome.error { entry["error"] = .string(error) }
-            variants.append(.map(entry))
+            return SweepState.Variant(
+                name: variant.name, overrides: .map(overrides), status: outcome.status, seconds: (outcome.seconds * 10).rounded() / 10,
+                ran: outcome.ranStages.isEmpty ? nil : outcome.ranStages.map(\.rawValue), error: outcome.error)
         }
-        let axes: [ConfigValue] = definition.axes.map { axis in
-            .map(["key": .string(axis.key), "kind": .string(axis.kind.rawValue),
-                  "values": .list(axis.values.map(ConfigSchema.untyped))])
-        }
-        let state: ConfigValue = .map([
-            "name": .string(definition.name),
-            "config_files": .list(definition.base.sourceFiles.map(ConfigValue.string)),
-            "until": definition.until.map(ConfigValue.string) ?? .null,
-            "axes": .list(axes),
-            "variants": .list(variants),
-        ])
+        let state = SweepState(
+            name: definition.name, configFiles: definition.base.sourceFiles, until: definition.until,
+            axes: definition.axes.map { SweepState.Axis(key: $0.key, kind: $0.kind.rawValue, values: $0.values.map(ConfigValue.init(untyped:))) },
+            variants: variants)
         lock.lock()
         defer { lock.unlock() }
-        try FileSystem.writeAtomically(state.prettyJSON() + "\n", to: "\(definition.directory)/sweep.json")
+        try state.write(directory: definition.directory)
     }
 }
 

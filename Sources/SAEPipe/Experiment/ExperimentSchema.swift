@@ -1,12 +1,11 @@
 import SAEPipeCore
 
-/// The config schema of a saepipe experiment. Each stage's section is added here as
-/// the stage lands; README's config reference is generated from it
-/// (`saepipe config-reference`).
+/// The config schema of a saepipe experiment: the project keys here, each stage's section
+/// beside its settings. README's config reference is generated from it (`saepipe config-reference`).
 public enum ExperimentSchema {
     public static let core: [ConfigField] = [
         ConfigField("run_name", .string, doc: "name of the run directory under paths.outputs; defaults to the config file's name"),
-        ConfigField("seed", .int(0...Int(UInt32.max)), default: .int(0), doc: "seed for every random choice (sampling, shuffling, initialisation)"),
+        ConfigField.seed,
         ConfigField(
             "paths",
             .section(ConfigSection([

@@ -1,6 +1,7 @@
 import Foundation
 import SAEPipeCore
 import SAEPipeEngine
+import SAEPipeHub
 import SAEPipeModels
 
 /// A sweep: one base config and the keys to vary, expanded into variants that are each a
@@ -84,6 +85,22 @@ extension SweepDefinition {
         ])), doc: "`saepipe sweep`: the keys to vary; ignored by `saepipe run`"),
     ]
 
+    /// The scalar keys of the `sweep:` section (its axes are read from the config's nodes, to keep their locations).
+    struct SweepSection {
+        var name: String?
+        var until: String?
+        var randomCount: Int
+        var randomSeed: Int?
+
+        static func read(_ config: ConfigValue) throws -> SweepSection {
+            let reader = ConfigReader(config)
+            return SweepSection(
+                name: try reader.decode(String?.self, at: "sweep.name"), until: try reader.decode(String?.self, at: "sweep.until"),
+                randomCount: try reader.decode(Int.self, at: "sweep.random.count"),
+                randomSeed: try reader.decode(Int?.self, at: "sweep.random.seed"))
+        }
+    }
+
     /// Loads the config, reads its `sweep:` section and `arguments`, and builds every variant,
     /// so a bad key or value stops the sweep before anything runs.
     public static func load(
@@ -94,13 +111,14 @@ extension SweepDefinition {
         let loader = ConfigLoader(schema: schema)
         let (node, files) = try loader.loadNode(path: configPath, overrides: overrides)
         let base = try loader.resolve(node, path: configPath, files: files)
-        let section = node.value(forKey: "sweep")
-        var axes = try axesFromConfig(section)
+        var axes = try axesFromConfig(node.value(forKey: "sweep"))
         for axis in try axesFromArguments(arguments) {
             axes.removeAll { $0.key == axis.key }
             axes.append(axis)
         }
-        let randomCount = arguments.random ?? base[path: "sweep.random.count"].intValue ?? 0
+        let project = try ProjectSettings.read(base.value)
+        let section = try SweepSection.read(base.value)
+        let randomCount = arguments.random ?? section.randomCount
         guard !axes.isEmpty else {
             throw SAEPipeError.input("the sweep varies no key", file: configPath,
                                      hint: "add --grid key.path=v1,v2 (or --random N with --range/--log-range/--choice), or a `sweep: {grid: …}` section")
@@ -113,15 +131,15 @@ extension SweepDefinition {
             throw SAEPipeError.input("--random \(randomCount) needs a key to draw", file: configPath,
                                      hint: "add --range, --log-range or --choice (or sweep.random.range/log_range/choice)")
         }
-        let outputs = base[path: "paths.outputs"].stringValue ?? "outputs"
+        let outputs = project.paths.outputs
         let stem = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
-        let name = arguments.name ?? base[path: "sweep.name"].stringValue ?? stem
+        let name = arguments.name ?? section.name ?? stem
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
             throw SAEPipeError.input("sweep name `\(name)` is not a plain directory name", key: "sweep.name",
                                      hint: "use letters, digits, '-' and '_'")
         }
         let directory = "\(outputs)/sweeps/\(name)"
-        let seed = arguments.seed ?? base[path: "sweep.random.seed"].intValue ?? base[path: "seed"].intValue ?? 0
+        let seed = arguments.seed ?? section.randomSeed ?? Int(project.seed)
 
         let gridValues = try axes.filter { !$0.isRandom }.map { try expand($0, schema: schema, base: base) }
         var draws: [[YAMLNode]] = [[]]
@@ -156,10 +174,10 @@ extension SweepDefinition {
                                              experiment: try Experiment.make(config: config, stages: stages)))
             }
         }
-        let until = arguments.until ?? base[path: "sweep.until"].stringValue
-        if let until, let first = variants.first, !first.experiment.graph.stages.contains(where: { $0.id == until || $0.kind == until }) {
+        let until = arguments.until ?? section.until
+        if let until, let first = variants.first, !first.experiment.graph.stages.contains(where: { $0.id.rawValue == until || $0.kind == until }) {
             throw SAEPipeError.input("no stage `\(until)` to run the variants until", key: "sweep.until",
-                                     hint: "use one of " + first.experiment.graph.stages.map(\.id).joined(separator: ", "))
+                                     hint: "use one of " + first.experiment.graph.stages.map(\.id.rawValue).joined(separator: ", "))
         }
         return SweepDefinition(name: name, directory: directory, base: base, axes: ordered, variants: variants, until: until)
     }
@@ -234,10 +252,8 @@ extension SweepDefinition {
     }
 
     static func layerCount(_ base: ResolvedConfig) throws -> Int {
-        guard let name = base[path: "model.name"].stringValue else {
-            throw SAEPipeError.input("`model.layer: all` needs model.name", key: "model.name")
-        }
-        let artifacts = base[path: "paths.artifacts"].stringValue ?? "artifacts"
+        let name = try ModelSettings.read(ConfigReader(base.value)).name
+        let artifacts = try ProjectSettings.read(base.value).paths.artifacts
         // Only the embedding is read: the dimensions are in the config or GGUF header.
         let model = try ModelSource.load(name, artifacts: artifacts, scope: LoadScope(layers: 0, unembedding: false))
         return model.dimensions.layerCount

@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeFormats
 import SAEPipeModels
 
 /// `saepipe forward`: token ids in, hooks + last logits + token NLL out as safetensors.
@@ -36,7 +37,7 @@ public enum ForwardExport {
         }
     }
 
-    /// Runs the model in chunks of `batchSize` sequences and writes every tensor DESIGN.md names.
+    /// Runs the model in chunks of `batchSize` sequences and writes every tensor docs/formats.md names.
     public static func run(
         model: LanguageModel, tokens: TokenBatch, hooks: [String], batchSize: Int, to output: String,
         console: Console = .shared

@@ -7,10 +7,13 @@ import SAEPipePlot
 /// with Pareto points marked, and each metric against each swept key.
 public enum SweepSummary {
     /// Column name, results.json pair, metric.
-    static let metricColumns: [(column: String, pair: String, metric: String)] =
-        ["A", "B"].flatMap { side in
-            ["fve", "l0", "ce_recovered", "dead_fraction", "mse"].map { ("\(side).\($0)", "\(side)->\(side)", $0) }
-        } + [("A->B.fve", "A->B", "fve"), ("B->A.fve", "B->A", "fve")]
+    static let metricColumns: [(column: String, pair: SAEPair, metric: String, value: @Sendable (EvalResults.PairMetrics) -> Double?)] =
+        Side.allCases.flatMap { side -> [(String, SAEPair, String, @Sendable (EvalResults.PairMetrics) -> Double?)] in
+            let pair = SAEPair(side, side)
+            return [("\(side).fve", pair, "fve", { $0.fve }), ("\(side).l0", pair, "l0", { $0.l0 }),
+                    ("\(side).ce_recovered", pair, "ce_recovered", { $0.ceRecovered }),
+                    ("\(side).dead_fraction", pair, "dead_fraction", { $0.deadFraction }), ("\(side).mse", pair, "mse", { $0.mse })]
+        } + SAEPair.transfers.map { pair in ("\(pair.key).fve", pair, "fve", { $0.fve }) }
 
     struct Row {
         var variant: String
@@ -25,10 +28,10 @@ public enum SweepSummary {
 
     static func rows(_ definition: SweepDefinition, outcomes: [SweepRunner.Outcome]) -> [Row] {
         var rows = zip(definition.variants, outcomes).map { variant, outcome -> Row in
-            let results = readResults("\(definition.directory)/\(variant.name)/results.json")
+            let results = (try? EvalResults.read(runDirectory: "\(definition.directory)/\(variant.name)"))?.eval
             var metrics: [String: Double] = [:]
             for column in metricColumns {
-                if let value = results?[column.pair]?[column.metric] as? Double { metrics[column.column] = value }
+                if let value = results?[column.pair].flatMap(column.value) { metrics[column.column] = value }
             }
             let status: String
             switch outcome.status {
@@ -40,19 +43,12 @@ public enum SweepSummary {
                        values: definition.sweptKeys.map { variant.value(of: $0) },
                        texts: variant.assignments.map { SweepDefinition.display($0.node) }, metrics: metrics)
         }
-        for side in ["A", "B"] {
+        for side in Side.allCases {
             let candidates = rows.indices.filter { rows[$0].metrics["\(side).l0"] != nil && rows[$0].metrics["\(side).fve"] != nil }
             let optimal = paretoOptimal(candidates.map { (rows[$0].metrics["\(side).l0"]!, rows[$0].metrics["\(side).fve"]!) })
-            for (index, isOptimal) in zip(candidates, optimal) { rows[index].paretoFVE[side] = isOptimal }
+            for (index, isOptimal) in zip(candidates, optimal) { rows[index].paretoFVE[side.rawValue] = isOptimal }
         }
         return rows
-    }
-
-    static func readResults(_ path: String) -> [String: [String: Any]]? {
-        guard let data = FileManager.default.contents(atPath: path),
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { return nil }
-        return object["eval"] as? [String: [String: Any]]
     }
 
     /// Which points no other point beats on both counts (lower x, higher y); ties keep both.
@@ -73,9 +69,9 @@ public enum SweepSummary {
         let body = rows.map { row in
             [row.variant, row.status] + row.texts
                 + metricColumns.map { column in
-                    row.metrics[column.column].map { Table.number($0, digits: column.metric == "l0" ? 2 : 4) } ?? ""
+                    row.metrics[column.column].map { NumberFormat.fixed($0, digits: column.metric == "l0" ? 2 : 4) } ?? ""
                 }
-                + ["A", "B"].map { row.paretoFVE[$0] == true ? "yes" : "" }
+                + Side.allCases.map { row.paretoFVE[$0.rawValue] == true ? "yes" : "" }
         }
         return Table(header: header, rows: body)
     }
@@ -113,21 +109,16 @@ public enum SweepSummary {
         let complete = rows.filter(\.complete)
         let final = "\(definition.directory)/figures"
         // Drawn beside the old set and swapped in, so the folder never mixes two summaries.
-        let figures = "\(definition.directory)/.figures-\(getpid())"
-        FileSystem.remove(figures)
-        try FileSystem.createDirectory(figures)
-        defer { FileSystem.remove(figures) }
-        try drawFigures(definition, complete: complete, into: figures)
-        FileSystem.remove(final)
-        if !complete.isEmpty { try FileSystem.rename(from: figures, to: final) }
+        guard !complete.isEmpty else { return FileSystem.remove(final) }
+        try FileSystem.replaceDirectory(at: final) { figures in try drawFigures(definition, complete: complete, into: figures) }
     }
 
     static func drawFigures(_ definition: SweepDefinition, complete: [Row], into figures: String) throws {
         guard !complete.isEmpty else { return }
         let text = try TextRenderer()
-        let scale = Double(definition.base[path: "viz.scale"].stringValue ?? "1") ?? 1
-        let labels = ["A": definition.base[path: "datasets.A.label"].stringValue ?? "A",
-                      "B": definition.base[path: "datasets.B.label"].stringValue ?? "B"]
+        let (viz, _) = try VizStage.Settings.read(definition.base.value)
+        let scale = viz.scale.factor
+        let labels = viz.labels
         let keyNames = definition.sweptKeys.map { String($0.split(separator: ".").last ?? "") }
         func save(_ chart: Chart, _ name: String) throws {
             try chart.render(scale: scale, text: text).writePNG(to: "\(figures)/\(name).png")
@@ -136,7 +127,7 @@ public enum SweepSummary {
         for (metric, title) in [("fve", "fraction of variance explained"), ("ce_recovered", "CE loss recovered")] {
             var series: [Series] = []
             var notes: [(x: Double, y: Double, text: String)] = []
-            for (sideIndex, side) in ["A", "B"].enumerated() {
+            for (sideIndex, side) in Side.allCases.enumerated() {
                 let points = complete.compactMap { row -> (x: Double, y: Double, row: Row)? in
                     guard let x = row.metrics["\(side).l0"], let y = row.metrics["\(side).\(metric)"], y.isFinite else { return nil }
                     return (x, y, row)
@@ -146,7 +137,7 @@ public enum SweepSummary {
                 let optimal = paretoOptimal(points.map { ($0.x, $0.y) })
                 let frontier = zip(points, optimal).filter(\.1).map { ($0.0.x, $0.0.y) }.sorted { $0.0 < $1.0 }
                 series.append(.scatter(name: "", points: points.map { ($0.x, $0.y) }, color: color, radius: 3.5))
-                series.append(.line(name: "SAE \(side) (\(labels[side]!)), Pareto frontier", points: frontier, color: color))
+                series.append(.line(name: "SAE \(side) (\(labels[side])), Pareto frontier", points: frontier, color: color))
                 series.append(.scatter(name: "", points: frontier, color: color, radius: 6))
                 notes += points.map { ($0.x, $0.y, $0.row.texts.joined(separator: ", ")) }
             }
@@ -154,7 +145,7 @@ public enum SweepSummary {
             var chart = Chart(title: "L0 vs \(title) (labels: \(keyNames.joined(separator: ", ")))",
                               xLabel: "L0 (active features per token, held out)", yLabel: title, series: series)
             chart.annotations = notes
-            chart.xScale = logScale(complete.flatMap { row in ["A", "B"].compactMap { row.metrics["\($0).l0"] } }) ? .log10 : .linear
+            chart.xScale = logScale(complete.flatMap { row in Side.allCases.compactMap { row.metrics["\($0).l0"] } }) ? .log10 : .linear
             try save(chart, "frontier_l0_\(metric)")
         }
 
@@ -172,14 +163,14 @@ public enum SweepSummary {
             let asLines = !definition.axes.contains(where: \.isRandom) && groups.count <= 4
             for (metric, title) in [("fve", "FVE"), ("l0", "L0"), ("ce_recovered", "CE loss recovered")] {
                 var series: [Series] = []
-                for (sideIndex, side) in ["A", "B"].enumerated() {
+                for (sideIndex, side) in Side.allCases.enumerated() {
                     for (groupIndex, group) in (asLines ? groups : [""]).enumerated() {
                         let points = complete.filter { !asLines || groupOf($0) == group }.compactMap { row -> (Double, Double)? in
                             row.metrics["\(side).\(metric)"].map { (x(row), $0) }
                         }.sorted { $0.0 < $1.0 }
                         guard !points.isEmpty else { continue }
                         let color = Color.palette[(groupIndex * 2 + sideIndex) % Color.palette.count]
-                        let name = "SAE \(side) (\(labels[side]!))" + (group.isEmpty ? "" : ", \(group)")
+                        let name = "SAE \(side) (\(labels[side]))" + (group.isEmpty ? "" : ", \(group)")
                         series.append(asLines ? .line(name: name, points: points, color: color) : .scatter(name: name, points: points, color: color, radius: 4))
                         if asLines { series.append(.scatter(name: "", points: points, color: color, radius: 3)) }
                     }

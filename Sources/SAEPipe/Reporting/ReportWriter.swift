@@ -3,7 +3,7 @@ import SAEPipeCore
 
 /// The write-up: report.md and a self-contained report.html, every number from results.json.
 enum ReportWriter {
-    static func number(_ value: Double, _ digits: Int = 3) -> String { value.isFinite ? String(format: "%.\(digits)f", value) : "n/a" }
+    static func number(_ value: Double, _ digits: Int = 3) -> String { NumberFormat.fixed(value, digits: digits) }
 
     static let figures: [(file: String, caption: String)] = [
         ("fve_matrix", "Fraction of variance explained for each SAE on each dataset."),
@@ -30,16 +30,16 @@ enum ReportWriter {
     }
 
     static func sections(_ run: BlogExport.Run) -> Sections {
-        let (a, b) = (run.label("A"), run.label("B"))
-        let model = run.value("model.name") as? String ?? "?"
-        let hook = run.results["hook"] as? String ?? "?"
-        let source = { (side: String) -> String in
-            (run.value("datasets.\(side).path") as? String) ?? ((run.value("datasets.\(side).hub") as? String).map { "Hub dataset \($0)" } ?? "?")
+        let (a, b) = (run.label(.A), run.label(.B))
+        let model = run.text("model.name") ?? "?"
+        let hook = run.results.hook
+        let source = { (side: Side) -> String in
+            run.text("datasets.\(side).path") ?? (run.text("datasets.\(side).hub").map { "Hub dataset \($0)" } ?? "?")
         }
-        let m = run.metric
-        let cross = run.results["cross_domain"] as? [String: [String: Any]] ?? [:]
-        let drop = { (key: String, field: String) in cross[key]?[field] as? Double ?? .nan }
-        let dead = ["A->A", "B->B"].map { m($0, "dead_fraction") }
+        let m = { (pair: String, key: KeyPath<EvalResults.PairMetrics, Double>) in run.metric(SAEPair(key: pair)!) { $0[keyPath: key] } }
+        let recovered = { (pair: String) in run.metric(SAEPair(key: pair)!) { $0.ceRecovered } }
+        let drop = { (pair: String, value: (EvalResults.Transfer) -> Double?) in run.results.crossDomain[SAEPair(key: pair)!].flatMap(value) ?? .nan }
+        let dead = ["A->A", "B->B"].map { m($0, \.deadFraction) }
         return Sections(
             title: "Do sparse-autoencoder features transfer from \(a) to \(b)? (\((model as NSString).lastPathComponent), \(hook))",
             question: "Sparse autoencoders (SAEs) decompose a language model's activations into sparse, hopefully interpretable features. "
@@ -47,25 +47,25 @@ enum ReportWriter {
                 + "SAE's dictionary is specific to the text it was trained on. Hypothesis: each SAE reconstructs its own domain well and "
                 + "transfers only partly to the other, and some features are domain-selective while others are shared.",
             method: [
-                "Model: \(model); activations at \(hook) (stream `\(run.value("model.stream") as? String ?? "?")`).",
-                "Data: A = \(a) (\(source("A"))), B = \(b) (\(source("B"))); \(run.value("collect.tokens") as? Int ?? 0) activation rows each from windows of \(run.value("collect.seq_len") as? Int ?? 0) tokens; special-token positions excluded: \(run.value("collect.exclude_special") as? Bool ?? true).",
-                "SAE: \(run.value("sae.activation") as? String ?? "relu") activation, \(run.value("sae.expansion") as? Int ?? 0)× expansion, sparsity form `\(run.value("sae.sparsity") as? String ?? "")`, λ = \(run.value("train.l1_coefficient").map { "\($0)" } ?? "?"), \(run.value("train.tokens") as? Int ?? 0) training tokens in batches of \(run.value("train.batch_size") as? Int ?? 0), Adam at learning rate \(run.value("train.lr").map { "\($0)" } ?? "?"), inputs scaled to E‖x‖ = √d.",
+                "Model: \(model); activations at \(hook) (stream `\(run.text("model.stream") ?? "?")`).",
+                "Data: A = \(a) (\(source(.A))), B = \(b) (\(source(.B))); \(run.text("collect.tokens") ?? "?") activation rows each from windows of \(run.text("collect.seq_len") ?? "?") tokens; special-token positions excluded: \(run.text("collect.exclude_special") ?? "?").",
+                "SAE: \(run.text("sae.activation") ?? "?") activation, \(run.text("sae.expansion") ?? "?")× expansion, sparsity form `\(run.text("sae.sparsity") ?? "?")`, λ = \(run.text("train.l1_coefficient") ?? "?"), \(run.text("train.tokens") ?? "?") training tokens in batches of \(run.text("train.batch_size") ?? "?"), Adam at learning rate \(run.text("train.lr") ?? "?"), inputs scaled to E‖x‖ = √d.",
             ],
             evaluation: "Each SAE is evaluated on the held-out rows of both datasets: MSE, FVE = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖², L0 (active features per token), "
-                + "dead features, and the model's next-token loss on \(run.value("eval.sequences") as? Int ?? 0) windows with the hooked activation left alone, "
+                + "dead features, and the model's next-token loss on \(run.text("eval.sequences") ?? "?") windows with the hooked activation left alone, "
                 + "replaced by the SAE's reconstruction, or zeroed; CE recovered = (CE_zero − CE_SAE) / (CE_zero − CE_clean).",
             results: [
-                "In domain, SAE A explains \(number(m("A->A", "fve"))) of the variance on A at L0 \(number(m("A->A", "l0"), 1)) and recovers \(number(m("A->A", "ce_recovered"))) of the loss; SAE B explains \(number(m("B->B", "fve"))) on B at L0 \(number(m("B->B", "l0"), 1)) and recovers \(number(m("B->B", "ce_recovered"))).",
-                "Across domains, SAE A on B explains \(number(m("A->B", "fve"))) (FVE drop \(number(drop("A->B", "fve_drop"))) against SAE B on B, MSE ratio \(number(drop("A->B", "mse_ratio"), 2))) and recovers \(number(m("A->B", "ce_recovered"))) of the loss; SAE B on A explains \(number(m("B->A", "fve"))) (drop \(number(drop("B->A", "fve_drop"))), MSE ratio \(number(drop("B->A", "mse_ratio"), 2))) and recovers \(number(m("B->A", "ce_recovered"))).",
-                "Out of domain the SAEs also fire more: L0 \(number(m("A->B", "l0"), 1)) for A on B and \(number(m("B->A", "l0"), 1)) for B on A.",
+                "In domain, SAE A explains \(number(m("A->A", \.fve))) of the variance on A at L0 \(number(m("A->A", \.l0), 1)) and recovers \(number(recovered("A->A"))) of the loss; SAE B explains \(number(m("B->B", \.fve))) on B at L0 \(number(m("B->B", \.l0), 1)) and recovers \(number(recovered("B->B"))).",
+                "Across domains, SAE A on B explains \(number(m("A->B", \.fve))) (FVE drop \(number(drop("A->B") { $0.fveDrop })) against SAE B on B, MSE ratio \(number(drop("A->B") { $0.mseRatio }, 2))) and recovers \(number(recovered("A->B"))) of the loss; SAE B on A explains \(number(m("B->A", \.fve))) (drop \(number(drop("B->A") { $0.fveDrop })), MSE ratio \(number(drop("B->A") { $0.mseRatio }, 2))) and recovers \(number(recovered("B->A"))).",
+                "Out of domain the SAEs also fire more: L0 \(number(m("A->B", \.l0), 1)) for A on B and \(number(m("B->A", \.l0), 1)) for B on A.",
             ],
             failureModes: [
                 "Dead features: \(number(100 * dead[0], 1))% of SAE A's and \(number(100 * dead[1], 1))% of SAE B's features never fire on their own held-out data.",
-                "Over-sparsification: the spliced-in loss rises from \(number(m("A->A", "ce_loss_clean"))) to \(number(m("A->A", "ce_loss_sae"))) on A and from \(number(m("B->B", "ce_loss_clean"))) to \(number(m("B->B", "ce_loss_sae"))) on B; a smaller λ trades L0 for fidelity.",
-                "Reconstruction bias: with an L1 penalty, activations shrink toward zero, so even in domain \(number(100 * (1 - m("A->A", "fve")), 1))% (A) and \(number(100 * (1 - m("B->B", "fve")), 1))% (B) of the variance stay unexplained.",
+                "Over-sparsification: the spliced-in loss rises from \(number(m("A->A", \.ceLossClean))) to \(number(m("A->A", \.ceLossSAE))) on A and from \(number(m("B->B", \.ceLossClean))) to \(number(m("B->B", \.ceLossSAE))) on B; a smaller λ trades L0 for fidelity.",
+                "Reconstruction bias: with an L1 penalty, activations shrink toward zero, so even in domain \(number(100 * (1 - m("A->A", \.fve)), 1))% (A) and \(number(100 * (1 - m("B->B", \.fve)), 1))% (B) of the variance stay unexplained.",
             ],
             limitations: [
-                "One model, one layer and one stream; two datasets of \(run.value("collect.tokens") as? Int ?? 0) tokens each, so rare features are under-sampled.",
+                "One model, one layer and one stream; two datasets of \(run.text("collect.tokens") ?? "?") tokens each, so rare features are under-sampled.",
                 "Labels are heuristics from activating tokens and selectivity, not validated explanations; the logit attribution ignores the final norm.",
                 "Next steps: sweep λ and width (L0–FVE frontier), train on the union of A and B, and repeat across layers.",
             ])

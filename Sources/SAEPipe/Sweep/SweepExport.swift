@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeEngine
 
 /// `saepipe export` on a sweep directory: report.md and a self-contained report.html with the
 /// summary table, the frontier and per-key figures, and each finished variant's own bundle
@@ -16,37 +17,25 @@ public enum SweepExport {
     public static func isSweep(_ directory: String) -> Bool { FileSystem.exists("\(directory)/sweep.json") }
 
     public static func export(sweep directory: String, to target: String, artifacts: String) throws {
-        guard let data = FileManager.default.contents(atPath: "\(directory)/sweep.json"),
-            let state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { throw SAEPipeError.input("unreadable sweep state", file: "\(directory)/sweep.json") }
+        let state = try SweepState.read(directory: directory)
         guard let csv = try? String(contentsOfFile: "\(directory)/summary.csv", encoding: .utf8), let table = Table.parseCSV(csv) else {
             throw SAEPipeError.input("the sweep has no summary.csv", file: directory, hint: "run `saepipe sweep CONFIG` until it finishes")
         }
-        let name = state["name"] as? String ?? (directory as NSString).lastPathComponent
-        let variants = (state["variants"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-        let temporary = (target.hasSuffix("/") ? String(target.dropLast()) : target) + ".tmp-\(getpid())"
-        FileSystem.remove(temporary)
-        try FileSystem.createDirectory(temporary)
-        do {
-            for file in ["summary.csv", "summary.md", "sweep.json"] where FileSystem.exists("\(directory)/\(file)") {
+        try FileSystem.replaceDirectory(at: target.hasSuffix("/") ? String(target.dropLast()) : target) { temporary in
+            for file in ["summary.csv", "summary.md", SweepState.fileName] where FileSystem.exists("\(directory)/\(file)") {
                 try FileSystem.copyReplacing("\(directory)/\(file)", to: "\(temporary)/\(file)")
             }
             let figures = FileSystem.listFiles(in: "\(directory)/figures").filter { $0.hasSuffix(".png") }.sorted(by: figureOrder)
             for figure in figures { try FileSystem.copyReplacing("\(directory)/figures/\(figure)", to: "\(temporary)/figures/\(figure)") }
             var exported: [String] = []
-            for variant in variants where FileSystem.exists("\(directory)/\(variant)/results.json") {
+            for variant in state.variants.map(\.name) where FileSystem.exists("\(directory)/\(variant)/\(EvalResults.fileName)") {
                 try BlogExport.export(run: "\(directory)/\(variant)", to: "\(temporary)/variants/\(variant)", artifacts: artifacts)
                 exported.append(variant)
             }
-            let report = Report(name: name, state: state, table: table, figures: figures, exported: exported,
+            let report = Report(name: state.name, state: state, table: table, figures: figures, exported: exported,
                                 firstRun: exported.first.map { "\(directory)/\($0)" })
             try FileSystem.writeAtomically(report.markdown(), to: "\(temporary)/report.md")
             try FileSystem.writeAtomically(report.html(figuresIn: "\(directory)/figures"), to: "\(temporary)/report.html")
-            FileSystem.remove(target)
-            try FileSystem.rename(from: temporary, to: target)
-        } catch {
-            FileSystem.remove(temporary)
-            throw error
         }
     }
 
@@ -65,31 +54,25 @@ public enum SweepExport {
 
     struct Report {
         var name: String
-        var state: [String: Any]
+        var state: SweepState
         var table: Table
         var figures: [String]
         var exported: [String]
         var firstRun: String?
 
         var axes: [String] {
-            (state["axes"] as? [[String: Any]] ?? []).map { axis in
-                let values = (axis["values"] as? [Any] ?? []).map { "\($0)" }.joined(separator: ", ")
-                return "`\(axis["key"] as? String ?? "?")` (\(axis["kind"] as? String ?? "grid"): \(values))"
+            state.axes.map { axis in
+                let values = axis.values.map { $0.stringValue ?? $0.scalarDescription }.joined(separator: ", ")
+                return "`\(axis.key)` (\(axis.kind): \(values))"
             }
         }
 
         /// The setting the variants share, from the first finished variant's manifest.
         var setting: String {
-            guard let run = firstRun, let data = FileManager.default.contents(atPath: "\(run)/manifest.json"),
-                let manifest = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-                let config = manifest["config"] as? [String: Any]
-            else { return "" }
-            let model = (config["model"] as? [String: Any])?["name"] as? String ?? "?"
-            let layer = (config["model"] as? [String: Any])?["layer"].map { "\($0)" } ?? "?"
-            let stream = (config["model"] as? [String: Any])?["stream"] as? String ?? "?"
-            let datasets = config["datasets"] as? [String: [String: Any]] ?? [:]
-            let label = { (side: String) in datasets[side]?["label"] as? String ?? side }
-            return "Base setting: model `\(model)`, layer \(layer) `\(stream)` (unless swept); SAE A is trained on \(label("A")), SAE B on \(label("B"))."
+            guard let run = firstRun, let config = try? RunManifest.read(runDirectory: run).config else { return "" }
+            let text = { (path: String) in config[path: path].stringValue ?? config[path: path].scalarDescription }
+            let labels = DatasetLabels(config: config)
+            return "Base setting: model `\(text("model.name"))`, layer \(text("model.layer")) `\(text("model.stream"))` (unless swept); SAE A is trained on \(labels[.A]), SAE B on \(labels[.B])."
         }
 
         /// Pareto-optimal variants per side, by the summary's pareto columns.

@@ -33,7 +33,7 @@ public enum StatusReport {
             case .run: action = "will run"
             case .notSelected: action = plan.reasons.isEmpty ? "cached (not selected)" : "not selected"
             }
-            return [plan.stage.id, action, String(plan.key.prefix(12)), plan.reasons.joined(separator: "; ")]
+            return [plan.stage.id.rawValue, action, String(plan.key.prefix(12)), plan.reasons.joined(separator: "; ")]
         }
         return TextTable.render(header: ["stage", "status", "key", "why"], rows: rows)
     }
@@ -41,7 +41,7 @@ public enum StatusReport {
     /// The per-stage timing summary printed at the end of a run.
     public static func timings(_ report: RunReport) -> String {
         let rows = report.outcomes.map { outcome in
-            [outcome.id, outcome.status, outcome.status == "ran" ? Progress.duration(outcome.seconds) : "-"]
+            [outcome.id.rawValue, outcome.status.rawValue, outcome.status == .ran ? Progress.duration(outcome.seconds) : "-"]
         }
         var text = TextTable.render(header: ["stage", "result", "time"], rows: rows)
         text += "total \(Progress.duration(report.seconds))"
@@ -53,21 +53,16 @@ public enum StatusReport {
 /// The compact summary `saepipe run` prints at the end: key metrics per pair and where the outputs are.
 public enum RunSummary {
     public static func render(runDirectory: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: "\(runDirectory)/results.json"),
-            let results = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            let eval = results["eval"] as? [String: [String: Any]]
-        else { return nil }
-        let number = { (value: Any?, digits: Int) -> String in
-            (value as? Double).map { String(format: "%.\(digits)f", $0) } ?? "n/a"
+        guard let results = try? EvalResults.read(runDirectory: runDirectory) else { return nil }
+        let rows = SAEPair.all.compactMap { pair -> [String]? in
+            guard let m = results.eval[pair] else { return nil }
+            return [pair.key, NumberFormat.fixed(m.fve, digits: 3), NumberFormat.fixed(m.mse, digits: 4), NumberFormat.fixed(m.l0, digits: 1),
+                    NumberFormat.fixed(m.deadFraction, digits: 3), NumberFormat.fixed(m.ceLossClean, digits: 3),
+                    NumberFormat.fixed(m.ceLossSAE, digits: 3), NumberFormat.fixed(m.ceRecovered, digits: 3)]
         }
-        let rows = ["A->A", "A->B", "B->A", "B->B"].compactMap { pair -> [String]? in
-            guard let m = eval[pair] else { return nil }
-            return [pair, number(m["fve"], 3), number(m["mse"], 4), number(m["l0"], 1), number(m["dead_fraction"], 3),
-                    number(m["ce_loss_clean"], 3), number(m["ce_loss_sae"], 3), number(m["ce_recovered"], 3)]
-        }
-        var text = "results (SAE trained on -> evaluated on; \(results["hook"] as? String ?? ""))\n"
+        var text = "results (SAE trained on -> evaluated on; \(results.hook))\n"
         text += TextTable.render(header: ["pair", "fve", "mse", "l0", "dead", "ce clean", "ce sae", "ce recovered"], rows: rows)
-        let outputs = ["results.json", "tables/", "figures/", "features/"].filter { FileSystem.exists("\(runDirectory)/\($0)") }
+        let outputs = [EvalResults.fileName, "tables/", "figures/", "features/"].filter { FileSystem.exists("\(runDirectory)/\($0)") }
         text += "outputs: " + outputs.map { "\(runDirectory)/\($0)" }.joined(separator: "  ") + "\n"
         return text
     }

@@ -1,7 +1,5 @@
 import Foundation
 import SAEPipeCore
-import SAEPipeHub
-import SAEPipeModels
 
 /// Turns what a user writes for a model — a directory, a .gguf file, or a Hub id
 /// `ORG/NAME[@REV]` — into a local path, downloading Hub files into the shared cache.
@@ -62,16 +60,11 @@ public enum ModelSource {
         return nil
     }
 
-    static func shards(indexAt path: String) throws -> [String] {
+    public static func shards(indexAt path: String) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: path),
             let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
             let map = json["weight_map"] as? [String: String]
         else { throw SAEPipeError.input("shard index has no weight_map", file: path) }
         return Set(map.values).sorted()
-    }
-
-    /// Resolves and loads a model in one step.
-    public static func load(_ spec: String, artifacts: String, scope: LoadScope = .everything) throws -> LanguageModel {
-        try LanguageModel.load(resolve(spec, artifacts: artifacts), scope: scope)
     }
 }

@@ -9,7 +9,8 @@ public struct Experiment: Sendable {
     public let graph: StageGraph
     public let paths: ProjectPaths
 
-    public var runName: String { config[path: "run_name"].stringValue ?? "run" }
+    public let settings: ProjectSettings
+    public var runName: String { settings.runName }
 
     /// Loads with the product schema and stages.
     public static func load(configPath: String, overrides: [String] = []) throws -> Experiment {
@@ -27,10 +28,9 @@ public struct Experiment: Sendable {
 
     /// Wires an already resolved config to its stages (sweep variants are built this way).
     public static func make(config: ResolvedConfig, stages: (ResolvedConfig) throws -> [StageSpec]) throws -> Experiment {
-        let paths = ProjectPaths(
-            artifacts: config[path: "paths.artifacts"].stringValue ?? "artifacts",
-            outputs: config[path: "paths.outputs"].stringValue ?? "outputs")
-        return Experiment(config: config, graph: try StageGraph(try stages(config)), paths: paths)
+        let settings = try ProjectSettings.read(config.value)
+        let paths = ProjectPaths(artifacts: settings.paths.artifacts, outputs: settings.paths.outputs)
+        return Experiment(config: config, graph: try StageGraph(try stages(config)), paths: paths, settings: settings)
     }
 
     public func runner() -> PipelineRunner {
@@ -39,7 +39,7 @@ public struct Experiment: Sendable {
 
     /// Gives each concurrently running stage its share of the cores.
     public func configureThreads(jobs: Int) {
-        let requested = config[path: "runtime.blas_threads"].intValue ?? 0
+        let requested = settings.runtime.blasThreads
         let cores = ProcessInfo.processInfo.activeProcessorCount
         BLAS.threads = requested > 0 ? requested : max(1, cores / max(1, jobs))
     }

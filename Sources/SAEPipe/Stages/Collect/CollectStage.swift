@@ -1,0 +1,98 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeEngine
+import SAEPipeHub
+import SAEPipeModels
+
+/// collect.A / collect.B: tokenize a dataset into windows, run the model to the hooked
+/// layer, stream the activations to `acts.mmap` (docs/formats.md, "Activation sets").
+public enum CollectStage {
+    public static let configFields: [ConfigField] = [
+        ModelSettings.configField,
+        CollectSettings.configField,
+        ConfigField("datasets", .section(ConfigSection([
+            ConfigField("A", .section(DatasetSpec.configFields), doc: "dataset A (prose in the reference experiment)"),
+            ConfigField("B", .section(DatasetSpec.configFields), doc: "dataset B (code in the reference experiment)"),
+        ])), doc: "the two datasets compared"),
+    ]
+
+    /// What a collect stage reads; the display label stays out (it does not change the activations).
+    struct Settings {
+        var seed: UInt64
+        var model: ModelSettings
+        var collect: CollectSettings
+        var dataset: DatasetSpec
+
+        /// The settings and the config slice they were read from.
+        static func read(_ config: ConfigValue, side: Side) throws -> (Settings, ConfigValue) {
+            let reader = ConfigReader(config)
+            let settings = Settings(
+                seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
+                collect: try CollectSettings.read(reader), dataset: try DatasetSpec.read(reader, at: "datasets.\(side)"))
+            return (settings, reader.slice)
+        }
+    }
+
+    static func modelInputFiles(_ name: String) -> [String] {
+        if name.hasSuffix(".gguf") { return FileSystem.exists(name) ? [name] : [] }
+        guard FileSystem.isDirectory(name) else { return [] }  // a Hub id: keyed by name and revision
+        return ["config.json", "tokenizer.json", "model.safetensors", "model.safetensors.index.json"]
+            .map { "\(name)/\($0)" }.filter(FileSystem.exists)
+            + ((try? ModelSource.shards(indexAt: "\(name)/model.safetensors.index.json"))?.map { "\(name)/\($0)" } ?? [])
+    }
+
+    /// The stage that collects dataset `side`'s activations.
+    public static func stage(side: Side, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
+        let (settings, slice) = try Settings.read(config.value, side: side)
+        _ = try settings.model.hookPoint()
+        return StageSpec(
+            id: .collect(side), kind: "collect", version: 2, config: slice,
+            inputFiles: modelInputFiles(settings.model.name) + (try settings.dataset.localFiles()),
+            run: { context in
+                try run(context, side: side, artifacts: artifacts)
+            },
+            publish: { context in ["activations": .map([side.rawValue: .string(context.entryRelativePath)])] })
+    }
+
+    static func run(_ context: StageContext, side: Side, artifacts: String) throws {
+        let (settings, _) = try Settings.read(context.config, side: side)
+        let hook = try settings.model.hookPoint()
+        let label = "collect.\(side)"
+        let hub = HubClient.fromEnvironment(artifacts: artifacts)
+        let modelPath = try ModelSource.resolve(settings.model.name, artifacts: artifacts, hub: hub)
+        let tokenizer = try Tokenizer.load(model: modelPath)
+        let model = try LanguageModel.load(modelPath, scope: .through(hook))
+        context.logger.debug("\(label): model loaded through \(hook) (\(ProcessStats.describeMemory()))")
+        let options = settings.collect.windowOptions(seed: settings.seed)
+        context.logger.info("\(label): reading and tokenizing \(settings.dataset.path ?? settings.dataset.hub ?? "")")
+        let windows = try TokenWindows.build(reader: DocumentReader(spec: settings.dataset, hub: hub), tokenizer: tokenizer, options: options)
+        context.logger.debug("\(label): \(windows.count) windows from \(windows.documentsRead) documents (\(ProcessStats.describeMemory()))")
+        if windows.activationCount < options.tokenBudget {
+            context.logger.warning("\(label): the dataset gave \(windows.activationCount) of the \(options.tokenBudget) tokens asked for")
+        }
+        let started = Date()
+        let positions = try ActivationCollector.collect(
+            model: model, windows: windows, hook: hook, dtype: settings.collect.dtype, batchSize: settings.collect.batchSize,
+            into: context.outputDirectory, label: label)
+        // Timing goes to the log and the cache manifest, never into meta.json: same config, same bytes.
+        context.logger.info("\(label): \(positions.count) activations, \(Int(Double(windows.tokens.count) / max(Date().timeIntervalSince(started), 1e-9))) tok/s, \(ProcessStats.describeMemory())")
+        try ActivationStore.writeInt32(windows.tokens, to: context.output("tokens.mmap"))
+        try ActivationStore.writeInt32(positions, to: context.output("positions.mmap"))
+        let revision = modelPath.contains("/snapshots/") ? (modelPath as NSString).lastPathComponent : nil
+        let meta = ActivationSetMeta(
+            dtype: settings.collect.dtype.rawValue, rows: positions.count, width: model.dimensions.dModel,
+            provenance: ActivationSetMeta.Provenance(
+                model: settings.model.name, modelRevision: revision, modelArchitecture: model.dimensions.architecture,
+                hook: hook.description, layer: hook.layer, stream: settings.model.stream,
+                dataset: context.config[path: "datasets.\(side)"], datasetFiles: windows.filesRead,
+                documentsRead: windows.documentsRead, documents: options.documents.rawValue, excludeSpecial: options.excludeSpecial,
+                tokenizerHash: tokenizer.fingerprint, configHash: context.key, seed: options.seed),
+            windows: ActivationSetMeta.Windows(
+                seqLen: options.seqLen, sequenceOffsets: windows.offsets,
+                tokens: .init(file: "tokens.mmap", dtype: "int32", shape: [windows.tokens.count]),
+                positions: .init(file: "positions.mmap", dtype: "int32", shape: [positions.count],
+                                 meaning: "index into tokens.mmap of each activation row")))
+        try meta.write(directory: context.outputDirectory)
+    }
+}

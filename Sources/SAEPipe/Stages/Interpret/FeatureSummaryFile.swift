@@ -1,0 +1,68 @@
+import Foundation
+import SAEPipeCore
+
+/// `features/<sae>_on_<data>.json` (docs/formats.md): every feature of one SAE on one dataset.
+/// Written by interpret; read by the figures and the report's feature browser.
+public struct FeatureSummaryFile: Codable, Sendable, Equatable {
+    public static func fileName(sae: Side, data: Side) -> String { "\(sae)_on_\(data).json" }
+
+    public struct Context: Codable, Sendable, Equatable {
+        public var activation: Double
+        /// The activation row (index into acts.mmap / positions.mmap).
+        public var row: Int
+        /// Text around the row's token, the token marked «…».
+        public var context: String
+    }
+
+    public struct TokenShare: Codable, Sendable, Equatable {
+        public var token: String
+        public var share: Double
+    }
+
+    public struct Bigram: Codable, Sendable, Equatable {
+        public var text: String
+        public var share: Double
+    }
+
+    public struct LogitToken: Codable, Sendable, Equatable {
+        public var token: String
+        public var logit: Double
+    }
+
+    public struct Feature: Codable, Sendable, Equatable {
+        public var feature: Int
+        public var label: String
+        public var frequency: Double
+        public var meanActivation: Double
+        public var maxActivation: Double
+        public var selectivity: Double
+        public var selectivityNormalized: Double
+        public var topContexts: [Context]
+        public var quantileExamples: [Context]
+        public var topTokens: [TokenShare]
+        @EncodedAsNull public var topBigram: Bigram?
+        public var promotedTokens: [LogitToken]
+        public var suppressedTokens: [LogitToken]
+
+        enum CodingKeys: String, CodingKey {
+            case feature, label, frequency, meanActivation = "mean_activation", maxActivation = "max_activation", selectivity
+            case selectivityNormalized = "selectivity_normalized", topContexts = "top_contexts", quantileExamples = "quantile_examples"
+            case topTokens = "top_tokens", topBigram = "top_bigram", promotedTokens = "promoted_tokens", suppressedTokens = "suppressed_tokens"
+        }
+    }
+
+    public var sae: Side
+    public var dataset: Side
+    public var datasetLabel: String
+    public var features: [Feature]
+    /// Tokens (activation rows) of the dataset.
+    public var tokens: Int
+    /// What the fields mean, for a reader of the file.
+    public var notes: [String: String]
+
+    enum CodingKeys: String, CodingKey { case sae, dataset, datasetLabel = "dataset_label", features, tokens, notes }
+
+    public static func read(_ path: String) throws -> FeatureSummaryFile {
+        try JSONFile.read(FeatureSummaryFile.self, from: path, hint: "rerun the interpret stage")
+    }
+}

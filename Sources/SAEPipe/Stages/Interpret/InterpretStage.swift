@@ -1,0 +1,100 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeEngine
+import SAEPipeHub
+import SAEPipeLinalg
+import SAEPipeModels
+import SAEPipeSAE
+
+/// interpret.A / interpret.B: what each feature of one SAE responds to, on both datasets.
+public enum InterpretStage {
+    public static let configFields: [ConfigField] = [
+        ConfigField("interpret", .section(ConfigSection([
+            ConfigField("top_k", .int(1...1000), default: .int(10), doc: "top activating contexts kept per feature"),
+            ConfigField("reservoir", .int(4...10_000), default: .int(64), doc: "firing rows sampled per feature for quantile examples and token counts"),
+            ConfigField("context_before", .int(0...512), default: .int(10), doc: "tokens shown before the activating token"),
+            ConfigField("context_after", .int(0...512), default: .int(4), doc: "tokens shown after it"),
+            ConfigField("logit_tokens", .int(1...100), default: .int(8), doc: "tokens listed as most promoted and most suppressed"),
+            ConfigField("markdown_features", .int(1...10_000), default: .int(20), doc: "features per section of the Markdown summary"),
+            ConfigField("selective_threshold", .double(0...1), default: .double(0.6), doc: "|normalized selectivity| above which a feature counts as selective"),
+        ])), doc: "feature summaries"),
+    ]
+
+    /// The `interpret` section.
+    struct InterpretSettings: Decodable {
+        var topK: Int
+        var reservoir: Int
+        var contextBefore: Int
+        var contextAfter: Int
+        var logitTokens: Int
+        var markdownFeatures: Int
+        var selectiveThreshold: Double
+
+        enum CodingKeys: String, CodingKey {
+            case topK = "top_k", reservoir, contextBefore = "context_before", contextAfter = "context_after"
+            case logitTokens = "logit_tokens", markdownFeatures = "markdown_features", selectiveThreshold = "selective_threshold"
+        }
+    }
+
+    /// What interpret reads: the model (for its tokenizer and unembedding), its section, the dataset labels.
+    struct Settings {
+        var seed: UInt64
+        var model: ModelSettings
+        var interpret: InterpretSettings
+        var labels: DatasetLabels
+
+        static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
+            let reader = ConfigReader(config)
+            let settings = Settings(
+                seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
+                interpret: try reader.decode(InterpretSettings.self, at: "interpret"), labels: try DatasetLabels.read(reader))
+            return (settings, reader.slice)
+        }
+    }
+
+    /// The stage that summarizes SAE `side`'s features on both datasets.
+    public static func stage(side: Side, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
+        let (_, slice) = try Settings.read(config.value)
+        return StageSpec(
+            id: .interpret(side), kind: "interpret", version: 2,
+            upstream: Side.allCases.map(StageID.collect) + [.train(side)], config: slice,
+            run: { context in try run(context, side: side, artifacts: artifacts) },
+            publish: { context in
+                for name in FileSystem.listFiles(in: context.entryDirectory + "/features") {
+                    try FileSystem.copyReplacing(context.entryDirectory + "/features/\(name)", to: context.runDirectory + "/features/\(name)")
+                }
+                return [:]
+            })
+    }
+
+    static func run(_ context: StageContext, side: Side, artifacts: String) throws {
+        let (settings, _) = try Settings.read(context.config)
+        let (parameters, activation) = try SAECheckpoint.readSAELens(try context.upstream(.train(side)))
+        let modelPath = try ModelSource.resolve(settings.model.name, artifacts: artifacts)
+        let tokenizer = try Tokenizer.load(model: modelPath)
+        let started = Date()
+        var statistics: [Side: FeatureStatistics] = [:]
+        var sources: [Side: ContextSource] = [:]
+        for data in Side.allCases {
+            let directory = try context.upstream(.collect(data))
+            let dataset = try ActivationDataset(directory: directory, split: .none, seed: settings.seed)
+            statistics[data] = FeatureStatistics.compute(
+                parameters, activation: activation, dataset: dataset, topK: settings.interpret.topK,
+                reservoirSize: settings.interpret.reservoir, seed: settings.seed)
+            sources[data] = try ContextSource(directory: directory, tokenizer: tokenizer)
+        }
+        let encoded = Date().timeIntervalSince(started)
+        let model = try LanguageModel.load(modelPath, scope: LoadScope(layers: 0, unembedding: true))
+        let logits = try LogitAttribution.compute(parameters, unembedding: model.unembedding!, count: settings.interpret.logitTokens)
+        let summaries = FeatureSummaries(
+            side: side, labels: settings.labels, statistics: statistics, sources: sources, logits: logits, tokenizer: tokenizer,
+            settings: settings.interpret)
+        let output = context.output("features")
+        for data in Side.allCases {
+            try summaries.writeJSON(on: data, to: "\(output)/\(FeatureSummaryFile.fileName(sae: side, data: data))")
+            try summaries.writeMarkdown(on: data, to: "\(output)/\(side)_on_\(data).md")
+        }
+        context.logger.info("interpret.\(side): \(parameters.features) features over \(statistics[.A]!.rows + statistics[.B]!.rows) tokens: encoder passes \(String(format: "%.1f", encoded)) s, all \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+}

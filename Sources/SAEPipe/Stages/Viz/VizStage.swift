@@ -1,0 +1,139 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeEngine
+import SAEPipeSAE
+import SAEPipePlot
+
+/// viz: PNG figures of training, feature density, selectivity and the 2×2 evaluation.
+public enum VizStage {
+    public static let configFields: [ConfigField] = [
+        ConfigField("viz", .section(ConfigSection([
+            ConfigField("scale", .choice(["1", "2"]), default: .string("1"), doc: "pixel density of the figures: 1 or 2 (high resolution, same layout)"),
+        ])), doc: "figures"),
+    ]
+
+    /// Pixel density of the figures (`viz.scale`).
+    enum FigureScale: String, Decodable {
+        case one = "1", two = "2"
+        var factor: Double { self == .one ? 1 : 2 }
+    }
+
+    struct Settings {
+        var scale: FigureScale
+        var labels: DatasetLabels
+
+        static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
+            let reader = ConfigReader(config)
+            let settings = Settings(scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader))
+            return (settings, reader.slice)
+        }
+    }
+
+    /// The stage that draws the run's figures.
+    public static func stage(config: ResolvedConfig) throws -> StageSpec {
+        let (_, slice) = try Settings.read(config.value)
+        return StageSpec(
+            id: .viz, kind: "viz", version: 5,
+            upstream: Side.allCases.map(StageID.train) + Side.allCases.map(StageID.interpret) + [.eval],
+            config: slice,
+            run: { context in try run(context) },
+            publish: { context in
+                for name in FileSystem.listFiles(in: context.entryDirectory + "/figures") {
+                    try FileSystem.copyReplacing(context.entryDirectory + "/figures/\(name)", to: context.runDirectory + "/figures/\(name)")
+                }
+                return [:]
+            })
+    }
+
+    static func run(_ context: StageContext) throws {
+        let (settings, _) = try Settings.read(context.config)
+        let scale = settings.scale.factor
+        let labels = settings.labels
+        let text = try TextRenderer()
+        let output = context.output("figures")
+        func save(_ canvas: Canvas, _ name: String) throws { try canvas.writePNG(to: "\(output)/\(name).png") }
+
+        // Training curves, A and B together.
+        var metrics: [Side: [TrainingMetrics.Row]] = [:]
+        for side in Side.allCases { metrics[side] = try TrainingMetrics.read(try context.upstream(.train(side)) + "/\(TrainingMetrics.fileName)") }
+        let curves: [(TrainingMetrics.Column, String, String)] = [
+            (.loss, "Training loss", "loss (scaled inputs)"), (.mse, "Reconstruction MSE", "MSE"),
+            (.l0, "L0 (active features per token)", "L0"), (.fve, "Fraction of variance explained", "FVE")]
+        for (column, title, label) in curves {
+            let series = Side.allCases.enumerated().map { index, side in
+                Series.line(name: "SAE \(side) (\(labels[side]))", points: metrics[side]!.compactMap { row in
+                    row[.tokens].flatMap { x in row[column].map { (x, $0) } }
+                }, color: Color.palette[index])
+            }
+            var chart = Chart(title: title, xLabel: "training tokens", yLabel: label, series: series)
+            if column == .loss || column == .l0 { chart.yScale = .log10 }
+            try save(chart.render(scale: scale, text: text), "training_\(column.rawValue)")
+        }
+
+        // Feature density and selectivity, from the feature summaries.
+        for side in Side.allCases {
+            let interpret = try context.upstream(.interpret(side)) + "/features"
+            let onA = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .A)).features
+            let onB = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .B)).features
+            let home = side == .A ? onA : onB
+            let frequencies = home.map(\.frequency)
+            let dead = frequencies.filter { $0 == 0 }.count
+            let logs = frequencies.filter { $0 > 0 }.map { log10($0) }
+            if let low = logs.min(), let high = logs.max() {
+                let bins = 40, width = max((high - low) / Double(bins), 1e-6)
+                var counts = [Double](repeating: 0, count: bins)
+                for value in logs { counts[min(bins - 1, Int((value - low) / width))] += 1 }
+                let bars = (0..<bins).map { (x0: low + Double($0) * width, x1: low + Double($0 + 1) * width, y: counts[$0]) }
+                let chart = Chart(title: "Feature density: SAE \(side) on \(labels[side]) (\(dead) never fire)",
+                                  xLabel: "log10 activation frequency", yLabel: "features",
+                                  series: [.bars(name: "", bars: bars, color: Color.palette[side == .A ? 0 : 1])])
+                try save(chart.render(scale: scale, text: text), "feature_density_\(side)")
+            }
+            let points = zip(onA, onB).compactMap { a, b -> (Double, Double)? in
+                let (x, y) = (a.meanActivation, b.meanActivation)
+                return x > 0 && y > 0 ? (x, y) : nil
+            }
+            var scatter = Chart(title: "Selectivity of SAE \(side)'s features", xLabel: "mean activation on A (\(labels[.A]))",
+                                yLabel: "mean activation on B (\(labels[.B]))",
+                                series: [.scatter(name: "", points: points, color: Color.palette[side == .A ? 0 : 1], radius: 1.6)])
+            scatter.xScale = .log10
+            scatter.yScale = .log10
+            scatter.diagonal = true
+            try save(scatter.render(scale: scale, text: text), "selectivity_\(side)")
+        }
+
+        // The 2×2 evaluation.
+        let eval = try EvalResults.read(try context.upstream(.eval) + "/\(EvalResults.fileName)").eval
+        let sideLabels = Side.allCases.map { "\($0) (\(labels[$0]))" }
+        let matrices: [(String, String, (EvalResults.PairMetrics) -> Double?)] = [
+            ("fve", "Fraction of variance explained", { $0.fve }), ("ce_recovered", "Cross-entropy loss recovered", { $0.ceRecovered })]
+        for (key, title, value) in matrices {
+            var heatmap = Heatmap(
+                title: title, rowTitle: "SAE trained on", columnTitle: "evaluated on", rowLabels: sideLabels, columnLabels: sideLabels,
+                values: Side.allCases.map { trained in Side.allCases.map { data in eval[SAEPair(trained, data)].flatMap(value) ?? .nan } })
+            heatmap.range = 0.0...1.0
+            try save(heatmap.render(scale: scale, text: text), "\(key)_matrix")
+        }
+        let pairs = SAEPair.all
+        let bars = pairs.enumerated().map { (x0: Double($0.offset) + 0.15, x1: Double($0.offset) + 0.85, y: eval[$0.element]?.l0 ?? 0) }
+        var l0 = Chart(title: "Average L0 per (SAE → dataset) pair", xLabel: "SAE trained on → evaluated on", yLabel: "L0",
+                       series: [.bars(name: "", bars: bars, color: Color.palette[2])])
+        l0.xCategories = pairs.map(\.arrowLabel)
+        try save(l0.render(scale: scale, text: text), "l0_by_pair")
+
+        // L0 per token: the distribution behind the averages, all four pairs.
+        let histograms = pairs.enumerated().compactMap { index, pair -> Series? in
+            guard let counts = eval[pair]?.l0Histogram, !counts.isEmpty else { return nil }
+            let total = Double(counts.reduce(0, +)), width = max(1, counts.count / 40)
+            let points = stride(from: 0, to: counts.count, by: width).map { start in
+                (Double(start) + Double(width) / 2, Double(counts[start..<min(start + width, counts.count)].reduce(0, +)) / total)
+            }
+            return .line(name: pair.arrowLabel, points: points, color: Color.palette[index])
+        }
+        if !histograms.isEmpty {
+            let chart = Chart(title: "L0 per token on held-out rows", xLabel: "active features per token (L0)",
+                              yLabel: "share of tokens", series: histograms)
+            try save(chart.render(scale: scale, text: text), "l0_per_token")
+        }
+    }
+}
