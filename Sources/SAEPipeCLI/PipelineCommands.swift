@@ -65,13 +65,10 @@ struct DagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dag", abstract: "Print the stage graph.")
 
     @OptionGroup var configOptions: ConfigOptions
-    @Option(help: "text, dot or mermaid.")
-    var format: String = "text"
+    @Option(help: "The graph's notation.")
+    var format: DAGRenderer.Format = .text
 
     func run() throws {
-        guard let format = DAGRenderer.Format(rawValue: format) else {
-            throw SAEPipeError.input("unknown --format \(format)", hint: "use text, dot or mermaid")
-        }
         let experiment = try configOptions.load()
         let plans = try experiment.runner().plan()
         print(DAGRenderer.render(experiment.graph, plans: plans, format: format), terminator: "")
@@ -83,22 +80,22 @@ struct ValidateCommand: ParsableCommand {
         commandName: "validate", abstract: "Check a config and print it fully resolved, with defaults.")
 
     @OptionGroup var configOptions: ConfigOptions
-    @Option(help: "yaml or json.")
-    var format: String = "yaml"
+    enum Format: String, CaseIterable, ExpressibleByArgument { case yaml, json }
+
+    @Option(help: "The resolved config's notation.")
+    var format: Format = .yaml
     @Flag(help: "Annotate each key with what it means (YAML only).")
     var docs = false
 
     func run() throws {
         let experiment = try configOptions.load()
         switch format {
-        case "yaml":
+        case .yaml:
             let notes = docs ? ExperimentSchema.schema.docs() : [:]
             print("# resolved from " + experiment.config.sourceFiles.joined(separator: " ← "))
             print(experiment.config.value.yaml(docs: notes), terminator: "")
-        case "json":
+        case .json:
             print(experiment.config.value.prettyJSON())
-        default:
-            throw SAEPipeError.input("unknown --format \(format)", hint: "use yaml or json")
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SAEPipe
 import SAEPipeCore
+import SAEPipeEngine
 
 struct SAEPipeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,3 +65,5 @@ enum CLIArguments {
         text.contains("/") || [".yaml", ".yml", ".json"].contains { text.hasSuffix($0) }
     }
 }
+
+extension DAGRenderer.Format: ExpressibleByArgument {}

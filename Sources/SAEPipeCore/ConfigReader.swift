@@ -13,7 +13,13 @@ public final class ConfigReader {
     /// Mappings that were opened (kept in the slice even when no key of theirs was read).
     private(set) var containers: [[String]] = []
 
-    public init(_ root: ConfigValue) { self.root = root }
+    /// Files (not configs) may leave an optional key out; configs hold every key.
+    let absentOptionalsAreNil: Bool
+
+    public init(_ root: ConfigValue, absentOptionalsAreNil: Bool = false) {
+        self.root = root
+        self.absentOptionalsAreNil = absentOptionalsAreNil
+    }
 
     /// Decodes `type` from the value at a dotted path (`""` for the root).
     public func decode<T: Decodable>(_ type: T.Type, at path: String) throws -> T {
@@ -96,7 +102,7 @@ struct ConfigValueDecoder: Decoder {
 
     func singleValueContainer() throws -> SingleValueDecodingContainer {
         reader.recordLeaf(path)
-        return SingleValue(value: value, path: path)
+        return SingleValue(value: value, path: path, absentOptionalsAreNil: reader.absentOptionalsAreNil)
     }
 }
 
@@ -125,6 +131,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
+        if reader.absentOptionalsAreNil, entries[key.stringValue] == nil { return true }
         let decoder = try child(key)
         if decoder.value.isNull { reader.recordLeaf(decoder.path) }
         return decoder.value.isNull
@@ -132,10 +139,26 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try T(from: try child(key)) }
 
-    // Optional keys are present in a resolved config (as null); an absent one is an error.
-    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        try decodeNil(forKey: key) ? nil : try decode(type, forKey: key)
+    // Optional keys are present in a resolved config (as null); an absent one is an error. Every
+    // overload is spelled out: the protocol's defaults would read an absent key as nil.
+    private func optional<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
+        try decodeNil(forKey: key) ? nil : try T(from: try child(key))
     }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? { try optional(type, key) }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try optional(type, key) }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try optional(type, key) }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try optional(type, key) }
+    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? { try optional(type, key) }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try optional(type, key) }
+    func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try optional(type, key) }
+    func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? { try optional(type, key) }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try optional(type, key) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try optional(type, key) }
+    func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? { try optional(type, key) }
+    func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? { try optional(type, key) }
+    func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? { try optional(type, key) }
+    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try optional(type, key) }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try optional(type, key) }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
         -> KeyedDecodingContainer<NestedKey>
@@ -167,7 +190,8 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         }
         defer { currentIndex += 1 }
         // List elements are part of the list's leaf; their decoders record nothing more.
-        return ConfigValueDecoder(value: items[currentIndex], path: path + [String(currentIndex)], reader: ConfigReader(.null))
+        return ConfigValueDecoder(value: items[currentIndex], path: path + [String(currentIndex)],
+                                  reader: ConfigReader(.null, absentOptionalsAreNil: reader.absentOptionalsAreNil))
     }
 
     mutating func decodeNil() throws -> Bool {
@@ -187,6 +211,7 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 private struct SingleValue: SingleValueDecodingContainer {
     let value: ConfigValue
     let path: [String]
+    let absentOptionalsAreNil: Bool
     var codingPath: [CodingKey] { path.map(NameKey.init(stringValue:)) }
 
     func decodeNil() -> Bool { value.isNull }
@@ -218,6 +243,6 @@ private struct SingleValue: SingleValueDecodingContainer {
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
         // A ConfigValue asks for the node itself.
         if T.self == ConfigValue.self { return value as! T }
-        return try T(from: ConfigValueDecoder(value: value, path: path, reader: ConfigReader(.null)))
+        return try T(from: ConfigValueDecoder(value: value, path: path, reader: ConfigReader(.null, absentOptionalsAreNil: absentOptionalsAreNil)))
     }
 }

@@ -86,7 +86,7 @@ public struct RunManifest: Sendable, Codable {
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         let all = try decoder.container(keyedBy: NameKey.self)
         published = [:]
-        for key in all.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !known.contains(key.stringValue) {
+        for key in all.allKeys where !known.contains(key.stringValue) {
             published[key.stringValue] = try all.decode(ConfigValue.self, forKey: key)
         }
     }
@@ -104,16 +104,26 @@ public struct RunManifest: Sendable, Codable {
         for (key, value) in published { try all.encode(value, forKey: NameKey(stringValue: key)) }
     }
 
-    public func write(to path: String) throws { try JSONFile.write(self, to: path, sortedKeys: false) }
+    /// Written in this order (the resolved config in schema order), integers apart from doubles.
+    public func write(to path: String) throws { try FileSystem.writeAtomically(try ConfigValueEncoding.json(self), to: path) }
+
+    public static func read(_ path: String) throws -> RunManifest {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw SAEPipeError.input("cannot read the run manifest", file: path, hint: "rerun `saepipe run CONFIG`")
+        }
+        do { return try ConfigValueEncoding.decode(RunManifest.self, fromJSON: text) } catch var error as SAEPipeError {
+            error.file = path
+            error.hint = "rerun `saepipe run CONFIG`"
+            throw error
+        }
+    }
 
     /// The manifest of the run in `directory`.
-    public static func read(runDirectory directory: String) throws -> RunManifest {
-        try JSONFile.read(RunManifest.self, from: "\(directory)/\(fileName)", hint: "rerun `saepipe run CONFIG`")
-    }
+    public static func read(runDirectory directory: String) throws -> RunManifest { try read("\(directory)/\(fileName)") }
 
     /// The stage records of a previous run, by id; empty when there is none.
     public static func previousRecords(at path: String) -> [StageID: RunManifest.StageRecord] {
-        guard let manifest = try? JSONFile.read(RunManifest.self, from: path) else { return [:] }
+        guard FileSystem.exists(path), let manifest = try? read(path) else { return [:] }
         return Dictionary(manifest.stages.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
     }
 }

@@ -65,6 +65,8 @@ public struct Trainer {
             scale: settings.normalizeActivations ? dataset.normalizationScale() : 1, metrics: [])
     }
 
+    /// Trains to the configured number of steps (or `stopAfterStep`), resuming from the
+    /// checkpoint directory when it holds a state, and evaluates on the held-out rows.
     public func train(stopAfterStep: Int? = nil) throws -> Result {
         var state = try checkpointDirectory.flatMap { try TrainingState.read(from: $0, settings: settings) } ?? freshState()
         if state.step > 0 { log("resuming from step \(state.step) (\(checkpointDirectory!))") }

@@ -1,5 +1,7 @@
 import Foundation
 import EngineTestSupport
+import SAEPipe
+import SAEPipeEngine
 import XCTest
 
 /// A fresh directory under the system temp dir, removed when the test ends.
@@ -30,4 +32,14 @@ func makeTinyProject(_ test: XCTestCase, collectExtra: String = "", extraConfig:
     let directory = try temporaryDirectory(test)
     try TinyProject.write(in: directory, model: fixturePath("tiny-neox"), collectExtra: collectExtra, extraConfig: extraConfig)
     return (directory, "\(directory)/config.yaml")
+}
+
+/// What a run of the tiny project ran.
+struct TinyRun { var ran: [String] }
+
+/// Runs the product pipeline on a tiny project's config, up to `until`.
+func runTinyProject(_ config: String, until: String?, overrides: [String] = []) throws -> TinyRun {
+    let experiment = try Experiment.load(configPath: config, overrides: overrides)
+    let report = try experiment.runner().run(RunOptions(selection: RunSelection(until: until)))
+    return TinyRun(ran: report.ranStages.map(\.rawValue))
 }

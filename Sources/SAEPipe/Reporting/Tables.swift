@@ -75,8 +75,4 @@ public struct Table: Sendable, Equatable {
         guard let header = records.first else { return nil }
         return Table(header: header, rows: Array(records.dropFirst()))
     }
-
-    public static func number(_ value: Double, digits: Int = 4) -> String {
-        value.isFinite ? String(format: "%.\(digits)f", value) : "n/a"
-    }
 }

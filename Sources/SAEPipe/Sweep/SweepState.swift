@@ -32,8 +32,18 @@ public struct SweepState: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case name, configFiles = "config_files", until, axes, variants }
 
     public static func read(directory: String) throws -> SweepState {
-        try JSONFile.read(SweepState.self, from: "\(directory)/\(fileName)", hint: "rerun `saepipe sweep CONFIG`")
+        let path = "\(directory)/\(fileName)"
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw SAEPipeError.input("unreadable sweep state", file: path, hint: "rerun `saepipe sweep CONFIG`")
+        }
+        do { return try ConfigValueEncoding.decode(SweepState.self, fromJSON: text) } catch var error as SAEPipeError {
+            error.file = path
+            throw error
+        }
     }
 
-    public func write(directory: String) throws { try JSONFile.write(self, to: "\(directory)/\(Self.fileName)", sortedKeys: false) }
+    /// Written in this order, values as the sweep typed them.
+    public func write(directory: String) throws {
+        try FileSystem.writeAtomically(try ConfigValueEncoding.json(self), to: "\(directory)/\(Self.fileName)")
+    }
 }

@@ -47,8 +47,8 @@ public struct EvalResults: Codable, Sendable, Equatable {
         public var fveDrop: Double
         /// MSE of the transferred SAE over MSE of the in-domain one; null when the latter is 0.
         @EncodedAsNull public var mseRatio: Double?
-        /// CE recovered in domain minus transferred (NaN when either is undefined).
-        public var ceRecoveredDrop: Double
+        /// CE recovered in domain minus transferred; null when either is undefined.
+        @EncodedAsNull public var ceRecoveredDrop: Double?
         public var baseline: SAEPair
 
         enum CodingKeys: String, CodingKey {
@@ -71,7 +71,7 @@ public struct EvalResults: Codable, Sendable, Equatable {
             guard let cross = eval[pair], let home = eval[pair.baseline] else { continue }
             crossDomain[pair] = Transfer(
                 fveDrop: home.fve - cross.fve, mseRatio: home.mse > 0 ? cross.mse / home.mse : nil,
-                ceRecoveredDrop: (home.ceRecovered ?? .nan) - (cross.ceRecovered ?? .nan), baseline: pair.baseline)
+                ceRecoveredDrop: home.ceRecovered.flatMap { h in cross.ceRecovered.map { h - $0 } }, baseline: pair.baseline)
         }
         saepipeVersion = SAEPipeVersion.current
     }

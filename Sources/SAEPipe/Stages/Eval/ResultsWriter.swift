@@ -27,8 +27,8 @@ enum ResultsWriter {
             header: ["transfer", "baseline", "fve_drop", "mse_ratio", "ce_recovered_drop"],
             rows: SAEPair.transfers.map { pair in
                 let (c, h) = (metrics[pair]!, metrics[pair.baseline]!)
-                return [pair.key, pair.baseline.key, n(h.fve - c.fve), n(c.mse / h.mse),
-                        n((h.ceRecovered ?? .nan) - (c.ceRecovered ?? .nan))]
+                let transfer = results.crossDomain[pair]
+                return [pair.key, pair.baseline.key, n(transfer?.fveDrop), n(c.mse / h.mse), n(transfer?.ceRecoveredDrop)]
             }).write(to: tables, name: "cross_domain")
     }
 }

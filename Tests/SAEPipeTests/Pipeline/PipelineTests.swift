@@ -1,0 +1,94 @@
+import Foundation
+import SAEPipe
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeEngine
+import SAEPipeModels
+import SAEPipeSAE
+import XCTest
+
+/// The whole pipeline end to end on the tiny GPT-NeoX fixture: collect → train → interpret →
+/// eval → viz through the graph, then export.
+final class PipelineTests: XCTestCase {
+    func run(_ config: String, until: String?, overrides: [String] = []) throws -> TinyRun {
+        try runTinyProject(config, until: until, overrides: overrides)
+    }
+
+    /// collect → train through the graph: SAELens checkpoints published as `saes`, a training
+    /// key change reruns only the train stages.
+    func testEveryStageThenExport() throws {
+        let (directory, config) = try makeTinyProject(self)
+        let settings = ["sae.expansion=2", "train.tokens=3000", "train.batch_size=100", "train.lr_warmup_steps=2"]
+        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran.sorted(),
+                       ["collect.A", "collect.B", "eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
+        for figure in ["training_loss", "training_fve", "feature_density_A", "selectivity_B", "fve_matrix", "ce_recovered_matrix"] {
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/figures/\(figure).png"), figure)
+        }
+        for name in ["A_on_A", "A_on_B", "B_on_A", "B_on_B"] {
+            let path = "\(directory)/outputs/tiny/features/\(name)"
+            let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(path).json"))) as! [String: Any]
+            let features = document["features"] as! [[String: Any]]
+            XCTAssertEqual(features.count, 128)
+            for key in ["frequency", "mean_activation", "max_activation", "selectivity", "selectivity_normalized", "label",
+                        "top_contexts", "quantile_examples", "top_tokens", "promoted_tokens", "suppressed_tokens"] {
+                XCTAssertNotNil(features[0][key], key)
+            }
+            let firing = features.first { ($0["frequency"] as! Double) > 0 }!
+            XCTAssertTrue(((firing["top_contexts"] as! [[String: Any]])[0]["context"] as! String).contains("«"))
+            XCTAssertTrue(try String(contentsOfFile: "\(path).md", encoding: .utf8).contains("## Most frequent features"))
+        }
+        let manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/manifest.json"))) as! [String: Any]
+        let saes = manifest["saes"] as! [String: String]
+        for side in ["A", "B"] {
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(saes[side]!)/cfg.json"))) as! [String: Any]
+            XCTAssertEqual(config["d_in"] as? Int, 64)
+            XCTAssertEqual(config["d_sae"] as? Int, 128)
+            XCTAssertEqual(config["hook_name"] as? String, "layers.1.mlp_out")
+            XCTAssertTrue(FileSystem.exists("\(saes[side]!)/sae_weights.safetensors"))
+            let metrics = try String(contentsOfFile: "\(directory)/outputs/tiny/train/\(side)/metrics.csv", encoding: .utf8)
+            XCTAssertTrue(metrics.hasPrefix("step,tokens,loss,mse,l1,l0,fve,dead_fraction,lr,lambda,tokens_per_s\n"))
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/train/\(side)/validation.json"))
+        }
+        // results.json: every pair with the keys docs/formats.md fixes, and the cross-domain figures derived from them.
+        let results = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/results.json"))) as! [String: Any]
+        let eval = results["eval"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(eval.keys), ["A->A", "A->B", "B->A", "B->B"])
+        for (_, pair) in eval {
+            for key in ["mse", "fve", "l0", "l1", "dead_fraction", "ce_loss_clean", "ce_loss_sae", "ce_loss_zero", "ce_recovered"] {
+                XCTAssertNotNil(pair[key], key)
+            }
+            let (clean, sae, zero) = (pair["ce_loss_clean"] as! Double, pair["ce_loss_sae"] as! Double, pair["ce_loss_zero"] as! Double)
+            XCTAssertEqual(pair["ce_recovered"] as! Double, (zero - sae) / (zero - clean), accuracy: 1e-12)
+        }
+        let cross = results["cross_domain"] as! [String: [String: Any]]
+        XCTAssertEqual(cross["A->B"]!["fve_drop"] as! Double, (eval["B->B"]!["fve"] as! Double) - (eval["A->B"]!["fve"] as! Double), accuracy: 1e-12)
+        XCTAssertEqual(cross["B->A"]!["mse_ratio"] as! Double, (eval["B->A"]!["mse"] as! Double) / (eval["A->A"]!["mse"] as! Double), accuracy: 1e-12)
+        for table in ["eval", "fve_matrix", "ce_recovered_matrix", "cross_domain"] {
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).csv"), table)
+            XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).md"), table)
+        }
+        // The blog bundle: every number from results.json, figures embedded, nothing fetched from elsewhere.
+        let bundle = "\(directory)/bundle"
+        let current = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(directory)
+        defer { FileManager.default.changeCurrentDirectoryPath(current) }
+        try BlogExport.export(run: "\(directory)/outputs/tiny", to: bundle, artifacts: "\(directory)/artifacts")
+        let report = try String(contentsOfFile: "\(bundle)/report.md", encoding: .utf8)
+        for heading in ["## Research question and hypothesis", "## Method", "## Evaluation", "## Key results", "## Failure modes",
+                        "## Limitations and next steps"] {
+            XCTAssertTrue(report.contains(heading), heading)
+        }
+        XCTAssertTrue(report.contains(String(format: "%.3f", eval["A->A"]!["fve"] as! Double)))
+        XCTAssertTrue(report.contains("![") && FileSystem.exists("\(bundle)/figures/fve_matrix.png"))
+        let html = try String(contentsOfFile: "\(bundle)/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("data:image/png;base64,"))
+        XCTAssertFalse(html.contains("src=\"http") || html.contains("href=\"http"), "the page opens offline")
+        XCTAssertTrue(html.contains("class=\"tok max\""), "the feature browser marks the top token")
+        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran, [])
+        XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3", "train.l1_coefficient=1"]).ran.sorted(),
+                       ["eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
+    }
+
+}
