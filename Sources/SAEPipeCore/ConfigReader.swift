@@ -246,3 +246,14 @@ private struct SingleValue: SingleValueDecodingContainer {
         return try T(from: ConfigValueDecoder(value: value, path: path, reader: ConfigReader(.null, absentOptionalsAreNil: absentOptionalsAreNil)))
     }
 }
+
+extension ConfigReader {
+    /// A stage's settings read by `read`, with the config slice they came from.
+    public static func settings<Settings>(from config: ConfigValue, _ read: (ConfigReader) throws -> Settings) throws
+        -> (Settings, ConfigValue)
+    {
+        let reader = ConfigReader(config)
+        let settings = try read(reader)
+        return (settings, reader.slice)
+    }
+}

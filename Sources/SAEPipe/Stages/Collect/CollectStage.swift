@@ -26,11 +26,11 @@ public enum CollectStage {
 
         /// The settings and the config slice they were read from.
         static func read(_ config: ConfigValue, side: Side) throws -> (Settings, ConfigValue) {
-            let reader = ConfigReader(config)
-            let settings = Settings(
-                seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
-                collect: try CollectSettings.read(reader), dataset: try DatasetSpec.read(reader, at: "datasets.\(side)"))
-            return (settings, reader.slice)
+            try ConfigReader.settings(from: config) { reader in
+                Settings(
+                    seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
+                    collect: try CollectSettings.read(reader), dataset: try DatasetSpec.read(reader, at: "datasets.\(side)"))
+            }
         }
     }
 

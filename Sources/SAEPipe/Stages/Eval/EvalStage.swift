@@ -33,11 +33,11 @@ public enum EvalStage {
         var split: ValidationSplit
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
-            let reader = ConfigReader(config)
-            let settings = Settings(
-                seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
-                eval: try reader.decode(EvalSettings.self, at: "eval"), split: try reader.decode(ValidationSplit.self, at: "train"))
-            return (settings, reader.slice)
+            try ConfigReader.settings(from: config) { reader in
+                Settings(
+                    seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
+                    eval: try reader.decode(EvalSettings.self, at: "eval"), split: try reader.decode(ValidationSplit.self, at: "train"))
+            }
         }
     }
 

@@ -45,11 +45,11 @@ public enum InterpretStage {
         var labels: DatasetLabels
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
-            let reader = ConfigReader(config)
-            let settings = Settings(
-                seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
-                interpret: try reader.decode(InterpretSettings.self, at: "interpret"), labels: try DatasetLabels.read(reader))
-            return (settings, reader.slice)
+            try ConfigReader.settings(from: config) { reader in
+                Settings(
+                    seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
+                    interpret: try reader.decode(InterpretSettings.self, at: "interpret"), labels: try DatasetLabels.read(reader))
+            }
         }
     }
 

@@ -10,8 +10,7 @@ public enum TrainStage {
 
     /// The settings and the config slice they were read from (`seed`, `sae`, `train`).
     static func settings(_ config: ConfigValue) throws -> (TrainSettings, ConfigValue) {
-        let reader = ConfigReader(config)
-        return (try reader.decode(TrainSettings.self, at: ""), reader.slice)
+        try ConfigReader.settings(from: config) { reader in try reader.decode(TrainSettings.self, at: "") }
     }
 
     /// The stage that trains the SAE on dataset `side`'s activations.

@@ -23,9 +23,9 @@ public enum VizStage {
         var labels: DatasetLabels
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
-            let reader = ConfigReader(config)
-            let settings = Settings(scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader))
-            return (settings, reader.slice)
+            try ConfigReader.settings(from: config) { reader in
+                Settings(scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader))
+            }
         }
     }
 
