@@ -89,6 +89,20 @@ CLONES float saepipe_logsumexp(const float *x, long count) {
     return (float)log(total) + m;
 }
 
+CLONES double saepipe_kl_logits(const float *p, const float *q, long count) {
+    float lse_p = saepipe_logsumexp(p, count), lse_q = saepipe_logsumexp(q, count);
+    float lanes[LANES] = {0};
+    long i = 0;
+    for (; i + LANES <= count; i += LANES)
+        for (int k = 0; k < LANES; k++) lanes[k] += exp_approx(p[i + k] - lse_p) * (p[i + k] - q[i + k]);
+    double total = 0;
+    for (int k = 0; k < LANES; k++) total += lanes[k];
+    for (; i < count; i++) total += exp_approx(p[i] - lse_p) * (p[i] - q[i]);
+    // KL(P‖Q) = Σ p_i (log p_i − log q_i) = Σ p_i (a_i − b_i) + lse_b − lse_a.
+    double kl = total + (double)lse_q - (double)lse_p;
+    return kl > 0 ? kl : 0;
+}
+
 CLONES void saepipe_softmax(float *x, long count) {
     float m = max_of(x, count);
     float total = 0;

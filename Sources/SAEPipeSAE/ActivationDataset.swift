@@ -17,8 +17,24 @@ public final class ActivationDataset: @unchecked Sendable {
     public let training: [Int]
     /// The held-out windows (indices into meta.json's sequence_offsets), empty for a row-level split.
     public let validationWindows: [Int]
+    /// The held-out rows grouped into the units the bootstrap resamples: whole windows when
+    /// the set records them (rows of one window are not independent), else blocks of rows.
+    public let validationUnits: [[Int]]
+    let trainingUnitsInOrder: [[Int]]
     /// The set's meta.json.
     public let meta: ActivationSetMeta
+
+    /// A seeded sample of training units (windows, or blocks of rows) holding at least `rows`
+    /// rows: the training-side counterpart of `validationUnits`.
+    public func trainingUnits(rows: Int) -> [[Int]] {
+        var units: [[Int]] = []
+        var count = 0
+        for unit in trainingUnitsInOrder where count < rows {
+            units.append(unit)
+            count += unit.count
+        }
+        return units
+    }
 
     /// Opens a set with the train stage's held-out split (`ValidationSplit.none` holds nothing out).
     public convenience init(directory: String, split: ValidationSplit, seed: UInt64) throws {
@@ -54,13 +70,23 @@ public final class ActivationDataset: @unchecked Sendable {
             }
             let isHeld = Set(chosen)
             validationWindows = chosen.sorted()
+            validationUnits = validationWindows.map { rowsOfWindow[$0] }
+            // Training windows in the same seeded order, for a training sample the size of the held-out one.
+            trainingUnitsInOrder = order.filter { !isHeld.contains($0) && !rowsOfWindow[$0].isEmpty }.map { rowsOfWindow[$0] }
             validation = chosen.flatMap { rowsOfWindow[$0] }.sorted()
             training = (0..<rows).filter { !isHeld.contains(windows[$0]) }
         } else {
             var order = Array(0..<rows)
             for i in stride(from: rows - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
             validationWindows = []
-            validation = Array(order[0..<held]).sorted()
+            let heldRows = Array(order[0..<held]).sorted()
+            validation = heldRows
+            // Without windows, blocks of 64 held-out rows stand in for them.
+            validationUnits = stride(from: 0, to: heldRows.count, by: 64).map { Array(heldRows[$0..<min($0 + 64, heldRows.count)]) }
+            let shuffledTraining = Array(order[held...])
+            trainingUnitsInOrder = stride(from: 0, to: shuffledTraining.count, by: 64).map {
+                Array(shuffledTraining[$0..<min($0 + 64, shuffledTraining.count)]).sorted()
+            }
             training = Array(order[held...]).sorted()
         }
     }

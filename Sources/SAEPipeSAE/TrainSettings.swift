@@ -39,7 +39,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
             ConfigField("validation_fraction", .double(0...0.5), default: .double(0.05), doc: "share of rows held out for validation (whole windows, so eval's sequences are unseen too)"),
             ConfigField("max_validation_rows", .int(1...10_000_000), default: .int(8192), doc: "cap on held-out rows"),
             ConfigField("log_every", .int(1...1_000_000), default: .int(10), doc: "steps between metrics.csv rows"),
-            ConfigField("validate_every", .int(0...1_000_000), default: .int(0), doc: "steps between validation logs (0: only at the end)"),
+            ConfigField("validate_every", .int(0...1_000_000), default: .int(200), doc: "steps between held-out evaluations, logged and drawn beside the training curves (0: only at the end)"),
             ConfigField("checkpoint_every", .int(1...1_000_000), default: .int(100), doc: "steps between resumable checkpoints"),
             ConfigField("dead_window_tokens", .int(1...1_000_000_000), default: .int(1_000_000), doc: "a feature silent this many tokens counts as dead"),
             ConfigField("compute", .choice(["auto", "dense", "sparse"]), default: .string("auto"),

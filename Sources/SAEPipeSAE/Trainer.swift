@@ -29,6 +29,8 @@ public struct Trainer {
         public var scale: Float
         public var validation: SAEEvaluation
         public var steps: Int
+        /// Rows the optimizer saw (steps × batch size), counting repeats.
+        public var trainingTokens: Int
         public var metrics: TrainingMetrics
         public var tokensPerSecond: Double
     }
@@ -109,7 +111,14 @@ public struct Trainer {
             }
             progress.advance(by: rows)
 
-            if state.step % max(1, settings.logEvery) == 0 || state.step == total {
+            // Held-out points on a schedule and at the end, so curves show generalization beside the training batches.
+            let validates = settings.validateEvery > 0 && state.step % settings.validateEvery == 0 || state.step == total
+            let heldOut = validates
+                ? evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation) : nil
+            if let v = heldOut, state.step < total {
+                log(String(format: "step %d: held-out fve %.4f, l0 %.1f, mse %.4g", state.step, v.fve, v.l0, v.mse))
+            }
+            if state.step % max(1, settings.logEvery) == 0 || state.step == total || heldOut != nil {
                 let dead = deadFraction(state)
                 let elapsed = Date().timeIntervalSince(windowStart.0)
                 let rate = elapsed > 0 ? Double((state.step - windowStart.1) * batchSize) / elapsed : 0
@@ -117,11 +126,7 @@ public struct Trainer {
                 state.metrics.append(TrainingMetrics.line(
                     step: state.step, tokens: state.step * batchSize, loss: loss, mse: stats.mse / Double(state.scale * state.scale),
                     l1: stats.l1, l0: stats.l0, fve: stats.fve, deadFraction: dead, lr: Double(lr), lambda: Double(lambda),
-                    tokensPerSecond: rate))
-            }
-            if settings.validateEvery > 0, state.step % settings.validateEvery == 0, state.step < total {
-                let v = evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation)
-                log(String(format: "step %d: validation fve %.4f, l0 %.1f, mse %.4g", state.step, v.fve, v.l0, v.mse))
+                    heldOut: heldOut, tokensPerSecond: rate))
             }
             if let directory = checkpointDirectory,
                 state.step % max(1, settings.checkpointEvery) == 0 || state.step == stopAfterStep
@@ -138,9 +143,10 @@ public struct Trainer {
         guard state.parameters.allFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf") }
         let seconds = Date().timeIntervalSince(started)
         let validation = evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation)
+        let trainingTokens = total * batchSize
         return Result(
             parameters: SAECheckpoint.foldScale(state.parameters, scale: state.scale), scale: state.scale,
-            validation: validation, steps: total,
+            validation: validation, steps: total, trainingTokens: trainingTokens,
             metrics: TrainingMetrics(lines: state.metrics),
             tokensPerSecond: seconds > 0 ? Double((total - startStep) * batchSize) / seconds : 0)
     }

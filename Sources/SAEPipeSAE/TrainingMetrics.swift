@@ -7,7 +7,10 @@ public struct TrainingMetrics: Sendable, Equatable {
     public static let fileName = "metrics.csv"
 
     public enum Column: String, CaseIterable, Sendable {
-        case step, tokens, loss, mse, l1, l0, fve, deadFraction = "dead_fraction", lr, lambda, tokensPerSecond = "tokens_per_s"
+        case step, tokens, loss, mse, l1, l0, fve, deadFraction = "dead_fraction", lr, lambda
+        /// On the held-out rows, at validation steps only (empty otherwise).
+        case heldoutMSE = "heldout_mse", heldoutL0 = "heldout_l0", heldoutFVE = "heldout_fve"
+        case tokensPerSecond = "tokens_per_s"
     }
 
     public static var header: String { Column.allCases.map(\.rawValue).joined(separator: ",") }
@@ -17,12 +20,15 @@ public struct TrainingMetrics: Sendable, Equatable {
 
     public init(lines: [String] = []) { self.lines = lines }
 
-    /// Loss, l1 and λ as optimized (on scaled activations); mse in raw activation units.
+    /// Loss, l1 and λ as optimized (on scaled activations); mse in raw activation units; the
+    /// training columns are the batch's, the held-out ones (when given) on the held-out rows.
     public static func line(step: Int, tokens: Int, loss: Double, mse: Double, l1: Double, l0: Double, fve: Double,
-                            deadFraction: Double, lr: Double, lambda: Double, tokensPerSecond: Double) -> String {
+                            deadFraction: Double, lr: Double, lambda: Double, heldOut: SAEEvaluation? = nil,
+                            tokensPerSecond: Double) -> String {
         let format = { (value: Double) in String(format: "%.6g", value) }
-        return ["\(step)", "\(tokens)", format(loss), format(mse), format(l1), format(l0), format(fve), format(deadFraction),
-                format(lr), format(lambda), String(format: "%.0f", tokensPerSecond)].joined(separator: ",")
+        let held = heldOut.map { [format($0.mse), format($0.l0), format($0.fve)] } ?? ["", "", ""]
+        return (["\(step)", "\(tokens)", format(loss), format(mse), format(l1), format(l0), format(fve), format(deadFraction),
+                 format(lr), format(lambda)] + held + [String(format: "%.0f", tokensPerSecond)]).joined(separator: ",")
     }
 
     public func csv() -> String { ([Self.header] + lines).joined(separator: "\n") + "\n" }
@@ -50,7 +56,9 @@ public struct TrainingMetrics: Sendable, Equatable {
     public var rows: [Row] {
         lines.map { line in
             var values: [Column: Double] = [:]
-            for (column, value) in zip(Column.allCases, line.split(separator: ",")) { values[column] = Double(value) }
+            for (column, value) in zip(Column.allCases, line.split(separator: ",", omittingEmptySubsequences: false)) {
+                values[column] = Double(value)
+            }
             return Row(values: values)
         }
     }
@@ -63,20 +71,30 @@ public struct ValidationSummary: Codable, Sendable, Equatable {
     /// The factor training multiplied the activations by (E‖x‖ = √d).
     public var inputScale: Float
     public var steps: Int
+    /// Rows the optimizer saw (steps × batch size, repeats counted) and distinct training rows.
+    public var trainingTokens: Int
+    public var trainingRows: Int
 
-    public init(evaluation: SAEEvaluation, inputScale: Float, steps: Int) {
+    /// Training tokens over training rows.
+    public var passes: Double { Double(trainingTokens) / Double(max(trainingRows, 1)) }
+
+    public init(evaluation: SAEEvaluation, inputScale: Float, steps: Int, trainingTokens: Int, trainingRows: Int) {
         self.evaluation = evaluation
         self.inputScale = inputScale
         self.steps = steps
+        self.trainingTokens = trainingTokens
+        self.trainingRows = trainingRows
     }
 
-    enum CodingKeys: String, CodingKey { case inputScale = "input_scale", steps }
+    enum CodingKeys: String, CodingKey { case inputScale = "input_scale", steps, trainingTokens = "training_tokens", trainingRows = "training_rows" }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         evaluation = try SAEEvaluation(from: decoder)
         inputScale = try container.decode(Float.self, forKey: .inputScale)
         steps = try container.decode(Int.self, forKey: .steps)
+        trainingTokens = try container.decode(Int.self, forKey: .trainingTokens)
+        trainingRows = try container.decode(Int.self, forKey: .trainingRows)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -84,5 +102,7 @@ public struct ValidationSummary: Codable, Sendable, Equatable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(inputScale, forKey: .inputScale)
         try container.encode(steps, forKey: .steps)
+        try container.encode(trainingTokens, forKey: .trainingTokens)
+        try container.encode(trainingRows, forKey: .trainingRows)
     }
 }

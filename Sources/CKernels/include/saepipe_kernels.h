@@ -13,6 +13,9 @@ void saepipe_swiglu(float *x, long rows, long width);
 /// log Σ exp(x_i), max subtracted first.
 float saepipe_logsumexp(const float *x, long count);
 
+/// KL(softmax(p) ‖ softmax(q)) in nats for two rows of logits (clamped at 0 against rounding).
+double saepipe_kl_logits(const float *p, const float *q, long count);
+
 /// x ← softmax(x) in place.
 void saepipe_softmax(float *x, long count);
 

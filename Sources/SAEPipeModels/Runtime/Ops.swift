@@ -201,4 +201,9 @@ public enum LogProbabilities {
     public static func negativeLogLikelihood(_ row: UnsafePointer<Float>, width: Int, target: Int) -> Float {
         saepipe_logsumexp(row, width) - row[target]
     }
+
+    /// KL(softmax(p) ‖ softmax(q)) in nats.
+    public static func klDivergence(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, width: Int) -> Double {
+        saepipe_kl_logits(p, q, width)
+    }
 }

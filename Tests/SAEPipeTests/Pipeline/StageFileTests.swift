@@ -31,21 +31,39 @@ final class StageFileTests: XCTestCase {
     }
 
     func testResultsRoundTripWithTheirKeys() throws {
-        let evaluation = SAEEvaluation(mse: 0.25, fve: 0.75, l0: 12.5, l1: 3, deadFraction: 0.125, rows: 40)
+        var unit = ReconstructionSums(d: 2, features: 3)
+        (unit.rows, unit.squaredError, unit.squares, unit.sum) = (4, 1, 10, [1, 1])
+        (unit.cosine, unit.l2Ratio, unit.reconstructionSquares, unit.dot, unit.l0, unit.l1, unit.fired) = (3.6, 3.2, 8, 8.5, 6, 9, [4, 1, 0])
+        let reconstruction = ReconstructionMetrics([unit], denseThreshold: 0.5)
+        XCTAssertEqual(reconstruction.deadFraction, 1.0 / 3)
+        XCTAssertEqual(reconstruction.denseFraction, 1.0 / 3)
+        let counts = EvalResults.Counts(windows: 3, tokens: 381, rows: 4, rowWindows: 1)
         var eval: [SAEPair: EvalResults.PairMetrics] = [:]
         for pair in SAEPair.all {
-            // Zeroing leaves A->B's loss unchanged: CE recovered is undefined there and must be null.
-            let zero = pair == SAEPair(.A, .B) ? 3.0 : 4.0
-            eval[pair] = EvalResults.PairMetrics(reconstruction: evaluation, denseFraction: 0, ceClean: 3, ceSAE: 3.5, ceZero: zero,
-                                                 l0Histogram: [1, 2])
+            // A->B's zero-ablation effect is not measurable: CE recovered must be null with a note.
+            let measurable = pair != SAEPair(.A, .B)
+            let losses = EvalResults.LossSummary(
+                ceClean: 3, ceSAE: 3.5, ceZero: 4, klSAE: 0.1, klZero: 0.4, ceRecovered: measurable ? 0.5 : nil,
+                ceRecoveredNote: measurable ? nil : "too small", klScore: 0.75, klScoreNote: nil)
+            eval[pair] = EvalResults.PairMetrics(reconstruction: reconstruction, losses: losses, l0Histogram: [1, 2],
+                                                 intervals: ["fve": [0.8, 0.95]], counts: counts)
         }
-        let results = EvalResults(model: "m", hook: "layers.3.mlp_out", eval: eval)
-        XCTAssertEqual(results.eval[SAEPair(.A, .A)]?.ceRecovered, 0.5)
-        XCTAssertNil(results.eval[SAEPair(.A, .B)]?.ceRecovered)
+        let transfer = EvalResults.Transfer(fveDrop: 0.1, mseRatio: nil, ceRecoveredDrop: nil, ceLossDifference: 0.2,
+                                            baseline: SAEPair(.B, .B), intervals: ["fve_drop": [0.05, 0.15]])
+        let results = EvalResults(
+            model: "m", hook: "layers.3.mlp_out", eval: eval, crossDomain: [SAEPair(.A, .B): transfer],
+            generalization: [.A: .init(trainFVE: 0.8, heldoutFVE: 0.7, trainL0: 30, heldoutL0: 31, passes: 3, intervals: [:])],
+            health: [HealthIssue(code: "overfitting", severity: .warning, message: "m", pairOrSide: "A")],
+            bootstrap: .init(resamples: 1000, unit: "held-out window", level: 0.95))
         let text = String(decoding: try JSONFile.encode(results), as: UTF8.self)
-        for key in ["\"A->B\"", "\"cross_domain\"", "\"ce_recovered\" : null", "\"dead_fraction\"", "\"l0_histogram\"", "\"baseline\" : \"B->B\"", "\"ce_recovered_drop\" : null"] {
+        for key in ["\"A->B\"", "\"cross_domain\"", "\"ce_recovered\" : null", "\"ce_recovered_note\" : \"too small\"",
+                    "\"dead_fraction\"", "\"l0_histogram\"", "\"baseline\" : \"B->B\"", "\"ce_recovered_drop\" : null",
+                    "\"cosine_similarity\"", "\"l2_ratio\"", "\"relative_reconstruction_bias\"", "\"frac_firing_gt_1pct\"",
+                    "\"frac_firing_gt_10pct\"", "\"kl_div_sae\"", "\"kl_div_zero\"", "\"kl_score\"", "\"intervals\"",
+                    "\"counts\"", "\"generalization\"", "\"heldout_fve\"", "\"health\"", "\"pair_or_side\""] {
             XCTAssertTrue(text.contains(key), "results.json has \(key)")
         }
+        XCTAssertEqual(eval[SAEPair(.A, .A)]!.withInterval("fve", 0.875), "0.875 ± 0.075")
         let directory = try temporaryDirectory(self)
         try JSONFile.write(results, to: "\(directory)/\(EvalResults.fileName)")
         XCTAssertEqual(try EvalResults.read(runDirectory: directory), results)

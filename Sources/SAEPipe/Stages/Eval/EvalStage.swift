@@ -14,6 +14,7 @@ public enum EvalStage {
             ConfigField("sequences", .int(1...100_000), default: .int(32), doc: "held-out windows per dataset for the spliced-loss evaluation (at most those training held out)"),
             ConfigField("batch_size", .int(1...1024), default: .int(8), doc: "windows per forward pass"),
             ConfigField("dense_threshold", .double(0...1), default: .double(0.1), doc: "a feature firing on more than this share of tokens counts as dense"),
+            ConfigField("bootstrap_resamples", .int(100...100_000), default: .int(1000), doc: "resamples of held-out windows behind every 95% interval"),
         ])), doc: "evaluation of the SAEs on both datasets"),
     ]
 
@@ -22,7 +23,10 @@ public enum EvalStage {
         var sequences: Int
         var batchSize: Int
         var denseThreshold: Double
-        enum CodingKeys: String, CodingKey { case sequences, batchSize = "batch_size", denseThreshold = "dense_threshold" }
+        var bootstrapResamples: Int
+        enum CodingKeys: String, CodingKey {
+            case sequences, batchSize = "batch_size", denseThreshold = "dense_threshold", bootstrapResamples = "bootstrap_resamples"
+        }
     }
 
     /// What eval reads: the model, the held-out split training used, and its own section.
@@ -45,7 +49,7 @@ public enum EvalStage {
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (_, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .eval, kind: "eval", version: 3, upstream: Side.allCases.map(StageID.collect) + Side.allCases.map(StageID.train),
+            id: .eval, kind: "eval", version: 4, upstream: Side.allCases.map(StageID.collect) + Side.allCases.map(StageID.train),
             config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
@@ -63,26 +67,60 @@ public enum EvalStage {
         let modelPath = try ModelSource.resolve(settings.model.name, artifacts: artifacts)
         let model = try LanguageModel.load(modelPath)
         var saes: [Side: (SAEParameters, SAEActivation)] = [:]
-        for side in Side.allCases { saes[side] = try SAECheckpoint.readSAELens(try context.upstream(.train(side))) }
-
-        var metrics: [SAEPair: EvalResults.PairMetrics] = [:]
+        var training: [Side: (summary: ValidationSummary, rows: [TrainingMetrics.Row])] = [:]
+        for side in Side.allCases {
+            let entry = try context.upstream(.train(side))
+            saes[side] = try SAECheckpoint.readSAELens(entry)
+            training[side] = (try JSONFile.read(ValidationSummary.self, from: "\(entry)/\(ValidationSummary.fileName)"),
+                              try TrainingMetrics.read("\(entry)/\(TrainingMetrics.fileName)"))
+        }
+        let resamples = settings.eval.bootstrapResamples
+        var eval: [SAEPair: EvalResults.PairMetrics] = [:]
+        var crossDomain: [SAEPair: EvalResults.Transfer] = [:]
+        var generalization: [Side: EvalResults.Generalization] = [:]
         for data in Side.allCases {
             let directory = try context.upstream(.collect(data))
             let dataset = try ActivationDataset(directory: directory, split: settings.split, seed: settings.seed)
             let windows = try SplicedLoss.heldOutWindows(directory, count: settings.eval.sequences, seed: settings.seed,
                                                          heldOut: dataset.validationWindows)
-            context.logger.info("eval: spliced loss on \(windows.batch) held-out windows of \(data)")
+            context.logger.info("eval: spliced loss and KL on \(windows.batch) held-out windows of \(data)")
             let losses = try SplicedLoss.measure(model: model, tokens: windows, hook: hook, saes: saes, batchSize: settings.eval.batchSize)
+            var units: [Side: (sums: [ReconstructionSums], l0Histogram: [Int])] = [:]
             for trained in Side.allCases {
                 let (parameters, activation) = saes[trained]!
-                // One encoder pass gives the metrics, the firing frequencies and the L0 distribution.
-                let analysis = SAEEvaluator.analyze(parameters, activation: activation, dataset: dataset, rows: dataset.validation, batchSize: 1024)
-                let dense = analysis.frequencies.filter { $0 > settings.eval.denseThreshold }.count
-                metrics[SAEPair(trained, data)] = EvalResults.PairMetrics(
-                    reconstruction: analysis.evaluation, denseFraction: Double(dense) / Double(max(analysis.frequencies.count, 1)),
-                    ceClean: losses.clean, ceSAE: losses.sae[trained]!, ceZero: losses.zero, l0Histogram: analysis.l0Histogram)
+                let sums = SAEEvaluator.unitSums(parameters, activation: activation, dataset: dataset, units: dataset.validationUnits)
+                units[trained] = (sums.units, sums.l0Histogram)
             }
+            let seed = settings.seed ^ (data == .A ? 0xA : 0xB)
+            let evaluation = DatasetEvaluation(units: units, windows: losses, seed: seed, resamples: resamples,
+                                               denseThreshold: settings.eval.denseThreshold)
+            for trained in Side.allCases { eval[SAEPair(trained, data)] = evaluation.pairMetrics(trained) }
+            let reported = { (pair: SAEPair) in eval[pair]?.ceRecovered != nil }
+            let cross = SAEPair(data.other, data)
+            crossDomain[cross] = evaluation.transfer(from: data.other, home: data,
+                                                     reported: (reported(cross), reported(SAEPair(data, data))))
+
+            // The SAE trained here, on as many of its training rows as it is evaluated on held out.
+            let (parameters, activation) = saes[data]!
+            let trainingUnits = dataset.trainingUnits(rows: dataset.validation.count)
+            let trainSums = SAEEvaluator.unitSums(parameters, activation: activation, dataset: dataset, units: trainingUnits).units
+            let trained = ReconstructionMetrics(trainSums, denseThreshold: settings.eval.denseThreshold)
+            let trainResamples = Bootstrap.weights(units: trainSums.count, count: resamples, seed: seed ^ 0x7EA1)
+                .map { ReconstructionMetrics(trainSums, weights: $0, denseThreshold: settings.eval.denseThreshold) }
+            let held = evaluation.bySAE[data]!
+            generalization[data] = EvalResults.Generalization(
+                trainFVE: trained.fve, heldoutFVE: held.reconstruction.fve, trainL0: trained.l0, heldoutL0: held.reconstruction.l0,
+                passes: training[data]!.summary.passes,
+                intervals: [
+                    "train_fve": Bootstrap.interval(trainResamples.map(\.fve)),
+                    "gap": Bootstrap.interval(zip(trainResamples, held.resampledReconstruction).map { $0.fve - $1.fve }),
+                ].compactMapValues { $0 })
         }
-        try ResultsWriter.write(EvalResults(model: settings.model.name, hook: hook.description, eval: metrics), to: context.outputDirectory)
+        let health = Health.check(eval: eval, generalization: generalization, training: training.mapValues(\.rows),
+                                  denseThreshold: settings.eval.denseThreshold)
+        let results = EvalResults(
+            model: settings.model.name, hook: hook.description, eval: eval, crossDomain: crossDomain, generalization: generalization,
+            health: health, bootstrap: .init(resamples: resamples, unit: "held-out window", level: 0.95))
+        try ResultsWriter.write(results, to: context.outputDirectory)
     }
 }

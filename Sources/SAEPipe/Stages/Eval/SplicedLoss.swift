@@ -7,10 +7,16 @@ import SAEPipeSAE
 /// The model's next-token loss with the hooked activation left alone, zeroed, or replaced by
 /// each SAE's reconstruction (docs/formats.md, "CE loss").
 public enum SplicedLoss {
-    public struct Losses: Sendable {
-        public var clean: Double
-        public var zero: Double
-        public var sae: [Side: Double]
+    /// Sums over one window: next-token losses (T − 1 predictions) and the KL divergence of
+    /// each intervention's next-token distribution from the clean one (all T positions).
+    public struct WindowSums: Sendable, Equatable {
+        public var predictions = 0
+        public var positions = 0
+        public var clean: Double = 0
+        public var zero: Double = 0
+        public var sae: [Side: Double] = [:]
+        public var klZero: Double = 0
+        public var klSAE: [Side: Double] = [:]
     }
 
     /// Up to `count` full-length held-out windows of a collected dataset (the windows training
@@ -34,36 +40,69 @@ public enum SplicedLoss {
         return TokenBatch(ids: chosen.flatMap { tokens[offsets[$0]..<offsets[$0 + 1]] }, batch: chosen.count, seqLen: seqLen)
     }
 
-    /// Mean next-token loss with the hook clean, zeroed, and replaced by each SAE's
-    /// reconstruction; the layers below the hook run once per batch.
+    /// Per-window losses with the hook clean, zeroed, and replaced by each SAE's reconstruction,
+    /// and each intervention's KL divergence from the clean distribution; the layers below the
+    /// hook run once per batch.
     public static func measure(
         model: LanguageModel, tokens: TokenBatch, hook: HookPoint, saes: [Side: (SAEParameters, SAEActivation)], batchSize: Int
-    ) throws -> Losses {
-        var totals: [String: Double] = [:]
-        var count = 0
+    ) throws -> [WindowSums] {
+        let (seqLen, vocab) = (tokens.seqLen, model.dimensions.vocabSize)
+        var windows: [WindowSums] = []
         let start = HookPoint(layer: hook.layer, site: .residPre)
         for first in stride(from: 0, to: tokens.batch, by: batchSize) {
             let n = min(batchSize, tokens.batch - first)
-            let batch = TokenBatch(ids: Array(tokens.ids[(first * tokens.seqLen)..<((first + n) * tokens.seqLen)]), batch: n, seqLen: tokens.seqLen)
-            let below = try model.forward(batch, ForwardRequest(capture: [start]))
-            let residual = below.captured[start]!
-            func loss(_ intervention: HookIntervention?) throws -> [Float] {
+            let batch = TokenBatch(ids: Array(tokens.ids[(first * seqLen)..<((first + n) * seqLen)]), batch: n, seqLen: seqLen)
+            let residual = try model.forward(batch, ForwardRequest(capture: [start])).captured[start]!
+            func logits(_ intervention: HookIntervention?) throws -> [Float] {
                 try model.forward(batch, ForwardRequest(
-                    intervene: intervention == nil ? [] : [hook], intervention: intervention, outputs: [.tokenNLL],
-                    startLayer: hook.layer, startResidual: residual)).tokenNLL!
+                    intervene: intervention == nil ? [] : [hook], intervention: intervention, outputs: [.allLogits],
+                    startLayer: hook.layer, startResidual: residual)).allLogits!
             }
-            var runs: [(String, [Float])] = [("clean", try loss(nil)), ("zero", try loss { _, _, buffer in buffer.update(repeating: 0) })]
+            let clean = try logits(nil)
+            var sums = [WindowSums](repeating: WindowSums(), count: n)
+            let (nll, _) = losses(clean, clean: clean, batch: batch, vocab: vocab)
+            for w in 0..<n {
+                sums[w].clean = nll[w]
+                sums[w].predictions = seqLen - 1
+                sums[w].positions = seqLen
+            }
+            let zero = try logits { _, _, buffer in buffer.update(repeating: 0) }
+            let (zeroNLL, zeroKL) = losses(zero, clean: clean, batch: batch, vocab: vocab)
+            for w in 0..<n { (sums[w].zero, sums[w].klZero) = (zeroNLL[w], zeroKL[w]) }
             for (side, sae) in saes.sorted(by: { $0.key < $1.key }) {
                 let (parameters, activation) = sae
-                runs.append((side.rawValue, try loss { _, _, buffer in
+                let spliced = try logits { _, _, buffer in
                     _ = SAEMath.reconstructInPlace(parameters, activation: activation, buffer.baseAddress!, rows: buffer.count / parameters.d)
-                }))
+                }
+                let (saeNLL, saeKL) = losses(spliced, clean: clean, batch: batch, vocab: vocab)
+                for w in 0..<n { (sums[w].sae[side], sums[w].klSAE[side]) = (saeNLL[w], saeKL[w]) }
             }
-            for (name, values) in runs { totals[name, default: 0] += values.reduce(0.0) { $0 + Double($1) } }
-            count += n * (tokens.seqLen - 1)
+            windows += sums
         }
-        let mean = { (name: String) in totals[name]! / Double(max(count, 1)) }
-        return Losses(clean: mean("clean"), zero: mean("zero"),
-                      sae: Dictionary(uniqueKeysWithValues: saes.keys.map { ($0, mean($0.rawValue)) }))
+        return windows
+    }
+
+    /// Per window: Σ next-token NLL over the first T − 1 positions, and Σ KL(clean ‖ these) over all T.
+    static func losses(_ logits: [Float], clean: [Float], batch: TokenBatch, vocab: Int) -> (nll: [Double], kl: [Double]) {
+        let (count, seqLen) = (batch.batch, batch.seqLen)
+        let nll = UnsafeMutableBufferPointer<Double>.allocate(capacity: count * seqLen)
+        let kl = UnsafeMutableBufferPointer<Double>.allocate(capacity: count * seqLen)
+        defer { nll.deallocate(); kl.deallocate() }
+        logits.withUnsafeBufferPointer { rows in
+            clean.withUnsafeBufferPointer { reference in
+                nonisolated(unsafe) let (nllOut, klOut) = (nll, kl)
+                Parallel.chunks(count * seqLen, minimumChunk: 16) { range in
+                    for token in range {
+                        let row = rows.baseAddress! + token * vocab
+                        let position = token % seqLen
+                        nllOut[token] = position < seqLen - 1
+                            ? Double(LogProbabilities.negativeLogLikelihood(row, width: vocab, target: Int(batch.ids[token + 1]))) : 0
+                        klOut[token] = LogProbabilities.klDivergence(reference.baseAddress! + token * vocab, row, width: vocab)
+                    }
+                }
+            }
+        }
+        return ((0..<count).map { w in (0..<seqLen).reduce(0.0) { $0 + nll[w * seqLen + $1] } },
+                (0..<count).map { w in (0..<seqLen).reduce(0.0) { $0 + kl[w * seqLen + $1] } })
     }
 }

@@ -17,7 +17,7 @@ public enum TrainStage {
     public static func stage(side: Side, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (_, slice) = try settings(config.value)
         return StageSpec(
-            id: .train(side), kind: "train", version: 2, upstream: [.collect(side)], config: slice,
+            id: .train(side), kind: "train", version: 3, upstream: [.collect(side)], config: slice,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
                 for name in [TrainingMetrics.fileName, ValidationSummary.fileName] {
@@ -45,8 +45,10 @@ public enum TrainStage {
             contextSize: dataset.meta.windows?.seqLen ?? 0, datasetPath: source?.datasetSource ?? "", prependBOS: false)
         try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation, provenance: provenance, to: context.outputDirectory)
         try FileSystem.writeAtomically(result.metrics.csv(), to: context.output(TrainingMetrics.fileName))
-        try JSONFile.write(ValidationSummary(evaluation: result.validation, inputScale: result.scale, steps: result.steps),
-                           to: context.output(ValidationSummary.fileName))
+        try JSONFile.write(
+            ValidationSummary(evaluation: result.validation, inputScale: result.scale, steps: result.steps,
+                              trainingTokens: result.trainingTokens, trainingRows: dataset.training.count),
+            to: context.output(ValidationSummary.fileName))
         // The final training state stays beside the SAE (moments, data position) for later fine-tuning.
         if FileSystem.exists(resume) { try FileSystem.rename(from: resume, to: context.output("training_state")) }
         let summary = String(

@@ -1,0 +1,100 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeSAE
+
+/// The checks behind `results.json`'s `health`: each names what is wrong, how badly, and where.
+enum Health {
+    /// A train/held-out FVE gap this large (with an interval above zero) is overfitting.
+    static let maximumGap = 0.02
+    /// More passes over the training rows than this memorize them.
+    static let maximumPasses = 8.0
+    static let maximumDeadFraction = 0.10
+    /// Features firing on more than `eval.dense_threshold` of tokens, as a share of all features.
+    static let maximumDenseFraction = 0.01
+
+    static func check(
+        eval: [SAEPair: EvalResults.PairMetrics], generalization: [Side: EvalResults.Generalization],
+        training: [Side: [TrainingMetrics.Row]], denseThreshold: Double
+    ) -> [HealthIssue] {
+        var issues: [HealthIssue] = []
+        let n = { (value: Double) in NumberFormat.fixed(value, digits: 3) }
+        for side in Side.allCases {
+            if let g = generalization[side] {
+                let gapInterval = g.intervals["gap"]
+                if g.gap > maximumGap, (gapInterval?[0] ?? g.gap) > 0 {
+                    issues.append(HealthIssue(
+                        code: "overfitting", severity: .warning,
+                        message: "SAE \(side) explains \(n(g.trainFVE)) of the variance on its training rows but \(n(g.heldoutFVE)) on held-out rows (gap \(n(g.gap))\(gapInterval.map { ", 95% interval [\(n($0[0])), \(n($0[1]))]" } ?? "")) after \(NumberFormat.fixed(g.passes, digits: 1)) passes: collect more tokens or train for fewer",
+                        pairOrSide: side.rawValue))
+                } else if g.passes > maximumPasses {
+                    issues.append(HealthIssue(
+                        code: "overfitting", severity: .warning,
+                        message: "SAE \(side) saw each training row \(NumberFormat.fixed(g.passes, digits: 1)) times (more than \(Int(maximumPasses))); its held-out FVE is \(n(g.heldoutFVE)) against \(n(g.trainFVE)) in training",
+                        pairOrSide: side.rawValue))
+                }
+            }
+            if let m = eval[SAEPair(side, side)] {
+                if !m.fve.isFinite || m.fve < 0 {
+                    issues.append(HealthIssue(code: "diverged", severity: .error,
+                                              message: "SAE \(side) explains \(n(m.fve)) of its held-out variance: it reconstructs worse than the mean",
+                                              pairOrSide: "\(side)->\(side)"))
+                }
+                if m.deadFraction > maximumDeadFraction {
+                    issues.append(HealthIssue(code: "dead_features", severity: .warning,
+                                              message: "\(NumberFormat.fixed(100 * m.deadFraction, digits: 1))% of SAE \(side)'s features never fire on its held-out rows",
+                                              pairOrSide: "\(side)->\(side)"))
+                }
+                if m.denseFraction > maximumDenseFraction {
+                    issues.append(HealthIssue(code: "dense_features", severity: .warning,
+                                              message: "\(NumberFormat.fixed(100 * m.denseFraction, digits: 1))% of SAE \(side)'s features fire on more than \(NumberFormat.fixed(100 * denseThreshold, digits: 0))% of tokens",
+                                              pairOrSide: "\(side)->\(side)"))
+                }
+            }
+            if let rows = training[side] { issues += stillMoving(rows, side: side) }
+        }
+        for pair in SAEPair.all {
+            guard let m = eval[pair] else { continue }
+            if let note = m.ceRecoveredNote {
+                issues.append(HealthIssue(code: "ce_effect_too_small", severity: .warning,
+                                          message: "CE recovered for \(pair.arrowLabel) is not reported: \(note)", pairOrSide: pair.key))
+            } else if let recovered = m.ceRecovered, recovered < 0 || recovered > 1 {
+                issues.append(HealthIssue(code: "ce_recovered_out_of_range", severity: .warning,
+                                          message: "CE recovered for \(pair.arrowLabel) is \(n(recovered)), outside [0, 1]: the SAE's reconstruction \(recovered > 1 ? "lowers the loss below the clean model's" : "raises the loss above zero ablation's")",
+                                          pairOrSide: pair.key))
+            }
+            if let note = m.klScoreNote {
+                issues.append(HealthIssue(code: "kl_effect_too_small", severity: .warning,
+                                          message: "The KL score for \(pair.arrowLabel) is not reported: \(note)", pairOrSide: pair.key))
+            }
+        }
+        return issues
+    }
+
+    /// L0 or λ still changing, or the loss still falling, over the last fifth of training
+    /// (before the learning-rate decay would explain it: the fifth before that is compared).
+    static func stillMoving(_ rows: [TrainingMetrics.Row], side: Side) -> [HealthIssue] {
+        guard rows.count >= 20 else { return [] }
+        let fifth = rows.count / 5
+        let (late, earlier) = (Array(rows.suffix(fifth)), Array(rows.dropLast(fifth).suffix(fifth)))
+        func mean(_ part: [TrainingMetrics.Row], _ column: TrainingMetrics.Column) -> Double? {
+            let values = part.compactMap { $0[column] }
+            return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+        }
+        var issues: [HealthIssue] = []
+        for (column, name, limit) in [(TrainingMetrics.Column.l0, "L0", 0.05), (.lambda, "λ", 0.05)] {
+            guard let a = mean(earlier, column), let b = mean(late, column), a > 0 else { continue }
+            let change = (b - a) / a
+            if abs(change) > limit {
+                issues.append(HealthIssue(code: column == .l0 ? "l0_still_moving" : "lambda_still_moving", severity: .info,
+                                          message: "SAE \(side)'s \(name) changed by \(NumberFormat.fixed(100 * change, digits: 1))% over the last fifth of training: it has not settled",
+                                          pairOrSide: side.rawValue))
+            }
+        }
+        if let a = mean(earlier, .heldoutFVE) ?? mean(earlier, .fve), let b = mean(late, .heldoutFVE) ?? mean(late, .fve), b - a > 0.01 {
+            issues.append(HealthIssue(code: "still_improving", severity: .info,
+                                      message: "SAE \(side)'s FVE rose by \(NumberFormat.fixed(b - a, digits: 3)) over the last fifth of training: more tokens would likely help",
+                                      pairOrSide: side.rawValue))
+        }
+        return issues
+    }
+}
