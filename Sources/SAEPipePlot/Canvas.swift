@@ -19,6 +19,9 @@ public struct Color: Sendable, Equatable {
     public static let grid = Color(228, 228, 228)
     public static let axis = Color(90, 90, 90)
 
+    /// The same hue at 60% brightness (whiskers over filled marks).
+    public var darker: Color { Color(UInt8(Double(r) * 0.6), UInt8(Double(g) * 0.6), UInt8(Double(b) * 0.6)) }
+
     /// Okabe–Ito: distinguishable with the common color-vision deficiencies.
     public static let palette: [Color] = [0x0072B2, 0xE69F00, 0x009E73, 0xCC79A7, 0x56B4E9, 0xD55E00, 0xF0E442, 0x000000]
         .map { Color(hex: $0) }
@@ -70,11 +73,17 @@ public final class Canvas {
     }
 
     /// A filled axis-aligned rectangle (edges anti-aliased by partial coverage).
+    /// A negative width or height extends the other way; off-canvas parts are clipped.
     public func fillRect(x: Double, y: Double, width w: Double, height h: Double, color: Color, alpha: Double = 1) {
-        let (x0, y0, x1, y1) = (x * scale, y * scale, (x + w) * scale, (y + h) * scale)
-        for py in max(0, Int(y0.rounded(.down)))..<min(height, Int(y1.rounded(.up))) {
+        guard x.isFinite, y.isFinite, w.isFinite, h.isFinite else { return }
+        let (x0, x1) = (min(x, x + w) * scale, max(x, x + w) * scale)
+        let (y0, y1) = (min(y, y + h) * scale, max(y, y + h) * scale)
+        let (rowStart, rowEnd) = (max(0, Int(y0.rounded(.down))), min(height, Int(y1.rounded(.up))))
+        let (columnStart, columnEnd) = (max(0, Int(x0.rounded(.down))), min(width, Int(x1.rounded(.up))))
+        guard rowStart < rowEnd, columnStart < columnEnd else { return }
+        for py in rowStart..<rowEnd {
             let cy = min(Double(py + 1), y1) - max(Double(py), y0)
-            for px in max(0, Int(x0.rounded(.down)))..<min(width, Int(x1.rounded(.up))) {
+            for px in columnStart..<columnEnd {
                 let cx = min(Double(px + 1), x1) - max(Double(px), x0)
                 blend(px, py, color, alpha * cx * cy)
             }

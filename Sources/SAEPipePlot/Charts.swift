@@ -60,21 +60,35 @@ public enum Series: Sendable {
     case scatter(name: String, points: [(Double, Double)], color: Color, radius: Double)
     /// Bars spanning [x0, x1] up to y (histograms, bar charts).
     case bars(name: String, bars: [(x0: Double, x1: Double, y: Double)], color: Color)
+    /// 95% intervals: a vertical whisker from y0 to y1 at x, and a horizontal one from x0 to x1 at y
+    /// when x0 < x1 (unnamed: they belong to the series drawn with the same color).
+    case errorBars(intervals: [ErrorBar], color: Color)
+
+    public struct ErrorBar: Sendable {
+        public var x, y, x0, x1, y0, y1: Double
+        /// A vertical whisker only.
+        public init(x: Double, y0: Double, y1: Double) { (self.x, self.y, self.x0, self.x1, self.y0, self.y1) = (x, (y0 + y1) / 2, x, x, y0, y1) }
+        public init(x: Double, y: Double, x0: Double, x1: Double, y0: Double, y1: Double) {
+            (self.x, self.y, self.x0, self.x1, self.y0, self.y1) = (x, y, x0, x1, y0, y1)
+        }
+    }
 
     public var name: String {
         switch self {
         case .line(let name, _, _), .scatter(let name, _, _, _), .bars(let name, _, _): return name
+        case .errorBars: return ""
         }
     }
     var color: Color {
         switch self {
-        case .line(_, _, let color), .scatter(_, _, let color, _), .bars(_, _, let color): return color
+        case .line(_, _, let color), .scatter(_, _, let color, _), .bars(_, _, let color), .errorBars(_, let color): return color
         }
     }
     var points: [(Double, Double)] {
         switch self {
         case .line(_, let points, _), .scatter(_, let points, _, _): return points
         case .bars(_, let bars, _): return bars.flatMap { [($0.x0, 0), ($0.x1, $0.y)] }
+        case .errorBars(let bars, _): return bars.flatMap { [($0.x0, $0.y0), ($0.x1, $0.y1)] }
         }
     }
 }
@@ -190,6 +204,21 @@ public struct Chart {
                     let base = py(max(yLow, yScale == .linear ? 0 : yLow))
                     canvas.fillRect(x: px(x0) + 0.5, y: py(y), width: max(px(x1) - px(x0) - 1, 0.5), height: base - py(y), color: color, alpha: 0.8)
                 }
+            case .errorBars(let bars, let color):
+                let ink = color.darker
+                for bar in bars {
+                    guard let x = transform(bar.x, xScale), let y = transform(bar.y, yScale) else { continue }
+                    if let y0 = transform(bar.y0, yScale), let y1 = transform(bar.y1, yScale), bar.y1 > bar.y0 {
+                        canvas.line(px(x), py(y0), px(x), py(y1), width: 1.4, color: ink)
+                        canvas.line(px(x) - 4, py(y0), px(x) + 4, py(y0), width: 1.4, color: ink)
+                        canvas.line(px(x) - 4, py(y1), px(x) + 4, py(y1), width: 1.4, color: ink)
+                    }
+                    if let x0 = transform(bar.x0, xScale), let x1 = transform(bar.x1, xScale), bar.x1 > bar.x0 {
+                        canvas.line(px(x0), py(y), px(x1), py(y), width: 1.4, color: ink)
+                        canvas.line(px(x0), py(y) - 4, px(x0), py(y) + 4, width: 1.4, color: ink)
+                        canvas.line(px(x1), py(y) - 4, px(x1), py(y) + 4, width: 1.4, color: ink)
+                    }
+                }
             }
         }
 
@@ -246,6 +275,8 @@ public struct Heatmap {
     public var columnLabels: [String]
     public var values: [[Double]]
     public var range: ClosedRange<Double>?
+    /// A second line under each value (its interval, or why it is missing).
+    public var notes: [[String]] = []
 
     public init(title: String, rowTitle: String, columnTitle: String, rowLabels: [String], columnLabels: [String], values: [[Double]]) {
         (self.title, self.rowTitle, self.columnTitle) = (title, rowTitle, columnTitle)
@@ -269,11 +300,21 @@ public struct Heatmap {
             for c in values[r].indices {
                 let value = values[r][c]
                 let t = (value - bounds.lowerBound) / (bounds.upperBound - bounds.lowerBound)
-                let color = value.isFinite ? Color.ramp(t) : Color.grid
+                // A value outside the range is not coloured as an extreme of the scale: it is flagged grey.
+                let inRange = value.isFinite && bounds.contains(value)
+                let color = inRange ? Color.ramp(t) : Color.grid
                 canvas.fillRect(x: left + cell * Double(c) + 1, y: top + cell * Double(r) + 1, width: cell - 2, height: cell - 2, color: color)
-                let ink: Color = t > 0.6 ? .black : .white
+                let ink: Color = !inRange || t > 0.6 ? .black : .white
+                let note = notes.indices.contains(r) && notes[r].indices.contains(c) ? notes[r][c] : ""
+                let center = top + cell * (Double(r) + 0.5)
                 text.draw(value.isFinite ? String(format: "%.3f", value) : "n/a", on: canvas, x: left + cell * (Double(c) + 0.5),
-                          y: top + cell * (Double(r) + 0.5) + 5, size: 14, color: ink, anchor: .center)
+                          y: center + (note.isEmpty ? 5 : -2), size: 14, color: ink, anchor: .center)
+                if !note.isEmpty {
+                    text.draw(note, on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 16, size: 10, color: ink, anchor: .center)
+                }
+                if value.isFinite, !inRange {
+                    text.draw("outside range", on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 30, size: 9, color: ink, anchor: .center)
+                }
             }
         }
         return canvas

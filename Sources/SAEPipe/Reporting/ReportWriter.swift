@@ -6,16 +6,18 @@ enum ReportWriter {
     static func number(_ value: Double, _ digits: Int = 3) -> String { NumberFormat.fixed(value, digits: digits) }
 
     static let figures: [(file: String, caption: String)] = [
-        ("fve_matrix", "Fraction of variance explained for each SAE on each dataset."),
-        ("ce_recovered_matrix", "Share of the loss increase from zero-ablating the hook that each SAE's reconstruction recovers."),
-        ("training_fve", "FVE during training (training batches)."),
-        ("training_l0", "Active features per token during training."),
-        ("training_loss", "Training loss."),
+        ("fve_matrix", "Fraction of variance explained for each SAE on each dataset, with the half-width of its 95% interval."),
+        ("ce_recovered_matrix", "Share of the loss increase from zero-ablating the hook that each SAE's reconstruction recovers; cells without a measurable zero-ablation effect say so."),
+        ("generalization", "Each SAE's FVE on rows it trained on against held-out rows; a gap means it memorized its training rows."),
+        ("training_fve", "FVE during training: lines are the training batches, dots the held-out rows."),
+        ("training_l0", "Active features per token during training: lines on training batches, dots on held-out rows."),
+        ("training_mse", "Reconstruction MSE during training: lines on training batches, dots on held-out rows."),
+        ("training_loss", "Training loss (reconstruction plus λ × sparsity, on scaled inputs)."),
         ("feature_density_A", "How often SAE A's features fire on dataset A."),
         ("feature_density_B", "How often SAE B's features fire on dataset B."),
         ("selectivity_A", "Mean activation of each SAE A feature on A against on B; the line is equal activation."),
         ("selectivity_B", "The same for SAE B's features."),
-        ("l0_by_pair", "Average L0 for each (SAE, dataset) pair."),
+        ("l0_by_pair", "Average L0 for each (SAE, dataset) pair, with 95% intervals."),
         ("l0_per_token", "Distribution of L0 per token on held-out rows, per pair."),
     ]
 
@@ -36,10 +38,13 @@ enum ReportWriter {
         let source = { (side: Side) -> String in
             run.text("datasets.\(side).path") ?? (run.text("datasets.\(side).hub").map { "Hub dataset \($0)" } ?? "?")
         }
-        let m = { (pair: String, key: KeyPath<EvalResults.PairMetrics, Double>) in run.metric(SAEPair(key: pair)!) { $0[keyPath: key] } }
-        let recovered = { (pair: String) in run.metric(SAEPair(key: pair)!) { $0.ceRecovered } }
-        let drop = { (pair: String, value: (EvalResults.Transfer) -> Double?) in run.results.crossDomain[SAEPair(key: pair)!].flatMap(value) ?? .nan }
-        let dead = ["A->A", "B->B"].map { m($0, \.deadFraction) }
+        let rows = Side.allCases.map { side in run.results.datasetRows[side].map { "\($0) (\(side))" } ?? "?" }.joined(separator: " and ")
+        let findings = Finding.all(run.results)
+        let writer = FindingWriter(labels: run.labels)
+        let counted = Side.allCases.compactMap { side -> String? in
+            guard let c = run.results.eval[SAEPair(side, side)]?.counts else { return nil }
+            return "\(c.windows) held-out windows (\(c.tokens) predicted tokens) and \(c.rows) held-out rows of \(run.label(side))"
+        }.joined(separator: ", and ")
         return Sections(
             title: "Do sparse-autoencoder features transfer from \(a) to \(b)? (\((model as NSString).lastPathComponent), \(hook))",
             question: "Sparse autoencoders (SAEs) decompose a language model's activations into sparse, hopefully interpretable features. "
@@ -48,24 +53,21 @@ enum ReportWriter {
                 + "transfers only partly to the other, and some features are domain-selective while others are shared.",
             method: [
                 "Model: \(model); activations at \(hook) (stream `\(run.text("model.stream") ?? "?")`).",
-                "Data: A = \(a) (\(source(.A))), B = \(b) (\(source(.B))); \(run.text("collect.tokens") ?? "?") activation rows each from windows of \(run.text("collect.seq_len") ?? "?") tokens; special-token positions excluded: \(run.text("collect.exclude_special") ?? "?").",
+                "Data: A = \(a) (\(source(.A))), B = \(b) (\(source(.B))); \(rows) activation rows from windows of \(run.text("collect.seq_len") ?? "?") tokens; special-token positions excluded: \(run.text("collect.exclude_special") ?? "?").",
                 "SAE: \(run.text("sae.activation") ?? "?") activation, \(run.text("sae.expansion") ?? "?")× expansion, sparsity form `\(run.text("sae.sparsity") ?? "?")`, λ = \(run.text("train.l1_coefficient") ?? "?"), \(run.text("train.tokens") ?? "?") training tokens in batches of \(run.text("train.batch_size") ?? "?"), Adam at learning rate \(run.text("train.lr") ?? "?"), inputs scaled to E‖x‖ = √d.",
             ],
-            evaluation: "Each SAE is evaluated on the held-out rows of both datasets: MSE, FVE = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖², L0 (active features per token), "
-                + "dead features, and the model's next-token loss on \(run.text("eval.sequences") ?? "?") windows with the hooked activation left alone, "
-                + "replaced by the SAE's reconstruction, or zeroed; CE recovered = (CE_zero − CE_SAE) / (CE_zero − CE_clean).",
-            results: [
-                "In domain, SAE A explains \(number(m("A->A", \.fve))) of the variance on A at L0 \(number(m("A->A", \.l0), 1)) and recovers \(number(recovered("A->A"))) of the loss; SAE B explains \(number(m("B->B", \.fve))) on B at L0 \(number(m("B->B", \.l0), 1)) and recovers \(number(recovered("B->B"))).",
-                "Across domains, SAE A on B explains \(number(m("A->B", \.fve))) (FVE drop \(number(drop("A->B") { $0.fveDrop })) against SAE B on B, MSE ratio \(number(drop("A->B") { $0.mseRatio }, 2))) and recovers \(number(recovered("A->B"))) of the loss; SAE B on A explains \(number(m("B->A", \.fve))) (drop \(number(drop("B->A") { $0.fveDrop })), MSE ratio \(number(drop("B->A") { $0.mseRatio }, 2))) and recovers \(number(recovered("B->A"))).",
-                "Out of domain the SAEs also fire more: L0 \(number(m("A->B", \.l0), 1)) for A on B and \(number(m("B->A", \.l0), 1)) for B on A.",
-            ],
-            failureModes: [
-                "Dead features: \(number(100 * dead[0], 1))% of SAE A's and \(number(100 * dead[1], 1))% of SAE B's features never fire on their own held-out data.",
-                "Over-sparsification: the spliced-in loss rises from \(number(m("A->A", \.ceLossClean))) to \(number(m("A->A", \.ceLossSAE))) on A and from \(number(m("B->B", \.ceLossClean))) to \(number(m("B->B", \.ceLossSAE))) on B; a smaller λ trades L0 for fidelity.",
-                "Reconstruction bias: with an L1 penalty, activations shrink toward zero, so even in domain \(number(100 * (1 - m("A->A", \.fve)), 1))% (A) and \(number(100 * (1 - m("B->B", \.fve)), 1))% (B) of the variance stay unexplained.",
-            ],
+            evaluation: "Each SAE is evaluated on held-out data of both datasets — \(counted) — never seen in training. Reconstruction: "
+                + "FVE = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖², MSE, cosine similarity of x and x̂, L2 ratio ‖x̂‖/‖x‖, relative reconstruction bias "
+                + "E‖x̂‖² / E[x·x̂] (below 1: shrinkage); sparsity: L0 (active features per token) and dead features; the model: next-token "
+                + "loss with the hooked activation left alone, replaced by the SAE's reconstruction, or zeroed, CE recovered = "
+                + "(CE_zero − CE_SAE) / (CE_zero − CE_clean), and the KL divergence of the next-token distribution from the clean one "
+                + "(KL score = 1 − KL_SAE / KL_zero). A ratio is reported only when zeroing the hook has a clearly measurable effect. "
+                + "Every number is followed by ± the half-width of its 95% bootstrap interval (\(run.results.bootstrap.resamples) resamples of held-out windows); "
+                + "a difference is called a rise, a drop or a difference only when its interval excludes zero.",
+            results: findings.filter(\.isKeyResult).map(writer.sentence),
+            failureModes: findings.filter { !$0.isKeyResult }.map(writer.sentence),
             limitations: [
-                "One model, one layer and one stream; two datasets of \(run.text("collect.tokens") ?? "?") tokens each, so rare features are under-sampled.",
+                "One model, one layer and one stream; two datasets of \(rows) activation rows, so rare features are under-sampled.",
                 "Labels are heuristics from activating tokens and selectivity, not validated explanations; the logit attribution ignores the final norm.",
                 "Next steps: sweep λ and width (L0–FVE frontier), train on the union of A and B, and repeat across layers.",
             ])

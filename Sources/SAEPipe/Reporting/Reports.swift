@@ -56,12 +56,16 @@ public enum RunSummary {
         guard let results = try? EvalResults.read(runDirectory: runDirectory) else { return nil }
         let rows = SAEPair.all.compactMap { pair -> [String]? in
             guard let m = results.eval[pair] else { return nil }
-            return [pair.key, NumberFormat.fixed(m.fve, digits: 3), NumberFormat.fixed(m.mse, digits: 4), NumberFormat.fixed(m.l0, digits: 1),
-                    NumberFormat.fixed(m.deadFraction, digits: 3), NumberFormat.fixed(m.ceLossClean, digits: 3),
-                    NumberFormat.fixed(m.ceLossSAE, digits: 3), NumberFormat.fixed(m.ceRecovered, digits: 3)]
+            return [pair.key, m.withInterval("fve", m.fve), m.withInterval("l0", m.l0, digits: 1), NumberFormat.fixed(m.deadFraction, digits: 3),
+                    m.withInterval("ce_loss_sae", m.ceLossSAE), m.withInterval("ce_recovered", m.ceRecovered),
+                    m.withInterval("kl_score", m.klScore)]
         }
-        var text = "results (SAE trained on -> evaluated on; \(results.hook))\n"
-        text += TextTable.render(header: ["pair", "fve", "mse", "l0", "dead", "ce clean", "ce sae", "ce recovered"], rows: rows)
+        var text = "results (SAE trained on -> evaluated on; \(results.hook); ± is half a 95% bootstrap interval)\n"
+        text += TextTable.render(header: ["pair", "fve", "l0", "dead", "ce sae", "ce recovered", "kl score"], rows: rows)
+        if !results.health.isEmpty {
+            text += "health:\n" + results.health.sorted { $0.severity > $1.severity }
+                .map { "  \($0.severity.rawValue) [\($0.pairOrSide)] \($0.message)" }.joined(separator: "\n") + "\n"
+        }
         let outputs = [EvalResults.fileName, "tables/", "figures/", "features/"].filter { FileSystem.exists("\(runDirectory)/\($0)") }
         text += "outputs: " + outputs.map { "\(runDirectory)/\($0)" }.joined(separator: "  ") + "\n"
         return text

@@ -93,6 +93,7 @@ final class PipelineTests: XCTestCase {
             XCTAssertTrue(report.contains(heading), heading)
         }
         XCTAssertTrue(report.contains(String(format: "%.3f", eval["A->A"]!["fve"] as! Double)))
+        assertEveryNumberTraces(report, results: results, manifestConfig: manifest["config"] as! [String: Any])
         XCTAssertTrue(report.contains("![") && FileSystem.exists("\(bundle)/figures/fve_matrix.png"))
         let html = try String(contentsOfFile: "\(bundle)/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("data:image/png;base64,"))
@@ -103,4 +104,45 @@ final class PipelineTests: XCTestCase {
                        ["eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
     }
 
+    /// Every number in the report's measured sections is a value of results.json (or of the run's
+    /// config) as the report prints it: rounded, as a percentage, or as half an interval.
+    func assertEveryNumberTraces(_ report: String, results: [String: Any], manifestConfig: [String: Any],
+                                 file: StaticString = #filePath, line: UInt = #line) {
+        var values: [Double] = []
+        func walk(_ node: Any) {
+            switch node {
+            case let number as NSNumber: values.append(number.doubleValue)
+            case let list as [Any]:
+                if list.count == 2, let lo = list[0] as? NSNumber, let hi = list[1] as? NSNumber {
+                    values.append((hi.doubleValue - lo.doubleValue) / 2)
+                }
+                list.forEach(walk)
+            case let map as [String: Any]: map.values.forEach(walk)
+            default: break
+            }
+        }
+        walk(results)
+        walk(manifestConfig)
+        var candidates = Set<String>()
+        for value in values {
+            // Signs are dropped from the report's text below, so both signs count.
+            for scaled in [value, 100 * value, -value, -100 * value] {
+                for digits in 0...6 { candidates.insert(String(format: "%.\(digits)f", scaled)) }
+                if scaled == scaled.rounded() { candidates.insert(String(Int(scaled))) }
+            }
+        }
+        // The measured sections and tables; the title and method name the model and config as written.
+        let start = report.range(of: "## Evaluation")!.lowerBound
+        let end = report.range(of: "### Example features")?.lowerBound ?? report.endIndex
+        let measured = String(report[start..<end]).replacingOccurrences(of: "-", with: " ")
+            .replacingOccurrences(of: #"!\[[^\]]*\]\([^)]*\)"#, with: "", options: .regularExpression)
+        let pattern = try! NSRegularExpression(pattern: #"(?<![A-Za-z_\d.])\d+(\.\d+)?(?![A-Za-z_\d])"#)
+        var checked = 0
+        for match in pattern.matches(in: measured, range: NSRange(measured.startIndex..., in: measured)) {
+            let number = String(measured[Range(match.range, in: measured)!])
+            checked += 1
+            XCTAssertTrue(candidates.contains(number), "report number \(number) is in neither results.json nor the config", file: file, line: line)
+        }
+        XCTAssertGreaterThan(checked, 50, file: file, line: line)
+    }
 }

@@ -48,12 +48,12 @@ final class StageFileTests: XCTestCase {
             eval[pair] = EvalResults.PairMetrics(reconstruction: reconstruction, losses: losses, l0Histogram: [1, 2],
                                                  intervals: ["fve": [0.8, 0.95]], counts: counts)
         }
-        let transfer = EvalResults.Transfer(fveDrop: 0.1, mseRatio: nil, ceRecoveredDrop: nil, ceLossDifference: 0.2,
+        let transfer = EvalResults.Transfer(fveDrop: 0.1, fveRetained: 0.9, mseRatio: nil, ceRecoveredDrop: nil, ceLossDifference: 0.2,
                                             baseline: SAEPair(.B, .B), intervals: ["fve_drop": [0.05, 0.15]])
         let results = EvalResults(
             model: "m", hook: "layers.3.mlp_out", eval: eval, crossDomain: [SAEPair(.A, .B): transfer],
             generalization: [.A: .init(trainFVE: 0.8, heldoutFVE: 0.7, trainL0: 30, heldoutL0: 31, passes: 3, intervals: [:])],
-            health: [HealthIssue(code: "overfitting", severity: .warning, message: "m", pairOrSide: "A")],
+            health: [HealthIssue(code: "overfitting", severity: .warning, message: "m", pairOrSide: "A")], datasetRows: [.A: 100, .B: 90],
             bootstrap: .init(resamples: 1000, unit: "held-out window", level: 0.95))
         let text = String(decoding: try JSONFile.encode(results), as: UTF8.self)
         for key in ["\"A->B\"", "\"cross_domain\"", "\"ce_recovered\" : null", "\"ce_recovered_note\" : \"too small\"",

@@ -114,6 +114,8 @@ public struct EvalResults: Codable, Sendable, Equatable {
     public struct Transfer: Codable, Sendable, Equatable {
         /// FVE of the in-domain SAE minus FVE of the transferred one.
         public var fveDrop: Double
+        /// FVE of the transferred SAE over FVE of the in-domain one (0 when the latter is not positive).
+        public var fveRetained: Double
         /// MSE of the transferred SAE over MSE of the in-domain one; null when the latter is 0.
         @EncodedAsNull public var mseRatio: Double?
         /// CE recovered in domain minus transferred; null when either is not reported.
@@ -123,14 +125,14 @@ public struct EvalResults: Codable, Sendable, Equatable {
         public var baseline: SAEPair
         public var intervals: [String: [Double]]
 
-        public init(fveDrop: Double, mseRatio: Double?, ceRecoveredDrop: Double?, ceLossDifference: Double, baseline: SAEPair,
-                    intervals: [String: [Double]]) {
-            (self.fveDrop, self.mseRatio, self.ceRecoveredDrop) = (fveDrop, mseRatio, ceRecoveredDrop)
+        public init(fveDrop: Double, fveRetained: Double, mseRatio: Double?, ceRecoveredDrop: Double?, ceLossDifference: Double,
+                    baseline: SAEPair, intervals: [String: [Double]]) {
+            (self.fveDrop, self.fveRetained, self.mseRatio, self.ceRecoveredDrop) = (fveDrop, fveRetained, mseRatio, ceRecoveredDrop)
             (self.ceLossDifference, self.baseline, self.intervals) = (ceLossDifference, baseline, intervals)
         }
 
         enum CodingKeys: String, CodingKey {
-            case fveDrop = "fve_drop", mseRatio = "mse_ratio", ceRecoveredDrop = "ce_recovered_drop"
+            case fveDrop = "fve_drop", fveRetained = "fve_retained", mseRatio = "mse_ratio", ceRecoveredDrop = "ce_recovered_drop"
             case ceLossDifference = "ce_loss_difference", baseline, intervals
         }
     }
@@ -147,14 +149,15 @@ public struct EvalResults: Codable, Sendable, Equatable {
 
         public init(trainFVE: Double, heldoutFVE: Double, trainL0: Double, heldoutL0: Double, passes: Double, intervals: [String: [Double]]) {
             (self.trainFVE, self.heldoutFVE, self.trainL0, self.heldoutL0, self.passes) = (trainFVE, heldoutFVE, trainL0, heldoutL0, passes)
+            gap = trainFVE - heldoutFVE
             self.intervals = intervals
         }
 
         /// Train FVE minus held-out FVE.
-        public var gap: Double { trainFVE - heldoutFVE }
+        public var gap: Double
 
         enum CodingKeys: String, CodingKey {
-            case trainFVE = "train_fve", heldoutFVE = "heldout_fve", trainL0 = "train_l0", heldoutL0 = "heldout_l0", passes, intervals
+            case trainFVE = "train_fve", heldoutFVE = "heldout_fve", gap, trainL0 = "train_l0", heldoutL0 = "heldout_l0", passes, intervals
         }
     }
 
@@ -164,6 +167,8 @@ public struct EvalResults: Codable, Sendable, Equatable {
     public var crossDomain: [SAEPair: Transfer]
     public var generalization: [Side: Generalization]
     public var health: [HealthIssue]
+    /// Activation rows each dataset's set holds (what collect reached, not what was asked for).
+    public var datasetRows: [Side: Int]
     /// Resamples behind every interval, and its seed.
     public var bootstrap: BootstrapInfo
     public var saepipeVersion: String
@@ -176,14 +181,15 @@ public struct EvalResults: Codable, Sendable, Equatable {
     }
 
     public init(model: String, hook: String, eval: [SAEPair: PairMetrics], crossDomain: [SAEPair: Transfer],
-                generalization: [Side: Generalization], health: [HealthIssue], bootstrap: BootstrapInfo) {
-        (self.model, self.hook, self.eval, self.crossDomain) = (model, hook, eval, crossDomain)
+                generalization: [Side: Generalization], health: [HealthIssue], datasetRows: [Side: Int], bootstrap: BootstrapInfo) {
+        (self.model, self.hook, self.eval, self.crossDomain, self.datasetRows) = (model, hook, eval, crossDomain, datasetRows)
         (self.generalization, self.health, self.bootstrap) = (generalization, health, bootstrap)
         saepipeVersion = SAEPipeVersion.current
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, hook, eval, crossDomain = "cross_domain", generalization, health, bootstrap, saepipeVersion = "saepipe_version"
+        case model, hook, eval, crossDomain = "cross_domain", generalization, health, datasetRows = "dataset_rows", bootstrap
+        case saepipeVersion = "saepipe_version"
     }
 
     public static func read(_ path: String) throws -> EvalResults {

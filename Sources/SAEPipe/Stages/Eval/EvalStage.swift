@@ -78,9 +78,11 @@ public enum EvalStage {
         var eval: [SAEPair: EvalResults.PairMetrics] = [:]
         var crossDomain: [SAEPair: EvalResults.Transfer] = [:]
         var generalization: [Side: EvalResults.Generalization] = [:]
+        var datasetRows: [Side: Int] = [:]
         for data in Side.allCases {
             let directory = try context.upstream(.collect(data))
             let dataset = try ActivationDataset(directory: directory, split: settings.split, seed: settings.seed)
+            datasetRows[data] = dataset.rows
             let windows = try SplicedLoss.heldOutWindows(directory, count: settings.eval.sequences, seed: settings.seed,
                                                          heldOut: dataset.validationWindows)
             context.logger.info("eval: spliced loss and KL on \(windows.batch) held-out windows of \(data)")
@@ -120,7 +122,7 @@ public enum EvalStage {
                                   denseThreshold: settings.eval.denseThreshold)
         let results = EvalResults(
             model: settings.model.name, hook: hook.description, eval: eval, crossDomain: crossDomain, generalization: generalization,
-            health: health, bootstrap: .init(resamples: resamples, unit: "held-out window", level: 0.95))
+            health: health, datasetRows: datasetRows, bootstrap: .init(resamples: resamples, unit: "held-out window", level: 0.95))
         try ResultsWriter.write(results, to: context.outputDirectory)
     }
 }

@@ -85,6 +85,7 @@ struct DatasetEvaluation {
         if recovered != nil { intervals["ce_recovered_drop"] = Bootstrap.interval(losses.map { $1.ceRecovered - $0.ceRecovered }) }
         return EvalResults.Transfer(
             fveDrop: h.reconstruction.fve - c.reconstruction.fve,
+            fveRetained: h.reconstruction.fve > 0 ? c.reconstruction.fve / h.reconstruction.fve : 0,
             mseRatio: h.reconstruction.mse > 0 ? c.reconstruction.mse / h.reconstruction.mse : nil,
             ceRecoveredDrop: recovered, ceLossDifference: c.losses.ceSAE - h.losses.ceSAE, baseline: SAEPair(home, home),
             intervals: intervals.compactMapValues { $0 })

@@ -33,7 +33,7 @@ public enum VizStage {
     public static func stage(config: ResolvedConfig) throws -> StageSpec {
         let (_, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .viz, kind: "viz", version: 5,
+            id: .viz, kind: "viz", version: 6,
             upstream: Side.allCases.map(StageID.train) + Side.allCases.map(StageID.interpret) + [.eval],
             config: slice,
             run: { context in try run(context) },
@@ -57,16 +57,25 @@ public enum VizStage {
         var metrics: [Side: [TrainingMetrics.Row]] = [:]
         for side in Side.allCases { metrics[side] = try TrainingMetrics.read(try context.upstream(.train(side)) + "/\(TrainingMetrics.fileName)") }
         let curves: [(TrainingMetrics.Column, String, String)] = [
-            (.loss, "Training loss", "loss (scaled inputs)"), (.mse, "Reconstruction MSE", "MSE"),
+            (.loss, "Training loss (training batches)", "loss (scaled inputs)"), (.mse, "Reconstruction MSE", "MSE"),
             (.l0, "L0 (active features per token)", "L0"), (.fve, "Fraction of variance explained", "FVE")]
+        let heldOutColumns: [TrainingMetrics.Column: TrainingMetrics.Column] = [.mse: .heldoutMSE, .l0: .heldoutL0, .fve: .heldoutFVE]
         for (column, title, label) in curves {
-            let series = Side.allCases.enumerated().map { index, side in
-                Series.line(name: "SAE \(side) (\(labels[side]))", points: metrics[side]!.compactMap { row in
-                    row[.tokens].flatMap { x in row[column].map { (x, $0) } }
-                }, color: Color.palette[index])
+            var series: [Series] = []
+            for (index, side) in Side.allCases.enumerated() {
+                let color = Color.palette[index]
+                let points = { (column: TrainingMetrics.Column) in
+                    metrics[side]!.compactMap { row in row[.tokens].flatMap { x in row[column].map { (x, $0) } } }
+                }
+                series.append(.line(name: "SAE \(side) (\(labels[side])), training batches", points: points(column), color: color))
+                if let heldOut = heldOutColumns[column], !points(heldOut).isEmpty {
+                    series.append(.scatter(name: "SAE \(side) (\(labels[side])), held-out rows", points: points(heldOut), color: color.darker,
+                                           radius: 4))
+                }
             }
             var chart = Chart(title: title, xLabel: "training tokens", yLabel: label, series: series)
             if column == .loss || column == .l0 { chart.yScale = .log10 }
+            if series.count > 2 { chart.legendOutside = true; chart.width = 900 }
             try save(chart.render(scale: scale, text: text), "training_\(column.rawValue)")
         }
 
@@ -103,23 +112,58 @@ public enum VizStage {
         }
 
         // The 2×2 evaluation.
-        let eval = try EvalResults.read(try context.upstream(.eval) + "/\(EvalResults.fileName)").eval
+        let results = try EvalResults.read(try context.upstream(.eval) + "/\(EvalResults.fileName)")
+        let eval = results.eval
         let sideLabels = Side.allCases.map { "\($0) (\(labels[$0]))" }
+        let halfWidth = { (m: EvalResults.PairMetrics, key: String) in
+            m.intervals[key].map { "± " + NumberFormat.fixed(($0[1] - $0[0]) / 2, digits: 3) } ?? ""
+        }
         let matrices: [(String, String, (EvalResults.PairMetrics) -> Double?)] = [
-            ("fve", "Fraction of variance explained", { $0.fve }), ("ce_recovered", "Cross-entropy loss recovered", { $0.ceRecovered })]
+            ("fve", "Fraction of variance explained (± 95% interval)", { $0.fve }),
+            ("ce_recovered", "Cross-entropy loss recovered (± 95% interval)", { $0.ceRecovered })]
         for (key, title, value) in matrices {
             var heatmap = Heatmap(
                 title: title, rowTitle: "SAE trained on", columnTitle: "evaluated on", rowLabels: sideLabels, columnLabels: sideLabels,
                 values: Side.allCases.map { trained in Side.allCases.map { data in eval[SAEPair(trained, data)].flatMap(value) ?? .nan } })
             heatmap.range = 0.0...1.0
+            heatmap.notes = Side.allCases.map { trained in
+                Side.allCases.map { data in
+                    guard let m = eval[SAEPair(trained, data)] else { return "" }
+                    return value(m) == nil ? "not measurable" : halfWidth(m, key)
+                }
+            }
             try save(heatmap.render(scale: scale, text: text), "\(key)_matrix")
         }
         let pairs = SAEPair.all
         let bars = pairs.enumerated().map { (x0: Double($0.offset) + 0.15, x1: Double($0.offset) + 0.85, y: eval[$0.element]?.l0 ?? 0) }
-        var l0 = Chart(title: "Average L0 per (SAE → dataset) pair", xLabel: "SAE trained on → evaluated on", yLabel: "L0",
-                       series: [.bars(name: "", bars: bars, color: Color.palette[2])])
+        let whiskers = pairs.enumerated().compactMap { index, pair -> Series.ErrorBar? in
+            guard let interval = eval[pair]?.intervals["l0"] else { return nil }
+            return Series.ErrorBar(x: Double(index) + 0.5, y0: interval[0], y1: interval[1])
+        }
+        var l0 = Chart(title: "Average L0 per (SAE → dataset) pair (± 95% interval)", xLabel: "SAE trained on → evaluated on", yLabel: "L0",
+                       series: [.bars(name: "", bars: bars, color: Color.palette[2]), .errorBars(intervals: whiskers, color: .axis)])
         l0.xCategories = pairs.map(\.arrowLabel)
         try save(l0.render(scale: scale, text: text), "l0_by_pair")
+
+        // Generalization: each SAE on its training rows and on held-out rows.
+        var generalizationBars: [(x0: Double, x1: Double, y: Double)] = [], heldBars = generalizationBars
+        var generalizationWhiskers: [Series.ErrorBar] = []
+        for (index, side) in Side.allCases.enumerated() {
+            guard let g = results.generalization[side] else { continue }
+            let base = Double(index)
+            generalizationBars.append((base + 0.1, base + 0.48, g.trainFVE))
+            heldBars.append((base + 0.52, base + 0.9, g.heldoutFVE))
+            if let i = g.intervals["train_fve"] { generalizationWhiskers.append(.init(x: base + 0.29, y0: i[0], y1: i[1])) }
+            if let i = eval[SAEPair(side, side)]?.intervals["fve"] { generalizationWhiskers.append(.init(x: base + 0.71, y0: i[0], y1: i[1])) }
+        }
+        if !generalizationBars.isEmpty {
+            var chart = Chart(title: "FVE on training rows and on held-out rows (± 95% interval)", xLabel: "SAE", yLabel: "FVE",
+                              series: [.bars(name: "training rows", bars: generalizationBars, color: Color.palette[0]),
+                                       .bars(name: "held-out rows", bars: heldBars, color: Color.palette[1]),
+                                       .errorBars(intervals: generalizationWhiskers, color: .axis)])
+            chart.xCategories = Side.allCases.map { "SAE \($0) (\(labels[$0]))" }
+            try save(chart.render(scale: scale, text: text), "generalization")
+        }
 
         // L0 per token: the distribution behind the averages, all four pairs.
         let histograms = pairs.enumerated().compactMap { index, pair -> Series? in
