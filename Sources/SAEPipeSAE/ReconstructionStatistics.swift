@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeLinalg
 
 /// Sums over one bootstrap unit (a held-out window) from which every reconstruction metric is
 /// computed, so a resample of units gives the metrics again without another encoder pass.
@@ -46,8 +47,35 @@ public struct ReconstructionMetrics: Sendable, Equatable {
     public var fracFiringAbove1Percent: Double
     public var fracFiringAbove10Percent: Double
 
+    /// Metrics on each of many resamples: the per-feature firing totals of all resamples come
+    /// from one matrix product (resamples × units by units × features).
+    public static func resampled(_ units: [ReconstructionSums], weights: [[Int]], denseThreshold: Double) -> [ReconstructionMetrics] {
+        guard let first = units.first, !weights.isEmpty else { return [] }
+        let (count, features) = (units.count, first.fired.count)
+        var w = [Float](repeating: 0, count: weights.count * count)
+        for (r, row) in weights.enumerated() { for (u, value) in row.enumerated() { w[r * count + u] = Float(value) } }
+        var fired = [Float](repeating: 0, count: count * features)
+        for (u, unit) in units.enumerated() { for i in 0..<features { fired[u * features + i] = Float(unit.fired[i]) } }
+        var totals = [Float](repeating: 0, count: weights.count * features)
+        w.withUnsafeBufferPointer { a in
+            fired.withUnsafeBufferPointer { b in
+                totals.withUnsafeMutableBufferPointer { c in
+                    BLAS.sgemm(m: weights.count, n: features, k: count, a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
+                }
+            }
+        }
+        return weights.enumerated().map { r, row in
+            ReconstructionMetrics(units, weights: row, denseThreshold: denseThreshold,
+                                  firedTotals: Array(totals[(r * features)..<((r + 1) * features)]))
+        }
+    }
+
     /// Metrics of `units` each counted `weights[i]` times (nil: once each).
     public init(_ units: [ReconstructionSums], weights: [Int]? = nil, denseThreshold: Double) {
+        self.init(units, weights: weights, denseThreshold: denseThreshold, firedTotals: nil)
+    }
+
+    init(_ units: [ReconstructionSums], weights: [Int]?, denseThreshold: Double, firedTotals: [Float]?) {
         precondition(!units.isEmpty, "no held-out units")
         let (d, features) = (units[0].sum.count, units[0].fired.count)
         var rows = 0.0, squaredError = 0.0, squares = 0.0, cosine = 0.0, l2Ratio = 0.0, xHat2 = 0.0, dot = 0.0, l0 = 0.0, l1 = 0.0
@@ -66,8 +94,9 @@ public struct ReconstructionMetrics: Sendable, Equatable {
             l0 += w * unit.l0
             l1 += w * unit.l1
             for j in 0..<d { sum[j] += w * unit.sum[j] }
-            for i in 0..<features where unit.fired[i] != 0 { fired[i] += w * Double(unit.fired[i]) }
+            if firedTotals == nil { for i in 0..<features where unit.fired[i] != 0 { fired[i] += w * Double(unit.fired[i]) } }
         }
+        if let firedTotals { fired = firedTotals.map(Double.init) }
         let n = max(rows, 1)
         // Σ‖x − x̄‖² = Σ‖x‖² − n‖x̄‖².
         let variance = squares - sum.reduce(0) { $0 + $1 * $1 } / n

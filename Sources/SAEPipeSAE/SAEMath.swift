@@ -305,12 +305,23 @@ final class RowTotals: @unchecked Sendable {
 extension SAEMath {
     /// Replaces each of `rows` rows of `x` by its reconstruction x̂ (splicing an SAE into a
     /// model); returns the batch statistics. Safe to call from several threads at once.
+    /// Replaces `rows` rows of `x` by their reconstructions; with `removing`, that feature's
+    /// contribution f_i · W_dec[i] is left out (the feature ablated in the spliced reconstruction).
     public static func reconstructInPlace(
-        _ p: SAEParameters, activation: SAEActivation, _ x: UnsafeMutablePointer<Float>, rows: Int
+        _ p: SAEParameters, activation: SAEActivation, _ x: UnsafeMutablePointer<Float>, rows: Int, removing feature: Int? = nil
     ) -> SAEBatchStats {
         let workspace = SAEWorkspace(batch: rows, d: p.d, features: p.features)
         let stats = forward(p, UnsafePointer(x), rows: rows, activation: activation, form: .unitNormDecoder, workspace: workspace)
         x.update(from: workspace.reconstruction, count: rows * p.d)
+        if let feature {
+            p.wDec.withUnsafeBufferPointer { wd in
+                for r in 0..<rows {
+                    let value = workspace.f[r * p.features + feature]
+                    guard value != 0 else { continue }
+                    for j in 0..<p.d { x[r * p.d + j] -= value * wd[feature * p.d + j] }
+                }
+            }
+        }
         return stats
     }
 }

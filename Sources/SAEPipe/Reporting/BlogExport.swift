@@ -66,8 +66,17 @@ public enum BlogExport {
 struct FeatureBrowser {
     struct Token { var text: String; var activation: Double; var isMax: Bool }
     struct Example { var activation: Double; var tokens: [Token] }
-    struct Feature { var sae: Side; var data: Side; var index: Int; var label: String; var frequency: Double
-                     var selectivity: Double; var examples: [Example]; var promoted: [String] }
+    struct Feature {
+        var sae: Side
+        var data: Side
+        var index: Int
+        var label: String
+        var frequency: Double
+        /// log2(mean on A / mean on B), the effect size behind the class.
+        var log2Ratio: Double
+        var examples: [Example]
+        var ablation: FeatureSummaryFile.Ablation?
+    }
 
     var features: [Feature]
 
@@ -87,9 +96,12 @@ struct FeatureBrowser {
             for (row, position) in source.positions.enumerated() { rowOfToken[Int(position)] = row }
             let firing = list.filter { $0.frequency > 0 }
             // This SAE's most selective features for its own dataset, and its most frequent ones.
-            let own = firing.sorted { side == .A ? $0.selectivityNormalized > $1.selectivityNormalized : $0.selectivityNormalized < $1.selectivityNormalized }
+            // Features with a measured effect: the Markdown's listed ones.
+            let measured = firing.filter { $0.ablation != nil }
+            let own = measured.sorted { side == .A ? $0.selectivityLog2Ratio > $1.selectivityLog2Ratio : $0.selectivityLog2Ratio < $1.selectivityLog2Ratio }
                 .prefix(perGroup)
-            let frequent = firing.sorted { $0.frequency > $1.frequency }.prefix(perGroup / 2)
+            let frequent = measured.sorted { $0.frequency > $1.frequency }.filter { candidate in !own.contains { $0.feature == candidate.feature } }
+                .prefix(perGroup / 2)
             for feature in own + frequent {
                 let examples = feature.topContexts.prefix(4).map { context -> Example in
                     let center = Int(source.positions[context.row])
@@ -103,8 +115,7 @@ struct FeatureBrowser {
                     return Example(activation: context.activation, tokens: tokens)
                 }
                 shown.append(Feature(sae: side, data: side, index: feature.feature, label: feature.label, frequency: feature.frequency,
-                                     selectivity: feature.selectivityNormalized, examples: examples,
-                                     promoted: feature.promotedTokens.map(\.token)))
+                                     log2Ratio: feature.selectivityLog2Ratio, examples: examples, ablation: feature.ablation))
             }
         }
         return FeatureBrowser(features: shown)

@@ -68,7 +68,7 @@ enum ReportWriter {
             failureModes: findings.filter { !$0.isKeyResult }.map(writer.sentence),
             limitations: [
                 "One model, one layer and one stream; two datasets of \(rows) activation rows, so rare features are under-sampled.",
-                "Labels are heuristics from activating tokens and selectivity, not validated explanations; the logit attribution ignores the final norm.",
+                "Labels describe what each feature's top contexts share and its class compares mean activations across the datasets; they are not validated explanations. Direct logit attribution is left out: from a hook this far from the output it is not evidence of what a feature does.",
                 "Next steps: sweep λ and width (L0–FVE frontier), train on the union of A and B, and repeat across layers.",
             ])
     }
@@ -91,7 +91,7 @@ enum ReportWriter {
         }
         text += "### Example features\n\n"
         for feature in features.features {
-            text += "- SAE \(feature.sae) feature \(feature.index) — \(feature.label) (frequency \(number(feature.frequency, 4)), selectivity \(number(feature.selectivity, 2)))"
+            text += "- SAE \(feature.sae) feature \(feature.index) — \(feature.label) (" + featureFacts(feature, run: run) + ")"
             if let example = feature.examples.first {
                 text += ": `" + example.tokens.map { $0.isMax ? "«\($0.text)»" : $0.text }.joined().replacingOccurrences(of: "\n", with: "↵").replacingOccurrences(of: "`", with: "'") + "`"
             }
@@ -100,6 +100,23 @@ enum ReportWriter {
         text += "\nAll features: `features/*.md`.\n\n## Failure modes\n\n" + s.failureModes.map { "- \($0)" }.joined(separator: "\n")
         text += "\n\n## Limitations and next steps\n\n" + s.limitations.map { "- \($0)" }.joined(separator: "\n") + "\n"
         return text
+    }
+
+    /// Frequency, the class's effect size and the measured ablation effect with its sign.
+    static func featureFacts(_ feature: FeatureBrowser.Feature, run: BlogExport.Run) -> String {
+        var facts = "frequency \(number(feature.frequency, 4)), "
+        let effect = feature.log2Ratio
+        if abs(effect) >= 20 {
+            facts += "fires on \(run.label(effect > 0 ? .A : .B)) only"
+        } else {
+            facts += "\(number(pow(2, abs(effect)), 1))× more active on \(run.label(effect >= 0 ? .A : .B))"
+        }
+        if let ablation = feature.ablation {
+            let sign = ablation.meanLossChange >= 0 ? "+" : ""
+            facts += "; removing it from the spliced-in reconstruction changes the next-token loss at its top contexts by "
+                + "\(sign)\(number(ablation.meanLossChange, 4)) nats (mean of \(ablation.contexts))"
+        }
+        return facts
     }
 
     static func escape(_ text: String) -> String {
@@ -126,7 +143,7 @@ enum ReportWriter {
         body += "<h2>Feature browser</h2>\n<p>Each context is colored by the feature's activation on every token (darker is stronger); the token with the top activation is outlined.</p>\n"
         for (position, feature) in features.features.enumerated() {
             body += "<details class=\"feature\"\(position < 6 ? " open" : "")><summary>SAE \(feature.sae) · feature \(feature.index) · \(escape(feature.label))</summary>\n"
-            body += "<p class=\"meta\">frequency \(number(feature.frequency, 4)) · selectivity \(number(feature.selectivity, 2)) · promotes \(escape(feature.promoted.prefix(6).joined(separator: " ")))</p>\n"
+            body += "<p class=\"meta\">\(escape(featureFacts(feature, run: run)))</p>\n"
             for example in feature.examples {
                 let peak = max(example.tokens.map(\.activation).max() ?? 1, 1e-9)
                 body += "<div class=\"context\"><span class=\"act\">\(number(example.activation, 2))</span>"

@@ -162,7 +162,10 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(weights, Bootstrap.weights(units: units.count, count: 200, seed: 3))
         XCTAssertNotEqual(weights, Bootstrap.weights(units: units.count, count: 200, seed: 4))
         XCTAssertEqual(ReconstructionMetrics(sums.units, weights: [Int](repeating: 1, count: units.count), denseThreshold: 0.3), got)
-        let interval = Bootstrap.interval(weights.map { ReconstructionMetrics(sums.units, weights: $0, denseThreshold: 0.3).fve })!
+        let oneByOne = weights.map { ReconstructionMetrics(sums.units, weights: $0, denseThreshold: 0.3) }
+        XCTAssertEqual(ReconstructionMetrics.resampled(sums.units, weights: weights, denseThreshold: 0.3), oneByOne,
+                       "the matrix product gives the same firing totals as the loop")
+        let interval = Bootstrap.interval(oneByOne.map(\.fve))!
         XCTAssertLessThan(interval[0], got.fve)
         XCTAssertGreaterThan(interval[1], got.fve)
         XCTAssertEqual(Bootstrap.interval((0...100).map(Double.init)), [2.5, 97.5].map { $0.rounded() })

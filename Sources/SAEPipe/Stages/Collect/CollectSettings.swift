@@ -4,7 +4,7 @@ import SAEPipeData
 /// The `collect` section: how datasets become token windows and activation rows.
 public struct CollectSettings: Sendable, Decodable, Equatable {
     public static let configField = ConfigField("collect", .section(ConfigSection([
-        ConfigField("tokens", .int(1...1_000_000_000), default: .int(80_000), doc: "activation rows per dataset"),
+        ConfigField("tokens", .int(1...1_000_000_000), default: .int(300_000), doc: "activation rows per dataset (fewer rows than training tokens means repeated passes: see the overfitting check)"),
         ConfigField("seq_len", .int(2...8192), default: .int(128), doc: "tokens per window"),
         ConfigField("batch_size", .int(1...4096), default: .int(16), doc: "windows per forward pass"),
         ConfigField("dtype", .choice(["float32", "float16"]), default: .string("float32"), doc: "acts.mmap element type"),

@@ -11,7 +11,7 @@ import SAEPipeSAE
 public enum EvalStage {
     public static let configFields: [ConfigField] = [
         ConfigField("eval", .section(ConfigSection([
-            ConfigField("sequences", .int(1...100_000), default: .int(32), doc: "held-out windows per dataset for the spliced-loss evaluation (at most those training held out)"),
+            ConfigField("sequences", .int(1...100_000), default: .int(192), doc: "held-out windows per dataset for the spliced-loss and KL evaluation (at most those training held out; results.json counts what was used)"),
             ConfigField("batch_size", .int(1...1024), default: .int(8), doc: "windows per forward pass"),
             ConfigField("dense_threshold", .double(0...1), default: .double(0.1), doc: "a feature firing on more than this share of tokens counts as dense"),
             ConfigField("bootstrap_resamples", .int(100...100_000), default: .int(1000), doc: "resamples of held-out windows behind every 95% interval"),
@@ -107,8 +107,9 @@ public enum EvalStage {
             let trainingUnits = dataset.trainingUnits(rows: dataset.validation.count)
             let trainSums = SAEEvaluator.unitSums(parameters, activation: activation, dataset: dataset, units: trainingUnits).units
             let trained = ReconstructionMetrics(trainSums, denseThreshold: settings.eval.denseThreshold)
-            let trainResamples = Bootstrap.weights(units: trainSums.count, count: resamples, seed: seed ^ 0x7EA1)
-                .map { ReconstructionMetrics(trainSums, weights: $0, denseThreshold: settings.eval.denseThreshold) }
+            let trainResamples = ReconstructionMetrics.resampled(
+                trainSums, weights: Bootstrap.weights(units: trainSums.count, count: resamples, seed: seed ^ 0x7EA1),
+                denseThreshold: settings.eval.denseThreshold)
             let held = evaluation.bySAE[data]!
             generalization[data] = EvalResults.Generalization(
                 trainFVE: trained.fve, heldoutFVE: held.reconstruction.fve, trainL0: trained.l0, heldoutL0: held.reconstruction.l0,

@@ -26,7 +26,7 @@ struct DatasetEvaluation {
             bySAE[side] = SAEResult(
                 reconstruction: ReconstructionMetrics(unit.sums, denseThreshold: denseThreshold),
                 losses: LossMetrics(windows, side: side),
-                resampledReconstruction: unitWeights.map { ReconstructionMetrics(unit.sums, weights: $0, denseThreshold: denseThreshold) },
+                resampledReconstruction: ReconstructionMetrics.resampled(unit.sums, weights: unitWeights, denseThreshold: denseThreshold),
                 resampledLosses: windowWeights.map { LossMetrics(windows, side: side, weights: $0) },
                 l0Histogram: unit.l0Histogram)
         }

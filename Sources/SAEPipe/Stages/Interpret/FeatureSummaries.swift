@@ -3,12 +3,18 @@ import SAEPipeCore
 import SAEPipeModels
 
 /// Feature summaries of one SAE on one dataset: every feature in JSON, the notable ones in Markdown.
+/// A feature's label on a dataset comes from its own top contexts there, so it never contradicts
+/// the contexts printed beside it; its class comes from an effect size across the datasets.
 struct FeatureSummaries {
     let side: Side
     let labels: DatasetLabels
     let statistics: [Side: FeatureStatistics]
     let sources: [Side: ContextSource]
     let logits: LogitAttribution.Result
+    /// Why logit attribution is only indicative here (nil when the hook is next to the output).
+    let logitCaveat: String?
+    /// Measured effects of the notable features on the SAE's own dataset.
+    let ablation: [Int: FeatureAblation.Effect]
     let tokenizer: Tokenizer
     let settings: InterpretStage.InterpretSettings
 
@@ -20,6 +26,83 @@ struct FeatureSummaries {
     func selectivity(_ i: Int) -> (difference: Double, normalized: Double) {
         let (a, b) = (statistics[.A]!.means[i], statistics[.B]!.means[i])
         return (a - b, a + b > 0 ? (a - b) / (a + b) : 0)
+    }
+
+    /// The effect size behind the class: log2 of mean activation on A over mean activation on B
+    /// (±20 when the feature never fires on one of them).
+    func log2Ratio(_ i: Int) -> Double {
+        let (a, b) = (statistics[.A]!.means[i], statistics[.B]!.means[i])
+        if a == 0 && b == 0 { return 0 }
+        if b == 0 { return 20 }
+        if a == 0 { return -20 }
+        return max(-20, min(20, log2(a / b)))
+    }
+
+    /// dead, `<A label>-selective`, `<B label>-selective` (mean activation at least
+    /// `interpret.selective_ratio` times higher there), or shared.
+    func featureClass(_ i: Int) -> String {
+        if statistics[.A]!.counts[i] + statistics[.B]!.counts[i] == 0 { return "dead" }
+        let threshold = log2(settings.selectiveRatio), effect = log2Ratio(i)
+        return effect >= threshold ? "\(labels[.A])-selective" : effect <= -threshold ? "\(labels[.B])-selective" : "shared"
+    }
+
+    /// "3.1× more active on code", for the report and the Markdown.
+    func effectText(_ i: Int) -> String {
+        let effect = log2Ratio(i)
+        if abs(effect) >= 20 { return "fires on \(effect > 0 ? labels[.A] : labels[.B]) only" }
+        let ratio = pow(2, abs(effect))
+        return NumberFormat.fixed(ratio, digits: 1) + "× more active on " + (effect >= 0 ? labels[.A] : labels[.B])
+    }
+
+    /// What the feature's top contexts on `data` share: the activating token, the token before
+    /// it, and a token most of the contexts hold earlier in the line.
+    func contextLabel(_ i: Int, on data: Side) -> String {
+        let top = statistics[data]!.top[i]
+        guard !top.isEmpty else { return "no firing context" }
+        let source = sources[data]!
+        let n = Double(top.count)
+        func commonest(_ tokens: [Int32]) -> (token: Int32, share: Double)? {
+            var counts: [Int32: Int] = [:]
+            for token in tokens { counts[token, default: 0] += 1 }
+            return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }.map { ($0.key, Double($0.value) / n) }
+        }
+        let tokens = top.map { source.token(ofRow: $0.row) }
+        var text: String
+        if let (token, share) = commonest(tokens), share >= 0.5 {
+            text = quoted(tokenizer.decode([Int(token)]))
+        } else {
+            var counts: [Int32: Int] = [:]
+            for token in tokens { counts[token, default: 0] += 1 }
+            text = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map { quoted(tokenizer.decode([Int($0.key)])) }
+                .joined(separator: " / ")
+        }
+        let previous = top.compactMap { source.previousToken(ofRow: $0.row) }
+        var shown = Set(tokens)
+        if let (token, share) = commonest(previous), share >= 0.5 {
+            text += " after " + quoted(tokenizer.decode([Int(token)]))
+            shown.insert(token)
+        }
+        // A word most contexts hold a few tokens earlier (`except` before `:` `pass`).
+        var presence: [Int32: Int] = [:]
+        for example in top {
+            let index = Int(source.positions[example.row])
+            let window = source.window(containing: index)
+            let earlier = Set(source.tokens[max(window.lowerBound, index - 8)..<max(window.lowerBound, index - 1)])
+            for token in earlier where !shown.contains(token) { presence[token, default: 0] += 1 }
+        }
+        let words = presence.filter { Double($0.value) >= 0.8 * n && isWord(tokenizer.decode([Int($0.key)])) }
+        if let word = words.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) {
+            text += ", " + quoted(tokenizer.decode([Int(word.key)])) + " earlier"
+        }
+        return text
+    }
+
+    func isWord(_ text: String) -> Bool { text.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) }.count >= 2 }
+
+    /// e.g. `code-selective: " pass" after ":", " except" earlier` — from this dataset's contexts.
+    func label(_ i: Int, on data: Side) -> String {
+        let kind = featureClass(i)
+        return kind == "dead" ? kind : kind + ": " + contextLabel(i, on: data)
     }
 
     /// The tokens (and the commonest token pair) among a feature's sampled firing rows.
@@ -42,23 +125,24 @@ struct FeatureSummaries {
         return (tokens, bigram)
     }
 
-    /// e.g. `code-selective: "self", ".", "(" (" self.")`.
-    func label(_ i: Int) -> String {
-        let threshold = settings.selectiveThreshold
-        let normalized = selectivity(i).normalized
-        let kind = statistics[.A]!.counts[i] + statistics[.B]!.counts[i] == 0 ? "dead"
-            : normalized > threshold ? "\(labels[.A])-selective" : normalized < -threshold ? "\(labels[.B])-selective" : "both"
-        // Describe the feature by where it is most active on average.
-        let home: Side = selectivity(i).difference >= 0 ? .A : .B
-        let (tokens, bigram) = topTokens(i, on: home)
-        var text = kind
-        if !tokens.isEmpty { text += ": " + tokens.prefix(3).map { quoted($0.text) }.joined(separator: ", ") }
-        if let bigram, bigram.share >= 0.3 { text += " (" + quoted(bigram.text) + ")" }
-        return text
-    }
-
     func quoted(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    /// The features the Markdown lists (and whose ablation effect is measured): the most frequent
+    /// here, and the most selective each way by effect size.
+    static func notable(statistics: [Side: FeatureStatistics], on data: Side, count: Int,
+                        log2Ratio: (Int) -> Double) -> (frequent: [Int], towardA: [Int], towardB: [Int]) {
+        let stats = statistics[data]!
+        let features = stats.features
+        let alive = (0..<features).filter { stats.counts[$0] > 0 }
+        let firingAnywhere = (0..<features).filter { statistics[.A]!.counts[$0] + statistics[.B]!.counts[$0] > 0 }
+        let frequent = alive.sorted { (stats.counts[$0], $1) > (stats.counts[$1], $0) }.prefix(count)
+        // Among features firing often enough to matter, the largest effects each way.
+        let common = firingAnywhere.filter { statistics[.A]!.frequencies[$0] + statistics[.B]!.frequencies[$0] >= 0.001 }
+        let towardA = common.sorted { (log2Ratio($0), $1) > (log2Ratio($1), $0) }.prefix(count / 2)
+        let towardB = common.sorted { (log2Ratio($0), $1) < (log2Ratio($1), $0) }.prefix(count / 2)
+        return (Array(frequent), Array(towardA), Array(towardB))
     }
 
     func writeJSON(on data: Side, to path: String) throws {
@@ -75,20 +159,25 @@ struct FeatureSummaries {
             }
             let (tokens, bigram) = topTokens(i, on: data)
             return FeatureSummaryFile.Feature(
-                feature: i, label: label(i), frequency: stats.frequencies[i], meanActivation: stats.means[i],
-                maxActivation: Double(stats.maxima[i]), selectivity: difference, selectivityNormalized: normalized,
+                feature: i, label: label(i, on: data), featureClass: featureClass(i), frequency: stats.frequencies[i],
+                meanActivation: stats.means[i], maxActivation: Double(stats.maxima[i]), selectivity: difference,
+                selectivityNormalized: normalized, selectivityLog2Ratio: log2Ratio(i),
                 topContexts: stats.top[i].map(context), quantileExamples: quantiles.map(context),
                 topTokens: tokens.map { FeatureSummaryFile.TokenShare(token: $0.text, share: $0.share) },
                 topBigram: bigram.map { FeatureSummaryFile.Bigram(text: $0.text, share: $0.share) },
                 promotedTokens: logits.promoted[i].map { .init(token: tokenizer.decode([$0.token]), logit: Double($0.value)) },
-                suppressedTokens: logits.suppressed[i].map { .init(token: tokenizer.decode([$0.token]), logit: Double($0.value)) })
+                suppressedTokens: logits.suppressed[i].map { .init(token: tokenizer.decode([$0.token]), logit: Double($0.value)) },
+                ablation: data == side ? ablation[i].map { .init(meanLossChange: $0.meanLossChange, contexts: $0.contexts) } : nil)
         }
         let document = FeatureSummaryFile(
             sae: side, dataset: data, datasetLabel: labels[data], features: entries, tokens: stats.rows,
             notes: [
                 "frequency": "share of the dataset's tokens on which the feature is active",
                 "selectivity": "mean activation on A minus mean activation on B (all tokens); normalized: that over their sum",
-                "logit_attribution": "decoder row · W_U (unembedding); the final norm is ignored, as sae_vis does",
+                "selectivity_log2_ratio": "log2 of mean activation on A over mean activation on B (±20: fires on one only); the class uses it with interpret.selective_ratio",
+                "label": "the class, then what this dataset's top contexts share: the activating token, the token before it, a word most hold earlier",
+                "logit_attribution": "decoder row · W_U (unembedding); the final norm is ignored, as sae_vis does" + (logitCaveat.map { "; \($0)" } ?? ""),
+                "ablation": "mean change in next-token loss at the feature's top activating positions on the SAE's own dataset when the feature is removed from the spliced-in reconstruction (positive: the feature helps the prediction); measured for the features the Markdown lists",
                 "top_tokens": "from a seeded reservoir sample of the feature's firing tokens",
             ])
         try JSONFile.write(document, to: path)
@@ -96,30 +185,35 @@ struct FeatureSummaries {
 
     func writeMarkdown(on data: Side, to path: String) throws {
         let stats = statistics[data]!, source = sources[data]!
-        let count = settings.markdownFeatures
+        let lists = Self.notable(statistics: statistics, on: data, count: settings.markdownFeatures, log2Ratio: log2Ratio)
         let alive = (0..<features).filter { stats.counts[$0] > 0 }
-        let byFrequency = alive.sorted { (stats.counts[$0], $1) > (stats.counts[$1], $0) }.prefix(count)
-        let towardA = (0..<features).sorted { (selectivity($0).difference, $1) > (selectivity($1).difference, $0) }.prefix(count / 2)
-        let towardB = (0..<features).sorted { (selectivity($0).difference, $1) < (selectivity($1).difference, $0) }.prefix(count / 2)
         var text = "# SAE \(side) on dataset \(data) (\(labels[data]))\n\n"
         text += "\(features) features, \(stats.rows) tokens; \(alive.count) features fire here. "
-        text += "Selectivity compares mean activations on A (\(labels[.A])) and B (\(labels[.B])); logit attribution is the decoder row times W_U with the final norm ignored (as sae_vis).\n\n"
-        for (title, list) in [("Most frequent features", Array(byFrequency)),
-                              ("Most \(labels[.A])-selective (A over B)", Array(towardA)),
-                              ("Most \(labels[.B])-selective (B over A)", Array(towardB))] {
+        text += "Labels describe the top contexts on this dataset; the class compares mean activation on A (\(labels[.A])) and B (\(labels[.B])): "
+        text += "selective means at least \(NumberFormat.fixed(settings.selectiveRatio, digits: 1))× more active on one. "
+        if data == side {
+            text += "The ablation effect is the mean change in next-token loss at the top contexts when the feature is removed from the spliced-in reconstruction (positive: it helps). "
+        }
+        text += "Logit attribution is the decoder row times W_U with the final norm ignored" + (logitCaveat.map { " (\($0))" } ?? "") + ".\n\n"
+        for (title, list) in [("Most frequent features", lists.frequent),
+                              ("Most \(labels[.A])-selective (A over B)", lists.towardA),
+                              ("Most \(labels[.B])-selective (B over A)", lists.towardB)] {
             text += "## \(title)\n\n"
-            for i in list { text += section(i, stats: stats, source: source) }
+            for i in list { text += section(i, on: data, stats: stats, source: source) }
         }
         try FileSystem.writeAtomically(text, to: path)
     }
 
-    private func section(_ i: Int, stats: FeatureStatistics, source: ContextSource) -> String {
-        let (difference, normalized) = selectivity(i)
+    private func section(_ i: Int, on data: Side, stats: FeatureStatistics, source: ContextSource) -> String {
         let show = { (text: String) in text.replacingOccurrences(of: "\n", with: "↵").replacingOccurrences(of: "|", with: "\\|") }
-        var text = "### Feature \(i) — \(label(i))\n\n"
-        text += String(format: "frequency %.4f, mean %.4f, max %.3f, selectivity %.4f (normalized %.2f)\n\n",
-                       stats.frequencies[i], stats.means[i], stats.maxima[i], difference, normalized)
-        text += "| activation | context |\n|---|---|\n"
+        var text = "### Feature \(i) — \(label(i, on: data))\n\n"
+        text += String(format: "frequency %.4f, mean %.4f, max %.3f; ", stats.frequencies[i], stats.means[i], stats.maxima[i])
+        text += effectText(i)
+        if data == side, let effect = ablation[i] {
+            text += "; ablation effect " + (effect.meanLossChange >= 0 ? "+" : "") + NumberFormat.fixed(effect.meanLossChange, digits: 4)
+                + " nats over \(effect.contexts) contexts"
+        }
+        text += "\n\n| activation | context |\n|---|---|\n"
         for example in stats.top[i].prefix(5) {
             text += String(format: "| %.3f | ", example.activation) + show(source.context(ofRow: example.row, before: before, after: after)) + " |\n"
         }
@@ -132,7 +226,8 @@ struct FeatureSummaries {
         }
         let promoted = logits.promoted[i].map { quoted(tokenizer.decode([$0.token])) }.joined(separator: " ")
         let suppressed = logits.suppressed[i].map { quoted(tokenizer.decode([$0.token])) }.joined(separator: " ")
-        text += "\npromotes: \(show(promoted))  \nsuppresses: \(show(suppressed))\n\n"
+        let caveat = logitCaveat == nil ? "" : " (indicative only)"
+        text += "\npromotes\(caveat): \(show(promoted))  \nsuppresses\(caveat): \(show(suppressed))\n\n"
         return text
     }
 }

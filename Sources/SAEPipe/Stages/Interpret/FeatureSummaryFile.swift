@@ -29,25 +29,40 @@ public struct FeatureSummaryFile: Codable, Sendable, Equatable {
         public var logit: Double
     }
 
+    /// A feature's measured effect (docs/formats.md).
+    public struct Ablation: Codable, Sendable, Equatable {
+        public var meanLossChange: Double
+        public var contexts: Int
+        enum CodingKeys: String, CodingKey { case meanLossChange = "mean_loss_change", contexts }
+    }
+
     public struct Feature: Codable, Sendable, Equatable {
         public var feature: Int
+        /// The class, then what this dataset's top contexts share.
         public var label: String
+        /// dead, `<label>-selective` or shared.
+        public var featureClass: String
         public var frequency: Double
         public var meanActivation: Double
         public var maxActivation: Double
         public var selectivity: Double
         public var selectivityNormalized: Double
+        /// The effect size behind the class: log2(mean on A / mean on B), ±20 when one is zero.
+        public var selectivityLog2Ratio: Double
         public var topContexts: [Context]
         public var quantileExamples: [Context]
         public var topTokens: [TokenShare]
         @EncodedAsNull public var topBigram: Bigram?
         public var promotedTokens: [LogitToken]
         public var suppressedTokens: [LogitToken]
+        /// On the SAE's own dataset, for the notable features; null elsewhere.
+        @EncodedAsNull public var ablation: Ablation?
 
         enum CodingKeys: String, CodingKey {
-            case feature, label, frequency, meanActivation = "mean_activation", maxActivation = "max_activation", selectivity
-            case selectivityNormalized = "selectivity_normalized", topContexts = "top_contexts", quantileExamples = "quantile_examples"
+            case feature, label, featureClass = "class", frequency, meanActivation = "mean_activation", maxActivation = "max_activation", selectivity
+            case selectivityNormalized = "selectivity_normalized", selectivityLog2Ratio = "selectivity_log2_ratio", topContexts = "top_contexts", quantileExamples = "quantile_examples"
             case topTokens = "top_tokens", topBigram = "top_bigram", promotedTokens = "promoted_tokens", suppressedTokens = "suppressed_tokens"
+            case ablation
         }
     }
 

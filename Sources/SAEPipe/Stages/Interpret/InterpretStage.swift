@@ -17,7 +17,8 @@ public enum InterpretStage {
             ConfigField("context_after", .int(0...512), default: .int(4), doc: "tokens shown after it"),
             ConfigField("logit_tokens", .int(1...100), default: .int(8), doc: "tokens listed as most promoted and most suppressed"),
             ConfigField("markdown_features", .int(1...10_000), default: .int(20), doc: "features per section of the Markdown summary"),
-            ConfigField("selective_threshold", .double(0...1), default: .double(0.6), doc: "|normalized selectivity| above which a feature counts as selective"),
+            ConfigField("selective_ratio", .double(1...1000), default: .double(2), doc: "a feature is selective for a dataset when its mean activation there is at least this many times its mean on the other"),
+            ConfigField("ablation_contexts", .int(0...100), default: .int(5), doc: "top contexts per listed feature on which its ablation effect is measured (0: skip)"),
         ])), doc: "feature summaries"),
     ]
 
@@ -29,11 +30,13 @@ public enum InterpretStage {
         var contextAfter: Int
         var logitTokens: Int
         var markdownFeatures: Int
-        var selectiveThreshold: Double
+        var selectiveRatio: Double
+        var ablationContexts: Int
 
         enum CodingKeys: String, CodingKey {
             case topK = "top_k", reservoir, contextBefore = "context_before", contextAfter = "context_after"
-            case logitTokens = "logit_tokens", markdownFeatures = "markdown_features", selectiveThreshold = "selective_threshold"
+            case logitTokens = "logit_tokens", markdownFeatures = "markdown_features", selectiveRatio = "selective_ratio"
+            case ablationContexts = "ablation_contexts"
         }
     }
 
@@ -57,7 +60,7 @@ public enum InterpretStage {
     public static func stage(side: Side, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (_, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .interpret(side), kind: "interpret", version: 2,
+            id: .interpret(side), kind: "interpret", version: 3,
             upstream: Side.allCases.map(StageID.collect) + [.train(side)], config: slice,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
@@ -85,11 +88,30 @@ public enum InterpretStage {
             sources[data] = try ContextSource(directory: directory, tokenizer: tokenizer)
         }
         let encoded = Date().timeIntervalSince(started)
-        let model = try LanguageModel.load(modelPath, scope: LoadScope(layers: 0, unembedding: true))
+        let hook = try settings.model.hookPoint()
+        let model = try LanguageModel.load(modelPath)
         let logits = try LogitAttribution.compute(parameters, unembedding: model.unembedding!, count: settings.interpret.logitTokens)
+        let layersAfter = model.dimensions.layerCount - 1 - hook.layer
+        let logitCaveat = layersAfter > 1
+            ? "direct attribution skips the \(layersAfter) layers after \(hook), so it is indicative only" : nil
+        // The listed features' measured effect on the SAE's own dataset.
+        var ablation: [Int: FeatureAblation.Effect] = [:]
+        if settings.interpret.ablationContexts > 0 {
+            let draft = FeatureSummaries(
+                side: side, labels: settings.labels, statistics: statistics, sources: sources, logits: logits, logitCaveat: logitCaveat,
+                ablation: [:], tokenizer: tokenizer, settings: settings.interpret)
+            let lists = FeatureSummaries.notable(statistics: statistics, on: side, count: settings.interpret.markdownFeatures,
+                                                 log2Ratio: draft.log2Ratio)
+            let listed = Array(Set(lists.frequent + lists.towardA + lists.towardB)).sorted()
+            let top = Dictionary(uniqueKeysWithValues: listed.map { ($0, statistics[side]!.top[$0]) })
+            ablation = try FeatureAblation.measure(
+                model: model, hook: hook, sae: parameters, activation: activation, source: sources[side]!, top: top, features: listed,
+                contexts: settings.interpret.ablationContexts)
+            context.logger.info("interpret.\(side): ablation effects of \(ablation.count) features in \(String(format: "%.1f", Date().timeIntervalSince(started) - encoded)) s")
+        }
         let summaries = FeatureSummaries(
-            side: side, labels: settings.labels, statistics: statistics, sources: sources, logits: logits, tokenizer: tokenizer,
-            settings: settings.interpret)
+            side: side, labels: settings.labels, statistics: statistics, sources: sources, logits: logits, logitCaveat: logitCaveat,
+            ablation: ablation, tokenizer: tokenizer, settings: settings.interpret)
         let output = context.output("features")
         for data in Side.allCases {
             try summaries.writeJSON(on: data, to: "\(output)/\(FeatureSummaryFile.fileName(sae: side, data: data))")
