@@ -81,7 +81,8 @@ enum ReportWriter {
         for (table, caption) in [("fve_matrix", "FVE (rows: SAE trained on; columns: evaluated on)"),
                                  ("ce_recovered_matrix", "CE loss recovered (rows: SAE trained on; columns: evaluated on)"),
                                  ("eval", "Every metric per pair (SAE trained on → evaluated on)"),
-                                 ("cross_domain", "Cross-domain degradation against the in-domain SAE")] {
+                                 ("cross_domain", "Cross-domain degradation against the in-domain SAE (paired over the same windows)"),
+                                 ("generalization", "Each SAE on its training rows against held-out rows")] {
             if let content = try? String(contentsOfFile: "\(run.directory)/tables/\(table).md", encoding: .utf8) {
                 text += "**\(caption)**\n\n" + content + "\n"
             }
@@ -135,7 +136,8 @@ enum ReportWriter {
         body += s.method.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n<h2>Evaluation</h2>\n<p>\(prose(s.evaluation))</p>\n<h2>Key results</h2>\n<ul>"
         body += s.results.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n"
         body += "<p class=\"meta\">Every metric per pair (SAE trained on → evaluated on):</p>" + htmlTable(run, "eval")
-        body += "<p class=\"meta\">Cross-domain degradation against the in-domain SAE:</p>" + htmlTable(run, "cross_domain")
+        body += "<p class=\"meta\">Cross-domain degradation against the in-domain SAE (paired over the same windows):</p>" + htmlTable(run, "cross_domain")
+        body += "<p class=\"meta\">Each SAE on its training rows against held-out rows:</p>" + htmlTable(run, "generalization")
         for figure in figures {
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(figure.file).png") else { continue }
             body += "<figure><img alt=\"\(escape(figure.caption))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(figure.caption))</figcaption></figure>\n"
@@ -176,7 +178,8 @@ enum ReportWriter {
             let table = Table.parseCSV(csv)
         else { return "" }
         // The columns that fit a page; the full table is in tables/.
-        let keep = table.header.indices.filter { !["SAE trained on", "evaluated on", "l1", "dense_fraction"].contains(table.header[$0]) }
+        let wide: Set<String> = ["SAE trained on", "evaluated on", "l1", "mse", "dense", "cosine", "l2_ratio", "ce_clean", "ce_zero", "kl_sae", "kl_zero", "rows"]
+        let keep = table.header.indices.filter { !wide.contains(table.header[$0]) }
         return Table(header: keep.map { table.header[$0] }, rows: table.rows.map { row in keep.map { row.indices.contains($0) ? row[$0] : "" } }).html()
     }
 }

@@ -77,7 +77,27 @@ final class PipelineTests: XCTestCase {
         let cross = results["cross_domain"] as! [String: [String: Any]]
         XCTAssertEqual(cross["A->B"]!["fve_drop"] as! Double, (eval["B->B"]!["fve"] as! Double) - (eval["A->B"]!["fve"] as! Double), accuracy: 1e-12)
         XCTAssertEqual(cross["B->A"]!["mse_ratio"] as! Double, (eval["B->A"]!["mse"] as! Double) / (eval["A->A"]!["mse"] as! Double), accuracy: 1e-12)
-        for table in ["eval", "fve_matrix", "ce_recovered_matrix", "cross_domain"] {
+        // A label never contradicts the contexts beside it: a single activating token it names is
+        // the marked token of most of the feature's top contexts on that dataset.
+        var checkedLabels = 0
+        for sae in ["A", "B"] {
+            for data in ["A", "B"] {
+                let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/features/\(sae)_on_\(data).json"))) as! [String: Any]
+                for feature in file["features"] as! [[String: Any]] {
+                    let label = feature["label"] as! String, contexts = feature["top_contexts"] as! [[String: Any]]
+                    guard contexts.count >= 2, let colon = label.range(of: ": \""), !label.contains(" / ") else { continue }
+                    let rest = label[colon.upperBound...]
+                    guard let close = rest.range(of: "\"") else { continue }
+                    let token = String(rest[..<close.lowerBound])
+                    guard !token.contains("\\") else { continue }
+                    let marked = contexts.filter { ($0["context"] as! String).contains("«\(token)»") }.count
+                    XCTAssertGreaterThanOrEqual(2 * marked, contexts.count, "\(sae) on \(data) feature \(feature["feature"]!): \(label)")
+                    checkedLabels += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checkedLabels, 20)
+        for table in ["eval", "fve_matrix", "ce_recovered_matrix", "cross_domain", "generalization", "health"] {
             XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).csv"), table)
             XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/tables/\(table).md"), table)
         }
