@@ -23,6 +23,8 @@ public enum SweepSummary {
         /// The values as the sweep wrote them (as in the variant's name).
         var texts: [String]
         var metrics: [String: Double]
+        /// 95% intervals of the metrics, by column.
+        var intervals: [String: [Double]] = [:]
         var paretoFVE: [String: Bool] = [:]
     }
 
@@ -30,8 +32,10 @@ public enum SweepSummary {
         var rows = zip(definition.variants, outcomes).map { variant, outcome -> Row in
             let results = (try? EvalResults.read(runDirectory: "\(definition.directory)/\(variant.name)"))?.eval
             var metrics: [String: Double] = [:]
+            var intervals: [String: [Double]] = [:]
             for column in metricColumns {
                 if let value = results?[column.pair].flatMap(column.value) { metrics[column.column] = value }
+                if let interval = results?[column.pair]?.intervals[column.metric] { intervals[column.column] = interval }
             }
             let status: String
             switch outcome.status {
@@ -41,7 +45,7 @@ public enum SweepSummary {
             }
             return Row(variant: variant.name, complete: results != nil, status: status,
                        values: definition.sweptKeys.map { variant.value(of: $0) },
-                       texts: variant.assignments.map { SweepDefinition.display($0.node) }, metrics: metrics)
+                       texts: variant.assignments.map { SweepDefinition.display($0.node) }, metrics: metrics, intervals: intervals)
         }
         for side in Side.allCases {
             let candidates = rows.indices.filter { rows[$0].metrics["\(side).l0"] != nil && rows[$0].metrics["\(side).fve"] != nil }
@@ -65,11 +69,15 @@ public enum SweepSummary {
     }
 
     static func table(_ definition: SweepDefinition, rows: [Row]) -> Table {
-        let header = ["variant", "status"] + definition.sweptKeys + metricColumns.map(\.column) + ["pareto_A", "pareto_B"]
+        // Each metric beside the half-width of its 95% interval (`_pm`).
+        let header = ["variant", "status"] + definition.sweptKeys + metricColumns.flatMap { [$0.column, $0.column + "_pm"] }
+            + ["pareto_A", "pareto_B"]
         let body = rows.map { row in
             [row.variant, row.status] + row.texts
-                + metricColumns.map { column in
-                    row.metrics[column.column].map { NumberFormat.fixed($0, digits: column.metric == "l0" ? 2 : 4) } ?? ""
+                + metricColumns.flatMap { column -> [String] in
+                    let digits = column.metric == "l0" ? 2 : 4
+                    return [row.metrics[column.column].map { NumberFormat.fixed($0, digits: digits) } ?? "",
+                            row.intervals[column.column].map { NumberFormat.fixed(($0[1] - $0[0]) / 2, digits: digits) } ?? ""]
                 }
                 + Side.allCases.map { row.paretoFVE[$0.rawValue] == true ? "yes" : "" }
         }
@@ -80,7 +88,7 @@ public enum SweepSummary {
     public static func terminalTable(_ table: Table) -> String {
         let header = table.header
         let shown: Set<String> = ["A.fve", "A.l0", "A.ce_recovered", "B.fve", "B.l0", "B.ce_recovered"]
-        let metricNames = Set(metricColumns.map(\.column) + ["pareto_A", "pareto_B"])
+        let metricNames = Set(metricColumns.flatMap { [$0.column, $0.column + "_pm"] } + ["pareto_A", "pareto_B"])
         let keep = header.indices.filter { !metricNames.contains(header[$0]) || shown.contains(header[$0]) }
         return TextTable.render(header: keep.map { header[$0] }, rows: table.rows.map { row in keep.map { row[$0] } })
     }
@@ -137,12 +145,16 @@ public enum SweepSummary {
                 let optimal = paretoOptimal(points.map { ($0.x, $0.y) })
                 let frontier = zip(points, optimal).filter(\.1).map { ($0.0.x, $0.0.y) }.sorted { $0.0 < $1.0 }
                 series.append(.scatter(name: "", points: points.map { ($0.x, $0.y) }, color: color, radius: 3.5))
+                series.append(.errorBars(intervals: points.compactMap { point in
+                    guard let x = point.row.intervals["\(side).l0"], let y = point.row.intervals["\(side).\(metric)"] else { return nil }
+                    return Series.ErrorBar(x: point.x, y: point.y, x0: x[0], x1: x[1], y0: y[0], y1: y[1])
+                }, color: color))
                 series.append(.line(name: "SAE \(side) (\(labels[side])), Pareto frontier", points: frontier, color: color))
                 series.append(.scatter(name: "", points: frontier, color: color, radius: 6))
                 notes += points.map { ($0.x, $0.y, $0.row.texts.joined(separator: ", ")) }
             }
             guard !series.isEmpty else { continue }
-            var chart = Chart(title: "L0 vs \(title) (labels: \(keyNames.joined(separator: ", ")))",
+            var chart = Chart(title: "L0 vs \(title), ± 95% intervals (labels: \(keyNames.joined(separator: ", ")))",
                               xLabel: "L0 (active features per token, held out)", yLabel: title, series: series)
             chart.annotations = notes
             chart.xScale = logScale(complete.flatMap { row in Side.allCases.compactMap { row.metrics["\($0).l0"] } }) ? .log10 : .linear
@@ -165,9 +177,13 @@ public enum SweepSummary {
                 var series: [Series] = []
                 for (sideIndex, side) in Side.allCases.enumerated() {
                     for (groupIndex, group) in (asLines ? groups : [""]).enumerated() {
-                        let points = complete.filter { !asLines || groupOf($0) == group }.compactMap { row -> (Double, Double)? in
+                        let members = complete.filter { !asLines || groupOf($0) == group }
+                        let points = members.compactMap { row -> (Double, Double)? in
                             row.metrics["\(side).\(metric)"].map { (x(row), $0) }
                         }.sorted { $0.0 < $1.0 }
+                        series.append(.errorBars(intervals: members.compactMap { row in
+                            row.intervals["\(side).\(metric)"].map { Series.ErrorBar(x: x(row), y0: $0[0], y1: $0[1]) }
+                        }, color: Color.palette[(groupIndex * 2 + sideIndex) % Color.palette.count]))
                         guard !points.isEmpty else { continue }
                         let color = Color.palette[(groupIndex * 2 + sideIndex) % Color.palette.count]
                         let name = "SAE \(side) (\(labels[side]))" + (group.isEmpty ? "" : ", \(group)")
