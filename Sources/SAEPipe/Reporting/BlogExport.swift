@@ -79,16 +79,20 @@ struct FeatureBrowser {
     }
 
     var features: [Feature]
+    /// Each SAE's features by class on its own dataset's summary (dead, selective either way, shared).
+    var classCounts: [Side: [String: Int]] = [:]
 
     static func build(run: BlogExport.Run, artifacts: String, perGroup: Int = 4) throws -> FeatureBrowser {
         let (saes, activations) = (run.manifest.entries("saes"), run.manifest.entries("activations"))
         guard let modelName = run.text("model.name") else { return FeatureBrowser(features: []) }
         let tokenizer = try Tokenizer.load(model: try ModelSource.resolve(modelName, artifacts: artifacts))
         var shown: [Feature] = []
+        var classCounts: [Side: [String: Int]] = [:]
         for side in Side.allCases {
             let path = "\(run.directory)/features/\(FeatureSummaryFile.fileName(sae: side, data: side))"
             guard FileSystem.exists(path), let saePath = saes[side.rawValue], let actsPath = activations[side.rawValue] else { continue }
             let list = try FeatureSummaryFile.read(path).features
+            for feature in list { classCounts[side, default: [:]][feature.featureClass, default: 0] += 1 }
             let (parameters, activation) = try SAECheckpoint.readSAELens(saePath)
             let source = try ContextSource(directory: actsPath, tokenizer: tokenizer)
             let dataset = try ActivationDataset(directory: actsPath, split: .none, seed: 0)
@@ -118,7 +122,7 @@ struct FeatureBrowser {
                                      log2Ratio: feature.selectivityLog2Ratio, examples: examples, ablation: feature.ablation))
             }
         }
-        return FeatureBrowser(features: shown)
+        return FeatureBrowser(features: shown, classCounts: classCounts)
     }
 
     /// Feature `index`'s activation on each row (0 where a position has no row: excluded specials).

@@ -91,6 +91,7 @@ enum ReportWriter {
             text += "![\(figure.caption)](figures/\(figure.file).png)\n\n*\(figure.caption)*\n\n"
         }
         text += "### Example features\n\n"
+        if let classes = classSentence(run, features: features) { text += classes + "\n\n" }
         for feature in features.features {
             text += "- SAE \(feature.sae) feature \(feature.index) — \(feature.label) (" + featureFacts(feature, run: run) + ")"
             if let example = feature.examples.first {
@@ -101,6 +102,19 @@ enum ReportWriter {
         text += "\nAll features: `features/*.md`.\n\n## Failure modes\n\n" + s.failureModes.map { "- \($0)" }.joined(separator: "\n")
         text += "\n\n## Limitations and next steps\n\n" + s.limitations.map { "- \($0)" }.joined(separator: "\n") + "\n"
         return text
+    }
+
+    /// How many features of each SAE are selective for either dataset or shared.
+    static func classSentence(_ run: BlogExport.Run, features: FeatureBrowser) -> String? {
+        let parts = Side.allCases.compactMap { side -> String? in
+            guard let counts = features.classCounts[side] else { return nil }
+            let total = counts.values.reduce(0, +)
+            let (a, b) = ("\(run.label(.A))-selective", "\(run.label(.B))-selective")
+            return "of SAE \(side)'s \(total) features, \(counts[a] ?? 0) are \(a), \(counts[b] ?? 0) \(b), \(counts["shared"] ?? 0) shared and \(counts["dead"] ?? 0) dead"
+        }
+        guard !parts.isEmpty else { return nil }
+        return "By mean activation (selective: at least \(run.text("interpret.selective_ratio") ?? "?")× more active on one dataset), "
+            + parts.joined(separator: "; ") + "."
     }
 
     /// Frequency, the class's effect size and the measured ablation effect with its sign.
@@ -143,6 +157,7 @@ enum ReportWriter {
             body += "<figure><img alt=\"\(escape(figure.caption))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(figure.caption))</figcaption></figure>\n"
         }
         body += "<h2>Feature browser</h2>\n<p>Each context is colored by the feature's activation on every token (darker is stronger); the token with the top activation is outlined.</p>\n"
+        if let classes = classSentence(run, features: features) { body += "<p>\(prose(classes))</p>\n" }
         for (position, feature) in features.features.enumerated() {
             body += "<details class=\"feature\"\(position < 6 ? " open" : "")><summary>SAE \(feature.sae) · feature \(feature.index) · \(escape(feature.label))</summary>\n"
             body += "<p class=\"meta\">\(escape(featureFacts(feature, run: run)))</p>\n"

@@ -171,6 +171,32 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(Bootstrap.interval((0...100).map(Double.init)), [2.5, 97.5].map { $0.rounded() })
     }
 
+    /// A feature's ablation effect against the same change made by hand: with the identity SAE,
+    /// removing feature j zeroes the positive part of dimension j of mlp_out.
+    func testFeatureAblationMatchesADirectIntervention() throws {
+        let model = try LanguageModel.load(fixturePath("tiny-neox"))
+        let hook = HookPoint(layer: 0, site: .mlpOut)
+        var generator = SplitMix64(seed: 5)
+        let windows = (0..<3).map { _ in (0..<16).map { _ in Int32(generator.next() % 512) } }
+        let contexts = windows.enumerated().map { FeatureAblation.Context(tokens: $1, position: 3 + 4 * $0) }
+        let (j, shortWindow) = (5, FeatureAblation.Context(tokens: Array(windows[0].prefix(10)), position: 2))
+        let effects = try FeatureAblation.measure(
+            model: model, hook: hook, sae: identitySAE(d: 64), activation: .relu, contexts: [j: contexts + [shortWindow]])
+        var expected: [Double] = []
+        for context in contexts + [shortWindow] {
+            let batch = TokenBatch(ids: context.tokens, batch: 1, seqLen: context.tokens.count)
+            let clean = try model.forward(batch, ForwardRequest(outputs: [.tokenNLL])).tokenNLL!
+            let ablated = try model.forward(batch, ForwardRequest(intervene: [hook], intervention: { _, _, buffer in
+                for row in 0..<(buffer.count / 64) where buffer[row * 64 + j] > 0 { buffer[row * 64 + j] = 0 }
+            }, outputs: [.tokenNLL])).tokenNLL!
+            expected.append(Double(ablated[context.position]) - Double(clean[context.position]))
+        }
+        let effect = try XCTUnwrap(effects[j])
+        XCTAssertEqual(effect.contexts, 4, "windows of two lengths, all measured")
+        XCTAssertEqual(effect.meanLossChange, expected.reduce(0, +) / 4, accuracy: 1e-5)
+        XCTAssertNotEqual(effect.meanLossChange, 0)
+    }
+
     /// A ratio over a zero-ablation effect is reported only when that effect is clearly measured.
     func testRatiosNeedAMeasurableDenominator() {
         XCTAssertNil(Measurability.problem(effect: 0.2, interval: [0.17, 0.23], what: "effect"))

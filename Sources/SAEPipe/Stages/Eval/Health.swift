@@ -4,8 +4,9 @@ import SAEPipeSAE
 
 /// The checks behind `results.json`'s `health`: each names what is wrong, how badly, and where.
 enum Health {
-    /// A train/held-out FVE gap this large (with an interval above zero) is overfitting.
-    static let maximumGap = 0.02
+    /// A train/held-out FVE gap above this share of the held-out FVE (with an interval above zero)
+    /// is material overfitting: the SAE does that much better on rows it trained on.
+    static let maximumRelativeGap = 0.05
     /// More passes over the training rows than this memorize them.
     static let maximumPasses = 8.0
     static let maximumDeadFraction = 0.10
@@ -21,7 +22,7 @@ enum Health {
         for side in Side.allCases {
             if let g = generalization[side] {
                 let gapInterval = g.intervals["gap"]
-                if g.gap > maximumGap, (gapInterval?[0] ?? g.gap) > 0 {
+                if g.gap > maximumRelativeGap * max(g.heldoutFVE, 0), (gapInterval?[0] ?? g.gap) > 0 {
                     issues.append(HealthIssue(
                         code: "overfitting", severity: .warning,
                         message: "SAE \(side) explains \(n(g.trainFVE)) of the variance on its training rows but \(n(g.heldoutFVE)) on held-out rows (gap \(n(g.gap))\(gapInterval.map { ", 95% interval [\(n($0[0])), \(n($0[1]))]" } ?? "")) after \(NumberFormat.fixed(g.passes, digits: 1)) passes: collect more tokens or train for fewer",
