@@ -49,6 +49,8 @@ enum Finding: Equatable {
     case shrinkage(side: Side, bias: Measured, l2Ratio: Measured, direction: Measured.Direction)
     case generalization(side: Side, train: Measured, heldOut: Double, gap: Measured, passes: Double)
     case deadFeatures(side: Side, fraction: Measured)
+    /// Whether both SAEs reconstruct the other dataset measurably worse than its own SAE.
+    case hypothesis(measurableDrops: Int, transfers: Int, retained: [Double])
     case health(HealthIssue)
 
     enum TransferQuality: String, Equatable {
@@ -91,6 +93,14 @@ enum Finding: Equatable {
             findings.append(.transfer(pair: pair, fve: measured(m, "fve", m.fve), drop: drop, retained: retained,
                                       quality: transferQuality(drop: drop, retained: retained)))
         }
+        let transfers = findings.compactMap { finding -> (Bool, Double)? in
+            if case .transfer(_, _, let drop, let retained, _) = finding { return (drop.direction == .up, retained) }
+            return nil
+        }
+        if !transfers.isEmpty {
+            findings.append(.hypothesis(measurableDrops: transfers.filter(\.0).count, transfers: transfers.count,
+                                        retained: transfers.map(\.1)))
+        }
         for side in Side.allCases {
             guard let home = results.eval[SAEPair(side, side)], let away = results.eval[SAEPair(side, side.other)] else { continue }
             let (h, a) = (measured(home, "l0", home.l0), measured(away, "l0", away.l0))
@@ -112,7 +122,9 @@ enum Finding: Equatable {
             guard let m = results.eval[SAEPair(side, side)] else { continue }
             findings.append(.deadFeatures(side: side, fraction: measured(m, "dead_fraction", m.deadFraction)))
         }
-        findings += results.health.sorted { $0.severity > $1.severity }.map(Finding.health)
+        // Most severe first; equal severities keep their order in results.json.
+        findings += results.health.enumerated().sorted { ($0.element.severity, $1.offset) > ($1.element.severity, $0.offset) }
+            .map { Finding.health($0.element) }
         return findings
     }
 }
@@ -159,7 +171,7 @@ struct FindingWriter {
             }
         case .shrinkage(let side, let bias, let ratio, let direction):
             switch direction {
-            case .down: return "SAE \(side)'s reconstructions are shorter than its inputs (relative reconstruction bias \(bias.text()), L2 ratio \(ratio.text())): the sparsity penalty shrinks them."
+            case .down: return "SAE \(side)'s reconstructions are shorter than its inputs (relative reconstruction bias \(bias.text()), L2 ratio \(ratio.text())), the shrinkage an L1 penalty is known to cause."
             case .up: return "SAE \(side)'s reconstructions are longer than its inputs (relative reconstruction bias \(bias.text()), L2 ratio \(ratio.text()))."
             case .none, .unknown: return "SAE \(side) shows no measurable shrinkage (relative reconstruction bias \(bias.text()), L2 ratio \(ratio.text()))."
             }
@@ -173,6 +185,15 @@ struct FindingWriter {
         case .deadFeatures(let side, let fraction):
             let percent = Measured(value: 100 * fraction.value, interval: fraction.interval.map { $0.map { 100 * $0 } })
             return "\(percent.text(1))% of SAE \(side)'s features never fire on held-out \(labels[side]) rows."
+        case .hypothesis(let drops, let count, let retained):
+            let kept = retained.map { NumberFormat.fixed(100 * $0, digits: 1) + "%" }.joined(separator: " and ")
+            if drops == count {
+                return "As the hypothesis expects, each SAE reconstructs the other dataset measurably worse than that dataset's own SAE does (it keeps \(kept) of its FVE)."
+            }
+            if drops == 0 {
+                return "Against the hypothesis, no SAE reconstructs the other dataset measurably worse than that dataset's own SAE does."
+            }
+            return "The hypothesis holds for \(drops) of the \(count) transfers: the others show no measurable drop."
         case .health(let issue):
             return "\(issue.severity.rawValue.capitalized): \(issue.message)."
         }
@@ -183,7 +204,7 @@ extension Finding {
     /// Key results; the rest (shrinkage, dead features, health) goes under failure modes.
     var isKeyResult: Bool {
         switch self {
-        case .inDomain, .splicedLoss, .transfer, .firingOutOfDomain, .generalization: return true
+        case .inDomain, .splicedLoss, .transfer, .hypothesis, .firingOutOfDomain, .generalization: return true
         case .shrinkage, .deadFeatures, .health: return false
         }
     }

@@ -123,6 +123,8 @@ enum ReportWriter {
         let effect = feature.log2Ratio
         if abs(effect) >= 20 {
             facts += "fires on \(run.label(effect > 0 ? .A : .B)) only"
+        } else if pow(2, abs(effect)) < 1.1 {
+            facts += "about equally active on both datasets"
         } else {
             facts += "\(number(pow(2, abs(effect)), 1))× more active on \(run.label(effect >= 0 ? .A : .B))"
         }

@@ -63,8 +63,8 @@ public enum RunSummary {
         var text = "results (SAE trained on -> evaluated on; \(results.hook); ± is half a 95% bootstrap interval)\n"
         text += TextTable.render(header: ["pair", "fve", "l0", "dead", "ce sae", "ce recovered", "kl score"], rows: rows)
         if !results.health.isEmpty {
-            text += "health:\n" + results.health.sorted { $0.severity > $1.severity }
-                .map { "  \($0.severity.rawValue) [\($0.pairOrSide)] \($0.message)" }.joined(separator: "\n") + "\n"
+            text += "health:\n" + results.health.enumerated().sorted { ($0.element.severity, $1.offset) > ($1.element.severity, $0.offset) }
+                .map { "  \($0.element.severity.rawValue) [\($0.element.pairOrSide)] \($0.element.message)" }.joined(separator: "\n") + "\n"
         }
         let outputs = [EvalResults.fileName, "tables/", "figures/", "features/"].filter { FileSystem.exists("\(runDirectory)/\($0)") }
         text += "outputs: " + outputs.map { "\(runDirectory)/\($0)" }.joined(separator: "  ") + "\n"

@@ -50,6 +50,7 @@ struct FeatureSummaries {
     func effectText(_ i: Int) -> String {
         let effect = log2Ratio(i)
         if abs(effect) >= 20 { return "fires on \(effect > 0 ? labels[.A] : labels[.B]) only" }
+        if pow(2, abs(effect)) < 1.1 { return "about equally active on both datasets" }
         let ratio = pow(2, abs(effect))
         return NumberFormat.fixed(ratio, digits: 1) + "× more active on " + (effect >= 0 ? labels[.A] : labels[.B])
     }
@@ -71,10 +72,11 @@ struct FeatureSummaries {
         if let (token, share) = commonest(tokens), share >= 0.5 {
             text = quoted(tokenizer.decode([Int(token)]))
         } else {
+            // No token dominates: the top context's token first, then the commonest others.
             var counts: [Int32: Int] = [:]
             for token in tokens { counts[token, default: 0] += 1 }
-            text = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map { quoted(tokenizer.decode([Int($0.key)])) }
-                .joined(separator: " / ")
+            let others = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map(\.key).filter { $0 != tokens[0] }
+            text = "various: " + ([tokens[0]] + others.prefix(2)).map { quoted(tokenizer.decode([Int($0)])) }.joined(separator: " / ")
         }
         let previous = top.compactMap { source.previousToken(ofRow: $0.row) }
         var shown = Set(tokens)
