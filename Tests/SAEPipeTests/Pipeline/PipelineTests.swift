@@ -154,7 +154,8 @@ final class PipelineTests: XCTestCase {
         // The measured sections and tables; the title and method name the model and config as written.
         let start = report.range(of: "## Evaluation")!.lowerBound
         let end = report.range(of: "### Example features")?.lowerBound ?? report.endIndex
-        let measured = String(report[start..<end]).replacingOccurrences(of: "-", with: " ")
+        let failures = report.range(of: "## Failure modes")!.lowerBound, limitations = report.range(of: "## Limitations")!.lowerBound
+        let measured = String(report[start..<end] + report[failures..<limitations]).replacingOccurrences(of: "-", with: " ")
             .replacingOccurrences(of: #"!\[[^\]]*\]\([^)]*\)"#, with: "", options: .regularExpression)
         let pattern = try! NSRegularExpression(pattern: #"(?<![A-Za-z_\d.])\d+(\.\d+)?(?![A-Za-z_\d])"#)
         var checked = 0

@@ -218,10 +218,12 @@ public struct HealthIssue: Codable, Sendable, Equatable {
     public var message: String
     /// `A->B` for a pair, `A` for an SAE.
     public var pairOrSide: String
+    /// The measured number the message quotes when results.json holds it nowhere else.
+    @EncodedAsNull public var value: Double?
 
-    public init(code: String, severity: Severity, message: String, pairOrSide: String) {
-        (self.code, self.severity, self.message, self.pairOrSide) = (code, severity, message, pairOrSide)
+    public init(code: String, severity: Severity, message: String, pairOrSide: String, value: Double? = nil) {
+        (self.code, self.severity, self.message, self.pairOrSide, self.value) = (code, severity, message, pairOrSide, value)
     }
 
-    enum CodingKeys: String, CodingKey { case code, severity, message, pairOrSide = "pair_or_side" }
+    enum CodingKeys: String, CodingKey { case code, severity, message, pairOrSide = "pair_or_side", value }
 }

@@ -49,7 +49,7 @@ public enum EvalStage {
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (_, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .eval, kind: "eval", version: 5, upstream: Side.allCases.map(StageID.collect) + Side.allCases.map(StageID.train),
+            id: .eval, kind: "eval", version: 6, upstream: Side.allCases.map(StageID.collect) + Side.allCases.map(StageID.train),
             config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in

@@ -88,13 +88,13 @@ enum Health {
             if abs(change) > limit {
                 issues.append(HealthIssue(code: column == .l0 ? "l0_still_moving" : "lambda_still_moving", severity: .info,
                                           message: "SAE \(side)'s \(name) changed by \(NumberFormat.fixed(100 * change, digits: 1))% over the last fifth of training: it has not settled",
-                                          pairOrSide: side.rawValue))
+                                          pairOrSide: side.rawValue, value: change))
             }
         }
         if let a = mean(earlier, .heldoutFVE) ?? mean(earlier, .fve), let b = mean(late, .heldoutFVE) ?? mean(late, .fve), b - a > 0.01 {
             issues.append(HealthIssue(code: "still_improving", severity: .info,
                                       message: "SAE \(side)'s FVE rose by \(NumberFormat.fixed(b - a, digits: 3)) over the last fifth of training: more tokens would likely help",
-                                      pairOrSide: side.rawValue))
+                                      pairOrSide: side.rawValue, value: b - a))
         }
         return issues
     }
