@@ -115,13 +115,15 @@ struct ExportCommand: ParsableCommand {
 
     @Argument(help: "A run name under outputs/ or a run directory.")
     var runName: String
-    @Option(help: "The bundle's directory (replaced if it exists).")
+    @Option(help: "The bundle's directory: new, empty, or an earlier bundle (replaced).")
     var to: String
+    @Flag(help: "Replace --to even when it holds files saepipe did not write.")
+    var force = false
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         global.apply()
-        try BlogExport.export(run: runName, to: to)
+        try BlogExport.export(run: runName, to: to, force: force)
         Console.shared.line("wrote \(to)/report.md and \(to)/report.html")
     }
 }

@@ -41,6 +41,10 @@ enum CLIArguments {
     /// `--force` takes an optional stage: a bare `--force` (at the end, before another
     /// option, or before the config path) means every stage.
     static func normalize(_ arguments: [String]) -> [String] {
+        // Only `run` takes a stage after --force; export's --force is a plain flag.
+        guard let command = arguments.first(where: { !$0.hasPrefix("-") }), command == "run" else {
+            return arguments
+        }
         var result: [String] = []
         var index = 0
         while index < arguments.count {

@@ -38,7 +38,34 @@ public enum BlogExport {
                                  hint: "pass a run or sweep name from \(outputs)/ (or its directory); run `saepipe run CONFIG` or `saepipe sweep CONFIG` first")
     }
 
-    public static func export(run runName: String, to target: String, artifacts: String = "artifacts") throws {
+    /// Every bundle holds this file, so a later export knows the directory is its own to replace.
+    public static let bundleMarker = ".saepipe-bundle"
+
+    /// Refuses a target that holds files saepipe did not write (unless `force`), and never
+    /// replaces the filesystem root, the home directory, the working directory or a parent of it.
+    public static func checkTarget(_ target: String, force: Bool) throws {
+        let resolve = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        let (resolved, workingDirectory) = (resolve(target), resolve(FileManager.default.currentDirectoryPath))
+        let home = resolve(NSHomeDirectory())
+        if resolved == "/" || resolved == home || resolved == workingDirectory || workingDirectory.hasPrefix(resolved + "/") {
+            throw SAEPipeError.input(
+                "refusing to replace \(target): it is the filesystem root, the home directory, or the working directory or one of its parents",
+                file: target, hint: "export into a new directory, e.g. --to blog/bundle")
+        }
+        guard FileSystem.exists(target) else { return }
+        guard FileSystem.isDirectory(target) else {
+            throw SAEPipeError.input("\(target) is a file, not a directory", file: target, hint: "choose a directory for the bundle")
+        }
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
+        if !contents.isEmpty, !contents.contains(bundleMarker), !force {
+            throw SAEPipeError.input(
+                "\(target) holds files saepipe did not write (\(contents.sorted().prefix(3).joined(separator: ", "))\(contents.count > 3 ? ", …" : ""))",
+                file: target, hint: "export into an empty or new directory, or pass --force to replace it")
+        }
+    }
+
+    public static func export(run runName: String, to target: String, artifacts: String = "artifacts", force: Bool = false) throws {
+        try checkTarget(target, force: force)
         let directory = try runDirectory(runName)
         if SweepExport.isSweep(directory) { return try SweepExport.export(sweep: directory, to: target, artifacts: artifacts) }
         let manifest = try RunManifest.read(runDirectory: directory)
@@ -58,6 +85,7 @@ public enum BlogExport {
             let features = try FeatureBrowser.build(run: run, artifacts: artifacts)
             try FileSystem.writeAtomically(ReportWriter.markdown(run, features: features), to: "\(temporary)/report.md")
             try FileSystem.writeAtomically(ReportWriter.html(run, features: features, figures: "\(directory)/figures"), to: "\(temporary)/report.html")
+            try FileSystem.writeAtomically("written by saepipe export; a later export may replace this directory\n", to: "\(temporary)/\(bundleMarker)")
         }
     }
 }

@@ -36,6 +36,8 @@ public enum SweepExport {
                                 firstRun: exported.first.map { "\(directory)/\($0)" })
             try FileSystem.writeAtomically(report.markdown(), to: "\(temporary)/report.md")
             try FileSystem.writeAtomically(report.html(figuresIn: "\(directory)/figures"), to: "\(temporary)/report.html")
+            try FileSystem.writeAtomically("written by saepipe export; a later export may replace this directory\n",
+                                           to: "\(temporary)/\(BlogExport.bundleMarker)")
         }
     }
 

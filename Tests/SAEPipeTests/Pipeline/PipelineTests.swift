@@ -106,7 +106,20 @@ final class PipelineTests: XCTestCase {
         let current = FileManager.default.currentDirectoryPath
         FileManager.default.changeCurrentDirectoryPath(directory)
         defer { FileManager.default.changeCurrentDirectoryPath(current) }
+        // A directory holding someone else's files is refused, unless forced; a bundle replaces itself.
+        let notes = "\(directory)/notes"
+        try FileSystem.writeAtomically("mine\n", to: "\(notes)/notes.txt")
+        XCTAssertThrowsError(try BlogExport.export(run: "\(directory)/outputs/tiny", to: notes, artifacts: "\(directory)/artifacts")) { error in
+            XCTAssertTrue("\(error)".contains("notes.txt") && "\(error)".contains("--force"), "\(error)")
+        }
+        XCTAssertTrue(FileSystem.exists("\(notes)/notes.txt"), "nothing was deleted")
+        for forbidden in ["/", directory, (directory as NSString).deletingLastPathComponent] {
+            XCTAssertThrowsError(try BlogExport.export(run: "\(directory)/outputs/tiny", to: forbidden, artifacts: "\(directory)/artifacts", force: true),
+                                 "refuses \(forbidden)")
+        }
         try BlogExport.export(run: "\(directory)/outputs/tiny", to: bundle, artifacts: "\(directory)/artifacts")
+        try BlogExport.export(run: "\(directory)/outputs/tiny", to: bundle, artifacts: "\(directory)/artifacts")
+        XCTAssertTrue(FileSystem.exists("\(bundle)/\(BlogExport.bundleMarker)"))
         let report = try String(contentsOfFile: "\(bundle)/report.md", encoding: .utf8)
         for heading in ["## Research question and hypothesis", "## Method", "## Evaluation", "## Key results", "## Failure modes",
                         "## Limitations and next steps"] {
