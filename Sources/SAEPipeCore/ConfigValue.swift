@@ -198,7 +198,7 @@ extension ConfigValue {
     /// Reads JSON (or YAML) without a schema: quoted scalars are strings, plain ones
     /// are null, booleans, integers or numbers by their text. Used for stored slices.
     public init(parsingJSON text: String) throws {
-        self.init(untyped: try YAMLParser.parse(text, sourceName: "<json>"))
+        self.init(untyped: try YAMLParser.parse(text, sourceName: "<json>", limits: .storedFile))
     }
 
     /// The one untyped reading of a YAML scalar, used for stored JSON and for values the schema

@@ -35,48 +35,69 @@ public indirect enum YAMLNode: Sendable {
     }
 }
 
+/// What one document may cost to read: configs are kilobytes, so these only stop
+/// crafted input (alias bombs, deep nesting, huge files) early and with a clear message.
+public struct YAMLLimits: Sendable {
+    /// Bytes of text.
+    public var documentBytes: Int
+    /// Nodes after expanding aliases: `*a` counts every node of what `&a` names.
+    public var expandedNodes: Int
+    /// Collections inside collections.
+    public var depth: Int
+
+    public static let config = YAMLLimits(documentBytes: 4 << 20, expandedNodes: 100_000, depth: 64)
+    /// Files saepipe wrote itself (manifests, sweep state) may be larger, never deeper.
+    public static let storedFile = YAMLLimits(documentBytes: 256 << 20, expandedNodes: 20_000_000, depth: 64)
+}
+
 public enum YAMLParser {
     /// Parses one document. `sourceName` is what error messages call the text.
     /// An empty document gives an empty mapping.
-    public static func parse(_ text: String, sourceName: String) throws -> YAMLNode {
+    public static func parse(_ text: String, sourceName: String, limits: YAMLLimits = .config) throws -> YAMLNode {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= limits.documentBytes else {
+            throw SAEPipeError.input(
+                "the document is \(bytes.count) bytes, past the \(limits.documentBytes)-byte limit",
+                file: sourceName, hint: "configs are small; check that this is the file you meant")
+        }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             throw SAEPipeError.runtime("libyaml could not initialise a parser")
         }
         defer { yaml_parser_delete(&parser) }
-        let bytes = Array(text.utf8)
         return try bytes.withUnsafeBufferPointer { buffer -> YAMLNode in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var document = yaml_document_t()
-            guard yaml_parser_load(&parser, &document) == 1 else {
-                throw syntaxError(parser, sourceName: sourceName)
+            var builder = TreeBuilder(sourceName: sourceName, limits: limits)
+            // Events, not libyaml's loader: the loader composes the whole document before we
+            // could count, while events let a budget stop an alias bomb or deep nest at once.
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    throw syntaxError(parser, sourceName: sourceName)
+                }
+                defer { yaml_event_delete(&event) }
+                if event.type == YAML_STREAM_END_EVENT { break }
+                try builder.handle(event)
             }
-            defer { yaml_document_delete(&document) }
-            guard let root = yaml_document_get_root_node(&document) else {
-                return .mapping([], SourceLocation(file: sourceName, line: 1, column: 1))
-            }
-            var converter = NodeConverter(sourceName: sourceName)
-            let node = try converter.convert(&document, root)
-            // yaml_parser_load reads one document; what follows must be nothing at all.
-            var rest = yaml_document_t()
-            guard yaml_parser_load(&parser, &rest) == 1 else {
-                throw syntaxError(parser, sourceName: sourceName)
-            }
-            defer { yaml_document_delete(&rest) }
-            if yaml_document_get_root_node(&rest) != nil {
-                let mark = rest.start_mark
-                throw SAEPipeError.input(
-                    "a config holds one document; a second one starts here",
-                    at: SourceLocation(file: sourceName, line: mark.line + 1, column: mark.column + 1),
-                    hint: "remove the `---` separator and merge the documents")
-            }
-            return node
+            return builder.root ?? .mapping([], SourceLocation(file: sourceName, line: 1, column: 1))
         }
     }
 
     public static func parseFile(_ path: String) throws -> YAMLNode {
+        guard FileSystem.isRegularFile(path) else {
+            let kind = FileSystem.kindDescription(path)
+            throw SAEPipeError.input(
+                kind == nil ? "cannot read config file" : "config path is \(kind!), not a file", file: path,
+                hint: "check the path")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size <= YAMLLimits.config.documentBytes else {
+            throw SAEPipeError.input(
+                "the config is \(size) bytes, past the \(YAMLLimits.config.documentBytes)-byte limit", file: path,
+                hint: "configs are small; check that this is the file you meant")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEPipeError.input("cannot read config file", file: path, hint: "check the path")
+            throw SAEPipeError.input("cannot read config file", file: path, hint: "check the path and its permissions")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw SAEPipeError.input("config file is not UTF-8 text", file: path)
@@ -84,7 +105,7 @@ public enum YAMLParser {
         return try parse(text, sourceName: path)
     }
 
-    private static func syntaxError(_ parser: yaml_parser_t, sourceName: String) -> SAEPipeError {
+    fileprivate static func syntaxError(_ parser: yaml_parser_t, sourceName: String) -> SAEPipeError {
         let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         let mark = parser.problem_mark
         let location = SourceLocation(file: sourceName, line: mark.line + 1, column: mark.column + 1)
@@ -99,60 +120,146 @@ public enum YAMLParser {
     }
 }
 
-private struct NodeConverter {
-    let sourceName: String
-    var depth = 0
+/// Builds the tree from libyaml's events, counting expanded nodes and depth as it goes.
+private struct TreeBuilder {
+    enum Collection {
+        case sequence([YAMLNode])
+        /// `lines` maps each key's text to its line, for duplicate-key errors.
+        case mapping([(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?, lines: [String: Int])
+    }
+    struct Frame {
+        var collection: Collection
+        let location: SourceLocation
+        let anchor: String?
+        /// The expanded-node count when this collection opened, to size it for its anchor.
+        let nodesBefore: Int
+    }
 
-    mutating func convert(_ document: inout yaml_document_t, _ node: UnsafeMutablePointer<yaml_node_t>) throws
-        -> YAMLNode
-    {
-        depth += 1
-        defer { depth -= 1 }
-        let mark = node.pointee.start_mark
-        let location = SourceLocation(file: sourceName, line: mark.line + 1, column: mark.column + 1)
-        // Aliases resolve to shared nodes; a self-referencing alias would recurse forever.
-        if depth > 200 {
-            throw SAEPipeError.input("document nests too deeply (recursive alias?)", at: location)
-        }
-        switch node.pointee.type {
-        case YAML_SCALAR_NODE:
-            let scalar = node.pointee.data.scalar
+    let sourceName: String
+    let limits: YAMLLimits
+    var stack: [Frame] = []
+    var anchors: [String: (node: YAMLNode, size: Int, location: SourceLocation)] = [:]
+    var openAnchors: Set<String> = []
+    var nodes = 0
+    var root: YAMLNode?
+    var documents = 0
+
+    func location(_ mark: yaml_mark_t) -> SourceLocation {
+        SourceLocation(file: sourceName, line: mark.line + 1, column: mark.column + 1)
+    }
+
+    static func text(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        pointer.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+    }
+
+    mutating func handle(_ event: yaml_event_t) throws {
+        let at = location(event.start_mark)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            documents += 1
+            if documents > 1 {
+                throw SAEPipeError.input(
+                    "a config holds one document; a second one starts here", at: at,
+                    hint: "remove the `---` separator and merge the documents")
+            }
+        case YAML_SCALAR_EVENT:
+            let scalar = event.data.scalar
             let text = scalar.value.map { pointer in
                 String(decoding: UnsafeBufferPointer(start: pointer, count: scalar.length), as: UTF8.self)
             } ?? ""
-            return .scalar(text, quoted: scalar.style != YAML_PLAIN_SCALAR_STYLE, location)
-        case YAML_SEQUENCE_NODE:
-            var items: [YAMLNode] = []
-            var item = node.pointee.data.sequence.items.start
-            while let current = item, current != node.pointee.data.sequence.items.top {
-                if let child = yaml_document_get_node(&document, current.pointee) {
-                    items.append(try convert(&document, child))
-                }
-                item = current + 1
+            let node = YAMLNode.scalar(text, quoted: scalar.style != YAML_PLAIN_SCALAR_STYLE, at)
+            let before = nodes
+            try add(node, size: 1)
+            if let anchor = TreeBuilder.text(scalar.anchor) { anchors[anchor] = (node, nodes - before, at) }
+        case YAML_SEQUENCE_START_EVENT:
+            try open(.sequence([]), at: at, anchor: TreeBuilder.text(event.data.sequence_start.anchor))
+        case YAML_MAPPING_START_EVENT:
+            try open(.mapping([], pendingKey: nil, lines: [:]), at: at, anchor: TreeBuilder.text(event.data.mapping_start.anchor))
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            let frame = stack.removeLast()
+            let node: YAMLNode
+            switch frame.collection {
+            case .sequence(let items): node = .sequence(items, frame.location)
+            case .mapping(let pairs, _, _): node = .mapping(pairs, frame.location)
             }
-            return .sequence(items, location)
-        case YAML_MAPPING_NODE:
-            var pairs: [(key: YAMLNode, value: YAMLNode)] = []
-            var pair = node.pointee.data.mapping.pairs.start
-            while let current = pair, current != node.pointee.data.mapping.pairs.top {
-                if let keyNode = yaml_document_get_node(&document, current.pointee.key),
-                    let valueNode = yaml_document_get_node(&document, current.pointee.value)
-                {
-                    let key = try convert(&document, keyNode)
-                    if let name = key.scalarText,
-                        let previous = pairs.first(where: { $0.key.scalarText == name })
-                    {
-                        throw SAEPipeError.input(
-                            "duplicate key `\(name)` (first at line \(previous.key.location.line))",
-                            at: key.location, key: name, hint: "remove one of the two entries")
-                    }
-                    pairs.append((key, try convert(&document, valueNode)))
-                }
-                pair = current + 1
+            // The collection's own node was counted when it opened; attach without recounting.
+            try attach(node)
+            if let anchor = frame.anchor {
+                openAnchors.remove(anchor)
+                anchors[anchor] = (node, nodes - frame.nodesBefore, frame.location)
             }
-            return .mapping(pairs, location)
+        case YAML_ALIAS_EVENT:
+            let name = TreeBuilder.text(event.data.alias.anchor) ?? ""
+            if openAnchors.contains(name) {
+                throw SAEPipeError.input("alias *\(name) refers to a collection that contains it", at: at,
+                                         hint: "a recursive alias would never end; copy the values instead")
+            }
+            guard let target = anchors[name] else {
+                throw SAEPipeError.input("alias *\(name) names no anchor defined before it", at: at,
+                                         hint: "define `&\(name)` earlier in the file")
+            }
+            if nodes + target.size > limits.expandedNodes {
+                throw SAEPipeError.input(
+                    "alias *\(name) expands anchor &\(name) (line \(target.location.line), \(target.size) nodes) past the \(limits.expandedNodes)-node limit for a document",
+                    at: at, hint: "aliases here expand to too much; is this an alias bomb?")
+            }
+            try add(target.node, size: target.size)
         default:
-            return .scalar("", quoted: false, location)
+            break  // stream and document ends carry nothing
         }
+    }
+
+    mutating func open(_ collection: Collection, at: SourceLocation, anchor: String?) throws {
+        guard stack.count < limits.depth else {
+            throw SAEPipeError.input("the document nests deeper than \(limits.depth) levels", at: at,
+                                     hint: "configs nest a few levels; flatten this structure")
+        }
+        let before = nodes
+        try count(1, at: at)
+        if let anchor { openAnchors.insert(anchor) }
+        stack.append(Frame(collection: collection, location: at, anchor: anchor, nodesBefore: before))
+    }
+
+    mutating func count(_ size: Int, at: SourceLocation) throws {
+        nodes += size
+        guard nodes <= limits.expandedNodes else {
+            throw SAEPipeError.input("the document holds more than \(limits.expandedNodes) nodes", at: at,
+                                     hint: "configs are small; check that this is the file you meant")
+        }
+    }
+
+    mutating func add(_ node: YAMLNode, size: Int) throws {
+        try count(size, at: node.location)
+        try attach(node)
+    }
+
+    mutating func attach(_ node: YAMLNode) throws {
+        guard var frame = stack.popLast() else {
+            root = node
+            return
+        }
+        switch frame.collection {
+        case .sequence(var items):
+            frame.collection = .sequence([])  // drop the frame's reference so the append is in place
+            items.append(node)
+            frame.collection = .sequence(items)
+        case .mapping(var pairs, let pendingKey, var lines):
+            frame.collection = .sequence([])
+            if let key = pendingKey {
+                pairs.append((key, node))
+                frame.collection = .mapping(pairs, pendingKey: nil, lines: lines)
+            } else {
+                if let name = node.scalarText {
+                    if let line = lines[name] {
+                        throw SAEPipeError.input(
+                            "duplicate key `\(name)` (first at line \(line))",
+                            at: node.location, key: name, hint: "remove one of the two entries")
+                    }
+                    lines[name] = node.location.line
+                }
+                frame.collection = .mapping(pairs, pendingKey: node, lines: lines)
+            }
+        }
+        stack.append(frame)
     }
 }

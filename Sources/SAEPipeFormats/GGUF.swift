@@ -41,7 +41,12 @@ public struct GGUFFile: Sendable {
     public let tensorNames: [String]
 
     public init(path: String) throws {
-        let file = try MappedFile(path: path)
+        try self.init(file: MappedFile(path: path))
+    }
+
+    /// Parses an already-mapped file; every count, offset and shape is checked against the file size.
+    public init(file: MappedFile) throws {
+        let path = file.path
         self.path = path
         var reader = GGUFReader(file: file)
         guard file.size >= 24, file.load(UInt32.self, at: 0) == 0x4655_4747 else {
@@ -54,7 +59,8 @@ public struct GGUFFile: Sendable {
         }
         let tensorCount = try reader.u64()
         let kvCount = try reader.u64()
-        guard tensorCount < 1 << 24, kvCount < 1 << 24 else {
+        // Each entry takes at least 8 bytes (its name's length), which bounds both counts by the file.
+        guard tensorCount < 1 << 24, kvCount < 1 << 24, (tensorCount + kvCount) * 8 <= UInt64(file.size) else {
             throw SAEPipeError.input("GGUF header counts are implausible (\(tensorCount) tensors, \(kvCount) keys)", file: path)
         }
         var metadata: [String: GGUFValue] = [:]
@@ -62,34 +68,45 @@ public struct GGUFFile: Sendable {
         for _ in 0..<kvCount {
             let key = try reader.string()
             let type = try reader.u32()
+            guard metadata[key] == nil else { throw reader.invalid("metadata key \(key) appears twice") }
             metadata[key] = try reader.value(type: type)
             keys.append(key)
         }
         struct Info { let name: String; let dims: [Int]; let type: TensorType; let offset: Int }
         var infos: [Info] = []
+        var seen = Set<String>()
         for _ in 0..<tensorCount {
             let name = try reader.string()
+            guard seen.insert(name).inserted else { throw reader.invalid("tensor \(name) appears twice") }
             let rank = try reader.u32()
             guard rank <= 8 else { throw reader.invalid("tensor \(name) has \(rank) dimensions") }
-            let dims = try (0..<rank).map { _ in Int(try reader.u64()) }
+            let dims = try (0..<rank).map { _ in
+                let dim = try reader.u64()
+                guard dim < 1 << 40 else { throw reader.invalid("tensor \(name) has a dimension of \(dim)") }
+                return Int(dim)
+            }
             let ggmlType = try reader.u32()
             guard let type = GGUFFile.tensorType(ggmlType) else {
                 throw SAEPipeError.input(
                     "tensor \(name) uses ggml type \(ggmlType) (\(GGUFFile.ggmlTypeName(ggmlType))), which saepipe cannot dequantize",
                     file: path, hint: "use an F32, F16, BF16, Q8_0, Q4_0 or Q4_1 GGUF")
             }
-            infos.append(Info(name: name, dims: dims, type: type, offset: Int(try reader.u64())))
+            let offset = try reader.u64()
+            guard offset < UInt64(file.size) else { throw reader.invalid("tensor \(name) starts past the end of the file") }
+            infos.append(Info(name: name, dims: dims, type: type, offset: Int(offset)))
         }
         let alignment = metadata["general.alignment"]?.int ?? 32
-        guard alignment > 0, alignment % 8 == 0 else { throw reader.invalid("general.alignment \(alignment) is not a multiple of 8") }
+        guard alignment > 0, alignment <= 1 << 16, alignment % 8 == 0 else {
+            throw reader.invalid("general.alignment \(alignment) is not a multiple of 8 up to 65536")
+        }
         let dataStart = (reader.position + alignment - 1) / alignment * alignment
         var tensors: [String: TensorView] = [:]
         for info in infos {
             // GGUF lists dimensions innermost first; PyTorch order is the reverse.
             let shape = Array(info.dims.reversed())
-            let elements = shape.reduce(1, *)
-            guard let bytes = info.type.byteCount(elements: elements), info.offset % alignment == 0,
-                dataStart + info.offset + bytes <= file.size
+            guard let elements = TensorType.elementCount(shape), let bytes = info.type.byteCount(elements: elements),
+                info.offset % alignment == 0, dataStart <= file.size, info.offset <= file.size - dataStart,
+                bytes <= file.size - dataStart - info.offset
             else { throw reader.invalid("tensor \(info.name) data lies outside the file or is misaligned") }
             tensors[info.name] = TensorView(
                 name: info.name, type: info.type, shape: shape, file: file, offset: dataStart + info.offset,
@@ -161,7 +178,10 @@ struct GGUFReader {
         return String(decoding: UnsafeRawBufferPointer(start: file.bytes + start, count: Int(length)), as: UTF8.self)
     }
 
-    mutating func value(type: UInt32) throws -> GGUFValue {
+    /// Arrays nest at most this deep: real files use flat arrays, and each level recurses.
+    static let maximumArrayDepth = 4
+
+    mutating func value(type: UInt32, depth: Int = 0) throws -> GGUFValue {
         switch type {
         case 0: return .uint(UInt64(try u8()))
         case 1: return .int(Int64(Int8(bitPattern: try u8())))
@@ -175,10 +195,12 @@ struct GGUFReader {
         case 9:
             let elementType = try u32()
             let count = try u64()
-            guard count < UInt64(file.size) else { throw invalid("array of \(count) elements") }
+            guard depth < GGUFReader.maximumArrayDepth else { throw invalid("arrays nest deeper than \(GGUFReader.maximumArrayDepth)") }
+            // Every element takes at least one byte, so the rest of the file bounds the count.
+            guard count <= UInt64(file.size - position) else { throw invalid("array of \(count) elements") }
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(count))
-            for _ in 0..<count { items.append(try value(type: elementType)) }
+            for _ in 0..<count { items.append(try value(type: elementType, depth: depth + 1)) }
             return .array(items)
         case 10: return .uint(try u64())
         case 11: return .int(Int64(bitPattern: try u64()))

@@ -6,10 +6,12 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let size: Int
     public let bytes: UnsafeRawPointer
+    private let isMapped: Bool
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check below refuses it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw SAEPipeError.input("cannot open: \(String(cString: strerror(errno)))", file: path)
         }
@@ -18,7 +20,12 @@ public final class MappedFile: @unchecked Sendable {
         guard fstat(fd, &info) == 0 else {
             throw SAEPipeError.input("cannot stat: \(String(cString: strerror(errno)))", file: path)
         }
+        // Only regular files: a FIFO or device would block or map something that is not a file.
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw SAEPipeError.input("not a regular file", file: path, hint: "pass a file, not a FIFO, device or socket")
+        }
         size = Int(info.st_size)
+        isMapped = size > 0
         if size == 0 {
             bytes = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))
             return
@@ -29,8 +36,18 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawPointer(mapped)
     }
 
+    /// An in-memory copy standing in for a file (fuzzing and tests read parsers this way).
+    public init(copying data: UnsafeRawBufferPointer, path: String) {
+        self.path = path
+        size = data.count
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: max(1, data.count), alignment: 64)
+        if let base = data.baseAddress, data.count > 0 { storage.copyMemory(from: base, byteCount: data.count) }
+        bytes = UnsafeRawPointer(storage)
+        isMapped = false
+    }
+
     deinit {
-        if size > 0 { munmap(UnsafeMutableRawPointer(mutating: bytes), size) }
+        if isMapped { munmap(UnsafeMutableRawPointer(mutating: bytes), size) }
         else { UnsafeMutableRawPointer(mutating: bytes).deallocate() }
     }
 

@@ -11,7 +11,11 @@ public struct SafetensorsFile: Sendable {
     static let maximumHeaderBytes = 100 << 20
 
     public init(path: String) throws {
-        let file = try MappedFile(path: path)
+        try self.init(file: MappedFile(path: path))
+    }
+
+    public init(file: MappedFile) throws {
+        let path = file.path
         self.path = path
         func invalid(_ why: String) -> SAEPipeError {
             SAEPipeError.input("not a valid safetensors file: \(why)", file: path,
@@ -45,12 +49,7 @@ public struct SafetensorsFile: Sendable {
                 throw invalid("tensor \(name) has unsupported dtype \(dtypeName)")
             }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw invalid("tensor \(name) has a negative dimension") }
-            var elements = 1
-            for dimension in shape {
-                let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw invalid("tensor \(name) shape overflows") }
-                elements = product
-            }
+            guard let elements = TensorType.elementCount(shape) else { throw invalid("tensor \(name) shape overflows") }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= dataSize else {
                 throw invalid("tensor \(name) data [\(begin), \(end)) lies outside the \(dataSize)-byte data section")

@@ -51,6 +51,18 @@ public enum TensorType: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Bytes for `count` elements, nil when `count` is not a whole number of blocks.
+    /// The product of a shape's dimensions; nil when one is negative or the product overflows.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var elements = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            elements = product
+        }
+        return elements
+    }
+
     public func byteCount(elements count: Int) -> Int? {
         let (perBlock, bytes) = block
         guard count % perBlock == 0 else { return nil }

@@ -32,8 +32,11 @@ struct ColumnChunkDecoder {
             let compressedSize = header[3]?.int ?? -1
             let uncompressedSize = header[2]?.int ?? -1
             let bodyStart = reader.position
-            guard compressedSize >= 0, uncompressedSize >= 0, bodyStart + compressedSize <= chunk.end else {
+            guard compressedSize >= 0, bodyStart <= chunk.end, compressedSize <= chunk.end - bodyStart else {
                 throw invalid("a page runs past its column chunk")
+            }
+            guard uncompressedSize >= 0, uncompressedSize <= ParquetFile.maximumPageBytes else {
+                throw invalid("a page claims \(uncompressedSize) uncompressed bytes")
             }
             let body = UnsafeRawBufferPointer(rebasing: raw[bodyStart..<(bodyStart + compressedSize)])
             position = bodyStart + compressedSize
@@ -41,13 +44,14 @@ struct ColumnChunkDecoder {
             case 2:  // dictionary page
                 let bytes = try ParquetCodec.decompress(body, codec: chunk.codec, expectedSize: uncompressedSize, source: file.path)
                 let count = header[7]?[1]?.int ?? 0
+                guard count >= 0 else { throw invalid("a dictionary of \(count) values") }
                 dictionary = try bytes.withUnsafeBytes { try plainValues($0, count: count) }
             case 0:  // data page v1: levels and values compressed together
                 guard let page = header[5] else { throw invalid("data page without its header") }
                 let bytes = try ParquetCodec.decompress(body, codec: chunk.codec, expectedSize: uncompressedSize, source: file.path)
                 try bytes.withUnsafeBytes { buffer in
                     var offset = 0
-                    let count = page[1]?.int ?? 0
+                    let count = try pageValueCount(page[1]?.int, decoded: cells.count)
                     var levels: [Int]?
                     if column.optional {
                         guard buffer.count >= 4 else { throw invalid("truncated definition levels") }
@@ -61,10 +65,12 @@ struct ColumnChunkDecoder {
                 }
             case 3:  // data page v2: levels stored uncompressed before the (maybe compressed) values
                 guard let page = header[8] else { throw invalid("data page v2 without its header") }
-                let count = page[1]?.int ?? 0
+                let count = try pageValueCount(page[1]?.int, decoded: cells.count)
                 let definitionBytes = page[5]?.int ?? 0
                 let repetitionBytes = page[6]?.int ?? 0
-                guard repetitionBytes + definitionBytes <= body.count else { throw invalid("levels run past the page") }
+                guard definitionBytes >= 0, repetitionBytes >= 0, repetitionBytes <= body.count,
+                    definitionBytes <= body.count - repetitionBytes, repetitionBytes + definitionBytes <= uncompressedSize
+                else { throw invalid("levels run past the page") }
                 var levels: [Int]?
                 if column.optional {
                     levels = try hybrid(UnsafeRawBufferPointer(rebasing: body[repetitionBytes..<(repetitionBytes + definitionBytes)]),
@@ -84,6 +90,15 @@ struct ColumnChunkDecoder {
             }
         }
         return cells
+    }
+
+    /// A page's value count, which must fit in what its chunk has left.
+    private func pageValueCount(_ count: Int?, decoded: Int) throws -> Int {
+        let count = count ?? 0
+        guard count >= 0, count <= chunk.valueCount - decoded else {
+            throw invalid("a page holds \(count) values, more than the \(chunk.valueCount - decoded) its chunk has left")
+        }
+        return count
     }
 
     /// Adds `count` cells: non-null values decoded from `values`, nulls where the level is 0.
@@ -129,7 +144,8 @@ struct ColumnChunkDecoder {
 
     private func plainValues(_ buffer: UnsafeRawBufferPointer, count: Int) throws -> [ParquetValue] {
         var values: [ParquetValue] = []
-        values.reserveCapacity(count)
+        // Every value takes at least one bit, so the buffer bounds what is worth reserving.
+        values.reserveCapacity(min(count, buffer.count * 8))
         var offset = 0
         func need(_ bytes: Int) throws {
             guard offset + bytes <= buffer.count else { throw invalid("values run past the page") }
@@ -175,22 +191,26 @@ struct ColumnChunkDecoder {
     private func hybrid(_ buffer: UnsafeRawBufferPointer, bitWidth: Int, count: Int) throws -> [Int] {
         guard bitWidth <= 32 else { throw invalid("bit width \(bitWidth)") }
         var result: [Int] = []
-        result.reserveCapacity(count)
+        result.reserveCapacity(count)  // callers bound count by the chunk's value count
         var reader = ThriftReader(buffer, source: file.path)
         let valueBytes = (bitWidth + 7) / 8
         while result.count < count {
             let header = try reader.varint()
             if header & 1 == 0 {
-                let run = Int(header >> 1)
+                let run = Int(header >> 1)  // < 2^63: fits
                 var value = 0
                 for byte in 0..<valueBytes { value |= Int(try reader.byte()) << (8 * byte) }
                 result.append(contentsOf: repeatElement(value, count: min(run, count - result.count)))
             } else {
-                let values = Int(header >> 1) * 8
-                let bytes = values * bitWidth / 8
-                guard reader.position + bytes <= buffer.count else { throw invalid("bit-packed run past the page") }
+                let groups = header >> 1
+                // Each group of 8 values takes bitWidth bytes.
+                guard groups <= UInt64(buffer.count), Int(groups) * bitWidth <= buffer.count - reader.position else {
+                    throw invalid("bit-packed run past the page")
+                }
+                let values = Int(groups) * 8
+                let bytes = Int(groups) * bitWidth
                 let mask = bitWidth == 0 ? 0 : (1 << bitWidth) - 1
-                for index in 0..<values where result.count < count {
+                for index in 0..<min(values, count - result.count) {
                     let bit = index * bitWidth
                     var word = 0
                     for byte in 0..<min(5, (bit % 8 + bitWidth + 7) / 8) where reader.position + bit / 8 + byte < buffer.count {

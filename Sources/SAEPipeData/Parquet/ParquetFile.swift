@@ -45,8 +45,19 @@ public struct ParquetFile: Sendable {
     let chunks: [[Chunk]]  // [row group][column]
     let file: MappedFile
 
+    /// Row groups of text datasets hold thousands to a million rows; the cap keeps a crafted
+    /// count (or a run-length bomb of nulls) from allocating without bound.
+    static let maximumValuesPerChunk = 1 << 24
+    /// Pages are kilobytes to a few MiB; a header claiming more is corrupt.
+    static let maximumPageBytes = 1 << 28
+
     public init(path: String) throws {
-        file = try MappedFile(path: path)
+        try self.init(file: MappedFile(path: path))
+    }
+
+    public init(file: MappedFile) throws {
+        self.file = file
+        let path = file.path
         self.path = path
         let size = file.size
         let raw = UnsafeRawBufferPointer(start: file.bytes, count: size)
@@ -86,10 +97,15 @@ public struct ParquetFile: Sendable {
                 let dictionaryOffset = meta[11]?.int ?? 0
                 let start = dictionaryOffset > 0 ? min(dictionaryOffset, dataOffset) : dataOffset
                 let length = meta[7]?.int ?? 0
-                guard start >= 4, length >= 0, start + length <= size - 8 - footerLength else {
+                let metadataStart = size - 8 - footerLength
+                guard start >= 4, start <= metadataStart, length >= 0, length <= metadataStart - start else {
                     throw invalid("a column chunk lies outside the file")
                 }
-                return Chunk(codec: meta[4]?.int ?? 0, valueCount: meta[5]?.int ?? 0, start: start, end: start + length)
+                let valueCount = meta[5]?.int ?? 0
+                guard valueCount >= 0, valueCount <= ParquetFile.maximumValuesPerChunk else {
+                    throw invalid("a column chunk claims \(valueCount) values (saepipe reads up to \(ParquetFile.maximumValuesPerChunk) per row group)")
+                }
+                return Chunk(codec: meta[4]?.int ?? 0, valueCount: valueCount, start: start, end: start + length)
             }
             guard groupChunks.count == columns.count else { throw invalid("a row group has \(groupChunks.count) of \(columns.count) columns") }
             chunks.append(groupChunks)

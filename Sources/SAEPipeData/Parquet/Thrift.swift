@@ -16,7 +16,7 @@ indirect enum ThriftValue {
         if case .structure(let fields) = self { return fields[field] }
         return nil
     }
-    var int: Int? { if case .int(let v) = self { return Int(v) } else { return nil } }
+    var int: Int? { if case .int(let v) = self { return Int(exactly: v) } else { return nil } }
     var bool: Bool? { if case .bool(let v) = self { return v } else { return nil } }
     var string: String? { if case .binary(let v) = self { return String(decoding: v, as: UTF8.self) } else { return nil } }
     var list: [ThriftValue]? { if case .list(let v) = self { return v } else { return nil } }
@@ -27,6 +27,9 @@ struct ThriftReader {
     let bytes: UnsafeRawBufferPointer
     var position: Int
     let source: String
+    private var depth = 0
+    /// Parquet's metadata nests a handful of levels; the limit keeps a crafted file off the stack's end.
+    static let maximumDepth = 64
 
     init(_ bytes: UnsafeRawBufferPointer, at position: Int = 0, source: String) {
         self.bytes = bytes
@@ -62,7 +65,17 @@ struct ThriftReader {
         return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
     }
 
+    /// A length or count, which must fit in the bytes left (every element takes at least one).
+    mutating func count(_ what: String) throws -> Int {
+        let raw = try varint()
+        guard raw <= UInt64(bytes.count - position) else { throw invalid("\(what) of \(raw) runs past the metadata") }
+        return Int(raw)
+    }
+
     mutating func structure() throws -> ThriftValue {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= ThriftReader.maximumDepth else { throw invalid("structures nest deeper than \(ThriftReader.maximumDepth)") }
         var fields: [Int16: ThriftValue] = [:]
         var lastField: Int16 = 0
         while true {
@@ -70,7 +83,7 @@ struct ThriftReader {
             if header == 0 { return .structure(fields) }
             let delta = Int16(header >> 4)
             let type = header & 0x0F
-            let field = delta != 0 ? lastField + delta : Int16(truncatingIfNeeded: try zigzag())
+            let field = delta != 0 ? lastField &+ delta : Int16(truncatingIfNeeded: try zigzag())
             lastField = field
             fields[field] = try value(type: type)
         }
@@ -88,34 +101,38 @@ struct ThriftReader {
             defer { position += 8 }
             return .double(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))))
         case 8:
-            let length = Int(try varint())
-            guard length >= 0, position + length <= bytes.count else { throw invalid("string runs past the metadata") }
+            let length = try count("a string")
             defer { position += length }
             return .binary(Array(bytes[position..<(position + length)]))
         case 9, 10:
             let header = try byte()
-            var count = Int(header >> 4)
-            if count == 15 { count = Int(try varint()) }
+            var length = Int(header >> 4)
+            if length == 15 { length = try count("a list") }
             let elementType = header & 0x0F
-            guard count <= bytes.count - position + 1 else { throw invalid("list longer than the metadata") }
+            guard length <= bytes.count - position else { throw invalid("a list of \(length) runs past the metadata") }
             var items: [ThriftValue] = []
-            items.reserveCapacity(count)
-            for _ in 0..<count {
-                // Booleans inside lists take a whole byte (1 true, 2 false… or 0 false).
-                if elementType == 1 || elementType == 2 { items.append(.bool(try byte() == 1)) } else {
-                    items.append(try value(type: elementType))
-                }
-            }
+            items.reserveCapacity(length)
+            for _ in 0..<length { items.append(try element(type: elementType)) }
             return .list(items)
         case 11:
-            let count = Int(try varint())
-            guard count > 0 else { return .map([]) }
+            let length = try count("a map")
+            guard length > 0 else { return .map([]) }
             let types = try byte()
             var pairs: [(ThriftValue, ThriftValue)] = []
-            for _ in 0..<count { pairs.append((try value(type: types >> 4), try value(type: types & 0x0F))) }
+            for _ in 0..<length { pairs.append((try element(type: types >> 4), try element(type: types & 0x0F))) }
             return .map(pairs)
         case 12: return try structure()
         default: throw invalid("unknown compact-protocol type \(type)")
         }
+    }
+
+    /// A list or map element: booleans there take a whole byte (1 true; 2 or 0 false), so
+    /// every element consumes input and a count cannot spin without reading.
+    mutating func element(type: UInt8) throws -> ThriftValue {
+        if type == 1 || type == 2 { return .bool(try byte() == 1) }
+        let start = position
+        let item = try value(type: type)
+        guard position > start else { throw invalid("an empty element of type \(type) in a collection") }
+        return item
     }
 }

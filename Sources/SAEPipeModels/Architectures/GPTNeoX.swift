@@ -60,7 +60,19 @@ public struct GPTNeoXConfiguration: Decodable, Sendable {
             throw SAEPipeError.input("hidden_act `\(hiddenAct)` is not supported for GPT-NeoX", key: "hidden_act",
                                      hint: "saepipe implements the exact erf GELU (`gelu`) that Pythia uses")
         }
-        guard numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
+        let checks = ConfigChecks(architecture: "GPT-NeoX")
+        try checks.count(hiddenSize, "hidden_size", upTo: ConfigChecks.maximumWidth)
+        try checks.count(intermediateSize, "intermediate_size", upTo: ConfigChecks.maximumWidth * 8)
+        try checks.count(numHiddenLayers, "num_hidden_layers", upTo: ConfigChecks.maximumLayers)
+        try checks.count(numAttentionHeads, "num_attention_heads", upTo: ConfigChecks.maximumHeads)
+        try checks.count(vocabSize, "vocab_size", upTo: ConfigChecks.maximumVocabulary)
+        try checks.count(maxPositionEmbeddings, "max_position_embeddings", upTo: ConfigChecks.maximumPositions)
+        try checks.positive(layerNormEps, "layer_norm_eps", below: 1)
+        try checks.positive(rotaryEmbBase, "rotary_emb_base")
+        guard rotaryPct >= 0, rotaryPct <= 1 else {
+            throw SAEPipeError.input("rotary_pct is \(rotaryPct); it must lie in 0…1", key: "rotary_pct")
+        }
+        guard hiddenSize % numAttentionHeads == 0 else {
             throw SAEPipeError.input("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)",
                                      key: "num_attention_heads")
         }

@@ -84,6 +84,17 @@ public struct LlamaConfiguration: Decodable, Sendable {
     }
 
     func validate() throws {
+        let checks = ConfigChecks(architecture: "Llama")
+        try checks.count(hiddenSize, "hidden_size", upTo: ConfigChecks.maximumWidth)
+        try checks.count(intermediateSize, "intermediate_size", upTo: ConfigChecks.maximumWidth * 8)
+        try checks.count(numHiddenLayers, "num_hidden_layers", upTo: ConfigChecks.maximumLayers)
+        try checks.count(numAttentionHeads, "num_attention_heads", upTo: ConfigChecks.maximumHeads)
+        try checks.count(numKeyValueHeads, "num_key_value_heads", upTo: ConfigChecks.maximumHeads)
+        try checks.count(headDim, "head_dim", upTo: ConfigChecks.maximumWidth)
+        try checks.count(vocabSize, "vocab_size", upTo: ConfigChecks.maximumVocabulary)
+        try checks.count(maxPositionEmbeddings, "max_position_embeddings", upTo: ConfigChecks.maximumPositions)
+        try checks.positive(rmsNormEps, "rms_norm_eps", below: 1)
+        try checks.positive(ropeTheta, "rope_theta")
         guard hiddenAct == "silu" else {
             throw SAEPipeError.input("hidden_act `\(hiddenAct)` is not supported for Llama", key: "hidden_act",
                                      hint: "saepipe implements SwiGLU with silu")
@@ -114,7 +125,7 @@ public struct LlamaConfiguration: Decodable, Sendable {
         let heads = try integer("attention.head_count")
         let dModel = try integer("embedding_length")
         let vocab = try gguf.metadata["llama.vocab_size"]?.int
-            ?? gguf.metadata["tokenizer.ggml.tokens"]?.array?.count ?? gguf.tensor("token_embd.weight").shape[0]
+            ?? gguf.metadata["tokenizer.ggml.tokens"]?.array?.count ?? gguf.tensor("token_embd.weight").shape.first ?? 0
         try self.init(
             hiddenSize: dModel, intermediateSize: try integer("feed_forward_length"), numAttentionHeads: heads,
             numKeyValueHeads: gguf.metadata["llama.attention.head_count_kv"]?.int ?? heads,

@@ -72,8 +72,14 @@ public struct LanguageModel: Sendable {
                 "GGUF architecture `\(name)` is not supported", key: "general.architecture", file: gguf.path,
                 hint: "saepipe runs llama-architecture GGUF files; use safetensors for GPT-NeoX models")
         }
-        let config = try LlamaConfiguration(gguf: gguf)
-        let architecture = try Llama(config: config, weights: gguf, names: .llamaCpp, scope: scope)
+        let architecture: Llama
+        do {
+            let config = try LlamaConfiguration(gguf: gguf)
+            architecture = try Llama(config: config, weights: gguf, names: .llamaCpp, scope: scope)
+        } catch var error as SAEPipeError {
+            if error.file == nil { error.file = gguf.path }
+            throw error
+        }
         return LanguageModel(path: gguf.path, format: "gguf", weights: gguf, architecture: architecture)
     }
 

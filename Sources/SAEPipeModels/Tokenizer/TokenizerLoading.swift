@@ -5,9 +5,14 @@ import SAEPipeFormats
 extension Tokenizer {
     /// Reads a Hugging Face `tokenizer.json` holding a byte-level BPE model.
     public static func load(tokenizerJSON path: String) throws -> Tokenizer {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEPipeError.input("cannot read tokenizer", file: path)
+        guard FileSystem.isRegularFile(path), let data = FileManager.default.contents(atPath: path) else {
+            throw SAEPipeError.input("cannot read tokenizer (not a readable regular file)", file: path)
         }
+        return try load(tokenizerJSON: data, path: path)
+    }
+
+    /// Parses the bytes of a `tokenizer.json`; `path` names it in errors.
+    public static func load(tokenizerJSON data: Data, path: String) throws -> Tokenizer {
         func invalid(_ why: String) -> SAEPipeError {
             SAEPipeError.input("unsupported tokenizer.json: \(why)", file: path,
                                hint: "saepipe reads byte-level BPE tokenizers (GPT-2, GPT-NeoX, Llama-3/SmolLM style)")
@@ -17,7 +22,11 @@ extension Tokenizer {
         else { throw invalid("not a JSON object with a model") }
         guard (model["type"] as? String) == "BPE" else { throw invalid("model type \(model["type"] ?? "?") is not BPE") }
         guard let vocabulary = model["vocab"] as? [String: Any] else { throw invalid("model has no vocab") }
-        let vocab = vocabulary.compactMapValues { ($0 as? NSNumber)?.intValue }
+        var vocab: [String: Int] = [:]
+        for (token, value) in vocabulary {
+            guard let id = exactInteger(value) else { throw invalid("vocab entry \(quoted(token)) has id \(value), not an integer") }
+            vocab[token] = id
+        }
         // Merges come as "a b" strings (older files) or ["a", "b"] pairs (newer ones).
         let merges: [(String, String)] = try (model["merges"] as? [Any] ?? []).map { entry in
             if let text = entry as? String, let space = text.firstIndex(of: " ") {
@@ -34,12 +43,15 @@ extension Tokenizer {
         case "NFC": normalizeNFC = true
         case let other?: throw invalid("normalizer \(other) is not supported (NFC is)")
         }
-        let added = (json["added_tokens"] as? [[String: Any]] ?? []).compactMap { entry -> AddedToken? in
-            guard let content = entry["content"] as? String, let id = (entry["id"] as? NSNumber)?.intValue else { return nil }
+        let added = try (json["added_tokens"] as? [[String: Any]] ?? []).map { entry -> AddedToken in
+            guard let content = entry["content"] as? String, !content.isEmpty, let id = entry["id"].flatMap(exactInteger) else {
+                throw invalid("an added token lacks a non-empty content or an integer id")
+            }
             return AddedToken(content: content, id: id, special: entry["special"] as? Bool ?? false)
         }
         let byContent = Dictionary(added.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
         let endOfText = byContent["<|endoftext|>"]
+        try TokenizerChecks(vocabulary: vocab, merges: merges, added: added, invalid: invalid).run()
         return Tokenizer(
             model: BPEModel(vocabulary: vocab, merges: merges), preTokenizer: preTokenizer,
             normalizeNFC: normalizeNFC, addedTokens: added, bos: endOfText, eos: endOfText,
@@ -80,11 +92,13 @@ extension Tokenizer {
         case "smollm", "starcoder", "refact", "codeshell": preTokenizer = .digitsThenGPT2
         case let other: throw invalid("pre-tokenizer \(other) is not supported (gpt2 and smollm are)")
         }
-        guard let tokens = meta["tokenizer.ggml.tokens"]?.array?.compactMap(\.string) else {
-            throw invalid("no tokenizer.ggml.tokens")
-        }
-        let merges: [(String, String)] = (meta["tokenizer.ggml.merges"]?.array ?? []).compactMap {
-            guard let text = $0.string, let space = text.firstIndex(of: " ") else { return nil }
+        guard let tokenValues = meta["tokenizer.ggml.tokens"]?.array else { throw invalid("no tokenizer.ggml.tokens") }
+        let tokens = tokenValues.compactMap(\.string)
+        guard tokens.count == tokenValues.count else { throw invalid("tokenizer.ggml.tokens holds values that are not strings") }
+        let merges: [(String, String)] = try (meta["tokenizer.ggml.merges"]?.array ?? []).map {
+            guard let text = $0.string, let space = text.firstIndex(of: " ") else {
+                throw invalid("a tokenizer.ggml.merges entry is not \"a b\"")
+            }
             return (String(text[..<space]), String(text[text.index(after: space)...]))
         }
         let types = meta["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []
@@ -99,11 +113,58 @@ extension Tokenizer {
                 vocabulary[token] = id
             }
         }
+        let bos = meta["tokenizer.ggml.bos_token_id"]?.int, eos = meta["tokenizer.ggml.eos_token_id"]?.int
+        for (key, id) in [("bos", bos), ("eos", eos)] {
+            if let id, !tokens.indices.contains(id) { throw invalid("tokenizer.ggml.\(key)_token_id \(id) is outside the \(tokens.count)-token vocabulary") }
+        }
+        try TokenizerChecks(vocabulary: vocabulary, merges: merges, added: added, invalid: invalid).run()
         var fingerprintSource = tokens.joined(separator: "\n")
         fingerprintSource += merges.map { "\($0.0) \($0.1)" }.joined(separator: "\n")
         return Tokenizer(
             model: BPEModel(vocabulary: vocabulary, merges: merges), preTokenizer: preTokenizer, normalizeNFC: false,
-            addedTokens: added, bos: meta["tokenizer.ggml.bos_token_id"]?.int,
-            eos: meta["tokenizer.ggml.eos_token_id"]?.int, fingerprint: Hashing.sha256Hex(fingerprintSource))
+            addedTokens: added, bos: bos, eos: eos, fingerprint: Hashing.sha256Hex(fingerprintSource))
+    }
+}
+
+/// JSON numbers that are whole and fit an Int (1.5, 1e300 and strings are not ids).
+func exactInteger(_ value: Any) -> Int? {
+    if let number = value as? Int { return number }
+    if let number = value as? Double, number.rounded() == number, abs(number) < 1e15 { return Int(number) }
+    return nil
+}
+
+private func quoted(_ token: String) -> String { "`\(token.prefix(40))`" }
+
+/// What a byte-level BPE vocabulary must satisfy before it is used: ids in range and
+/// dense enough to index, the bytes of plain text present (or it would be dropped silently), and
+/// merges that name known tokens, as Hugging Face tokenizers require.
+struct TokenizerChecks {
+    let vocabulary: [String: Int]
+    let merges: [(String, String)]
+    let added: [Tokenizer.AddedToken]
+    let invalid: (String) -> SAEPipeError
+
+    /// Real vocabularies reach ~260k tokens; ids past this are corrupt, not large.
+    static let maximumId = 1 << 22
+
+    func run() throws {
+        guard !vocabulary.isEmpty else { throw invalid("the vocabulary is empty") }
+        let entries = vocabulary.count + added.count
+        for (token, id) in vocabulary where id < 0 || id >= min(entries, TokenizerChecks.maximumId) {
+            throw invalid("token \(quoted(token)) has id \(id), outside 0..<\(min(entries, TokenizerChecks.maximumId)) for \(entries) entries")
+        }
+        for token in added where token.id < 0 || token.id >= TokenizerChecks.maximumId {
+            throw invalid("added token \(quoted(token.content)) has id \(token.id), outside 0..<\(TokenizerChecks.maximumId)")
+        }
+        // Real vocabularies may omit bytes that never occur in UTF-8 (0xC0, 0xF5…), and Hugging
+        // Face drops those too; a vocabulary without printable ASCII or newline is corrupt.
+        for byte in [0x0A] + Array(0x20...0x7E) where vocabulary[String(ByteLevel.byteToCharacter[byte])] == nil {
+            throw invalid("the vocabulary lacks the byte-level token for byte 0x\(String(byte, radix: 16)), so text holding it could not be encoded")
+        }
+        for (rank, merge) in merges.enumerated() {
+            for part in [merge.0, merge.1, merge.0 + merge.1] where vocabulary[part] == nil {
+                throw invalid("merge \(rank) (\(quoted(merge.0 + " " + merge.1))) names \(quoted(part)), which is not in the vocabulary")
+            }
+        }
     }
 }

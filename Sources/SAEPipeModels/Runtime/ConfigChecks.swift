@@ -1,0 +1,29 @@
+import SAEPipeCore
+
+/// Range checks shared by the architectures' configurations: a config.json or GGUF header
+/// with a legal but absurd value (a zero rope base, a negative epsilon, a 2^40 hidden size)
+/// is refused with the field named, before anything is allocated or a NaN reaches a result.
+struct ConfigChecks {
+    let architecture: String
+
+    /// Sizes past these are corrupt files, not big models (Llama-3-405B: hidden 16384, 126 layers).
+    static let maximumWidth = 1 << 17
+    static let maximumLayers = 1 << 10
+    static let maximumHeads = 1 << 10
+    static let maximumVocabulary = 1 << 22
+    static let maximumPositions = 1 << 24
+
+    func count(_ value: Int, _ key: String, upTo limit: Int) throws {
+        guard value > 0, value <= limit else {
+            throw SAEPipeError.input("\(key) is \(value); a \(architecture) config needs 1…\(limit)", key: key,
+                                     hint: "the config.json is corrupt or not this architecture's")
+        }
+    }
+
+    func positive(_ value: Double, _ key: String, below limit: Double = .greatestFiniteMagnitude) throws {
+        guard value.isFinite, value > 0, value < limit else {
+            throw SAEPipeError.input("\(key) is \(value); it must be a positive number below \(limit)", key: key,
+                                     hint: "the config.json is corrupt")
+        }
+    }
+}
