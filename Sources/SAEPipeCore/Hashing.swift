@@ -62,6 +62,10 @@ public final class FileHashCache: @unchecked Sendable {
         guard stat(absolute, &info) == 0 else {
             throw SAEPipeError.input("input file does not exist", file: path)
         }
+        // Hashing a FIFO or device would block forever (or read without end).
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw SAEPipeError.input("input is \(FileSystem.kindDescription(absolute) ?? "not a file"), not a regular file", file: path)
+        }
         let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
         let size = UInt64(info.st_size), inode = UInt64(info.st_ino)
         lock.lock()

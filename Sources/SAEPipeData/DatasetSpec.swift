@@ -30,6 +30,12 @@ public struct DatasetSpec: Sendable, Equatable {
     public var textSplit: TextSplit
     /// Rows kept only when each named column equals one of the listed values.
     public var filters: [String: [String]]
+    /// Invalid UTF-8: an error (the default) or replaced by U+FFFD.
+    public var invalidUTF8: DatasetText.InvalidUTF8
+    /// Text files' line ends: universal (`\r\n` → `\n`, the default) or kept as stored.
+    public var newlines: DatasetText.Newlines
+    /// The config key this dataset was read from (`datasets.A`), for errors.
+    public var configKey: String
 
     /// The keys of one `datasets.<name>` section, with their defaults.
     public static let configFields = ConfigSection([
@@ -46,13 +52,18 @@ public struct DatasetSpec: Sendable, Equatable {
                     doc: "how a text file is cut into documents: the whole file, paragraphs, or lines"),
         ConfigField("filter", .dictionary(.list(.string)), default: .map([:]),
                     doc: "keep rows whose column equals one of the values, e.g. {language: Python}"),
+        ConfigField("invalid_utf8", .choice(["error", "replace"]), default: .string("error"),
+                    doc: "text that is not valid UTF-8: an error naming the byte offset, or replace bad bytes with U+FFFD"),
+        ConfigField("newlines", .choice(["universal", "keep"]), default: .string("universal"),
+                    doc: "text files' line ends: universal turns \\r\\n and \\r into \\n (as Python reads text); keep leaves them"),
     ])
 
     /// Unspecified options take the schema's defaults.
     public init(
         path: String? = nil, hub: String? = nil, hubConfig: String? = nil, split: String? = nil, revision: String? = nil,
         files: String? = nil, format: Format? = nil, field: String? = nil, textSplit: TextSplit? = nil,
-        filters: [String: [String]] = [:]
+        filters: [String: [String]] = [:], invalidUTF8: DatasetText.InvalidUTF8? = nil,
+        newlines: DatasetText.Newlines? = nil, configKey: String = "dataset"
     ) {
         let defaults = DatasetSpec.schemaDefaults
         self.path = path
@@ -65,6 +76,9 @@ public struct DatasetSpec: Sendable, Equatable {
         self.field = field ?? defaults.field
         self.textSplit = textSplit ?? defaults.splitText
         self.filters = filters
+        self.invalidUTF8 = invalidUTF8 ?? defaults.invalidUTF8
+        self.newlines = newlines ?? defaults.newlines
+        self.configKey = configKey
     }
 
     /// A `datasets.<name>` section as the config holds it (the display label is read apart:
@@ -80,9 +94,12 @@ public struct DatasetSpec: Sendable, Equatable {
         var field: String
         var splitText: TextSplit
         var filter: [String: [String]]
+        var invalidUTF8: DatasetText.InvalidUTF8
+        var newlines: DatasetText.Newlines
 
         enum CodingKeys: String, CodingKey {
             case path, hub, config, split, revision, files, format, field, splitText = "split_text", filter
+            case invalidUTF8 = "invalid_utf8", newlines
         }
     }
 
@@ -102,7 +119,7 @@ public struct DatasetSpec: Sendable, Equatable {
         return DatasetSpec(
             path: section.path, hub: section.hub, hubConfig: section.config, split: section.split, revision: section.revision,
             files: section.files, format: section.format, field: section.field, textSplit: section.splitText,
-            filters: section.filter)
+            filters: section.filter, invalidUTF8: section.invalidUTF8, newlines: section.newlines, configKey: key)
     }
 
     /// The format a local file has, from `format` or its extension.
@@ -121,7 +138,14 @@ public struct DatasetSpec: Sendable, Equatable {
         guard let path else { return [] }
         let matches = Glob.expand(path)
         guard !matches.isEmpty else {
-            throw SAEPipeError.input("no file matches \(path)", file: path, hint: "check the dataset's `path`")
+            throw SAEPipeError.input("no file matches \(path)", key: "\(configKey).path", file: path,
+                                     hint: "check the dataset's `path`")
+        }
+        // A FIFO or device would block the reader (and the planner's hashing) forever.
+        for file in matches where !FileSystem.isRegularFile(file) {
+            throw SAEPipeError.input(
+                "the dataset path is \(FileSystem.kindDescription(file) ?? "unreadable"), not a regular file",
+                key: "\(configKey).path", file: file, hint: "point `\(configKey).path` at text, JSONL or Parquet files")
         }
         return matches
     }

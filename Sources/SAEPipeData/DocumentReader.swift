@@ -121,9 +121,10 @@ public struct DocumentReader: Sendable {
 
     private func readText(_ file: String, _ body: (String) throws -> Bool) throws -> Bool {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw SAEPipeError.input("cannot read the dataset file", file: file)
+            throw SAEPipeError.input("cannot read the dataset file", key: "\(spec.configKey).path", file: file)
         }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try DatasetText.decode(
+            data, file: file, key: spec.configKey, invalidUTF8: spec.invalidUTF8, newlines: spec.newlines)
         switch spec.textSplit {
         case .file:
             return text.isEmpty ? true : try body(text)
@@ -166,6 +167,13 @@ public struct DocumentReader: Sendable {
 
     private func readParquet(_ file: String, _ body: (String) throws -> Bool) throws -> Bool {
         let parquet = try ParquetFile(path: file)
+        let column = parquet.columns[try parquet.columnIndex(spec.field)]
+        guard column.physicalType == 6 else {
+            throw SAEPipeError.input(
+                "column `\(spec.field)` holds \(ParquetFile.physicalTypeName(column.physicalType)) values, not text",
+                key: "\(spec.configKey).field", file: file,
+                hint: "set `\(spec.configKey).field` to a string column: " + parquet.columns.filter { $0.physicalType == 6 }.map(\.name).joined(separator: ", "))
+        }
         for group in 0..<parquet.rowGroupSizes.count {
             let texts = try parquet.read(column: spec.field, rowGroup: group)
             var keep = [Bool](repeating: true, count: texts.count)
@@ -175,8 +183,10 @@ public struct DocumentReader: Sendable {
                     keep[row] = false
                 }
             }
-            for (row, text) in texts.enumerated() where keep[row] {
-                guard let text = text?.text, !text.isEmpty else { continue }
+            for (row, cell) in texts.enumerated() where keep[row] {
+                guard case .bytes(let bytes)? = cell, !bytes.isEmpty else { continue }
+                let text = try DatasetText.decodeCell(
+                    bytes, file: file, key: spec.configKey, row: "row \(row) of row group \(group)", invalidUTF8: spec.invalidUTF8)
                 if try !body(text) { return false }
             }
         }

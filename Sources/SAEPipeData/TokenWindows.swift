@@ -134,9 +134,12 @@ public struct TokenWindows: Sendable {
             return pooled < poolTokens
         }
         guard !pool.isEmpty else {
+            let read = files.isEmpty ? "no file" : files.count == 1 ? files[0] : "\(files[0]) and \(files.count - 1) more files"
             throw SAEPipeError.input(
-                "the dataset gave no complete window of \(seqLen) tokens (\(documents) documents read)",
-                hint: "check the dataset's path/field/filter, or lower collect.seq_len")
+                "the dataset `\(reader.spec.configKey)` gave no complete window of \(seqLen) tokens (\(documents) documents read from \(read))",
+                key: reader.spec.configKey,
+                hint: documents == 0 ? "the file holds no text: check `\(reader.spec.configKey).path`, field and filter"
+                    : "it has fewer than \(seqLen) tokens: add text or lower collect.seq_len")
         }
         var order = Array(pool.indices)
         if options.shuffle {

@@ -32,11 +32,11 @@ struct ColumnChunkDecoder {
             let compressedSize = header[3]?.int ?? -1
             let uncompressedSize = header[2]?.int ?? -1
             let bodyStart = reader.position
-            guard compressedSize >= 0, bodyStart <= chunk.end, compressedSize <= chunk.end - bodyStart else {
-                throw invalid("a page runs past its column chunk")
-            }
             guard uncompressedSize >= 0, uncompressedSize <= ParquetFile.maximumPageBytes else {
                 throw invalid("a page claims \(uncompressedSize) uncompressed bytes")
+            }
+            guard compressedSize >= 0, bodyStart <= chunk.end, compressedSize <= chunk.end - bodyStart else {
+                throw invalid("a page runs past its column chunk")
             }
             let body = UnsafeRawBufferPointer(rebasing: raw[bodyStart..<(bodyStart + compressedSize)])
             position = bodyStart + compressedSize

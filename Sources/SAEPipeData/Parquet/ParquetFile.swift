@@ -114,6 +114,20 @@ public struct ParquetFile: Sendable {
         self.chunks = chunks
     }
 
+    public static func physicalTypeName(_ type: Int) -> String {
+        switch type {
+        case 0: return "BOOLEAN"
+        case 1: return "INT32"
+        case 2: return "INT64"
+        case 3: return "INT96"
+        case 4: return "FLOAT"
+        case 5: return "DOUBLE"
+        case 6: return "BYTE_ARRAY"
+        case 7: return "FIXED_LEN_BYTE_ARRAY"
+        default: return "type \(type)"
+        }
+    }
+
     public func columnIndex(_ name: String) throws -> Int {
         guard let index = columns.firstIndex(where: { $0.name == name }) else {
             throw SAEPipeError.input(
