@@ -46,6 +46,11 @@ public struct ConfigLoader: Sendable {
         // A run is named after its config file unless the config says otherwise.
         if schema.root.field("run_name") != nil, value["run_name"].isNull {
             let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            if let problem = ConfigSchema.fileNameProblem(stem) {
+                throw SAEPipeError.input(
+                    "the config file's name `\(stem)` cannot name the run directory: \(problem)", file: path,
+                    hint: "set `run_name:` in the config, or rename the file")
+            }
             value = value.setting(.string(stem), at: ["run_name"])
         }
         return ResolvedConfig(value: value, sourceFile: path, sourceFiles: files)

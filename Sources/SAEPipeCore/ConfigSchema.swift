@@ -7,6 +7,8 @@ public indirect enum ConfigType: Sendable {
     case int(ClosedRange<Int>? = nil)
     case double(ClosedRange<Double>? = nil)
     case string
+    /// A string that names one directory entry: no `/`, not `.` or `..` (run names).
+    case fileName
     case choice([String])
     case list(ConfigType)
     case section(ConfigSection)
@@ -25,6 +27,7 @@ public indirect enum ConfigType: Sendable {
         case .double(let range):
             return range.map { "a number in \($0.lowerBound)...\($0.upperBound)" } ?? "a number"
         case .string: return "a string"
+        case .fileName: return "a file name (letters, digits, `.`, `_`, `-`, `=`, `,`, `+`)"
         case .choice(let options): return "one of " + options.map { "`\($0)`" }.joined(separator: ", ")
         case .list(let element): return "a list of \(element.name.replacingOccurrences(of: "a ", with: ""))"
         case .section: return "a mapping"
@@ -226,6 +229,13 @@ public struct ConfigSchema: Sendable {
         switch type {
         case .string:
             return .string(text)
+        case .fileName:
+            if let problem = ConfigSchema.fileNameProblem(text) {
+                throw SAEPipeError.input(
+                    "`\(text)` cannot name a directory for `\(path)`: \(problem)", at: location, key: path,
+                    hint: "use \(type.name), e.g. `my-run`")
+            }
+            return .string(text)
         case .bool:
             if plain, let value = ConfigSchema.parseBool(text) { return .bool(value) }
         case .int(let range):
@@ -273,6 +283,21 @@ public struct ConfigSchema: Sendable {
             }
         }
         return type
+    }
+
+    /// Why `name` is not one safe path component, or nil when it is.
+    public static func fileNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "it is empty" }
+        if name == "." || name == ".." { return "`.` and `..` name other directories" }
+        if name.utf8.count > 200 { return "it is longer than 200 bytes" }
+        if name.contains("/") { return "a `/` would put it in another directory" }
+        if name.hasPrefix(".") { return "names starting with `.` are hidden (and saepipe's own temporary names)" }
+        if name.hasPrefix("-") { return "a leading `-` reads as a command-line option" }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-=,+")
+        if let bad = name.first(where: { !allowed.contains($0) }) {
+            return "`\(bad)` is not allowed in a run name"
+        }
+        return nil
     }
 
     private func isNull(_ node: YAMLNode) -> Bool {

@@ -34,6 +34,9 @@ public enum FileSystem {
         try createDirectory(temporary)
         do {
             let result = try build(temporary)
+            // Two processes swapping the same directory must not interleave their renames.
+            let lock = try FileLock(path: "\(parent)/.lock-\(name)")
+            defer { lock.release() }
             let old = "\(parent)/.old-\(name)-\(token)"
             let replacing = exists(path)
             if replacing { try rename(from: path, to: old) }
@@ -54,13 +57,45 @@ public enum FileSystem {
     /// Removes `.tmp-NAME-PID-…` and `.old-NAME-PID-…` in `parent` whose process is gone.
     static func removeLeftovers(of name: String, in parent: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
-        for entry in entries {
-            for prefix in [".tmp-\(name)-", ".old-\(name)-"] where entry.hasPrefix(prefix) {
-                let rest = entry.dropFirst(prefix.count)
-                guard let pid = Int32(rest.prefix { $0 != "-" }), rest.contains("-") else { continue }
-                if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH { remove("\(parent)/\(entry)") }
-            }
+        for entry in entries where entry.hasPrefix(".tmp-\(name)-") || entry.hasPrefix(".old-\(name)-") {
+            if let pid = leftoverOwner(entry), isGone(pid) { remove("\(parent)/\(entry)") }
         }
+    }
+
+    /// Removes every temporary that saepipe names with its pid in `directory` (not recursive)
+    /// whose process is gone: `.tmp-NAME-PID-TOKEN`, `.old-NAME-PID-TOKEN` (directory swaps) and
+    /// `.NAME.tmp-PID[-TOKEN]` (atomic file writes). Returns the names removed.
+    @discardableResult
+    public static func removeDeadLeftovers(in directory: String) -> [String] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for entry in entries.sorted() {
+            guard let pid = leftoverOwner(entry), isGone(pid) else { continue }
+            remove("\(directory)/\(entry)")
+            removed.append(entry)
+        }
+        return removed
+    }
+
+    /// The pid in one of saepipe's temporary names, or nil when `entry` is not one.
+    static func leftoverOwner(_ entry: String) -> Int32? {
+        guard entry.hasPrefix(".") else { return nil }
+        if entry.hasPrefix(".tmp-") || entry.hasPrefix(".old-") {
+            // NAME may contain '-': the pid and the 8-character token are the last two parts.
+            let parts = entry.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count >= 4, parts.last!.count == 8 else { return nil }
+            return Int32(parts[parts.count - 2])
+        }
+        guard let marker = entry.range(of: ".tmp-", options: .backwards), marker.lowerBound > entry.index(after: entry.startIndex) else {
+            return nil
+        }
+        let rest = entry[marker.upperBound...]
+        return Int32(rest.prefix { $0 != "-" })
+    }
+
+    /// True when no process has this pid (ours never counts as gone).
+    static func isGone(_ pid: Int32) -> Bool {
+        pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
     }
 
     public static func writeAtomically(_ text: String, to path: String) throws {

@@ -43,10 +43,10 @@ public struct CacheStore: Sendable {
     }
 
     /// Holds an exclusive lock on one entry while it is written; released on close or on process death.
-    public func lock(kind: String, key: String, waiting: (Int32?) -> Void) throws -> EntryLock {
+    public func lock(kind: String, key: String, waiting: (Int32?) -> Void) throws -> FileLock {
         let directory = "\(root)/\(kind)"
         try FileSystem.createDirectory(directory)
-        return try EntryLock(path: "\(directory)/\(key).lock", waiting: waiting)
+        return try FileLock(path: "\(directory)/\(key).lock", waiting: waiting)
     }
 
     /// A fresh private directory for writing an entry, after removing what killed runs left.
@@ -110,39 +110,3 @@ public struct EntryManifest: Codable, Sendable {
     }
 }
 
-/// An exclusive `flock` on a lock file.
-public final class EntryLock: @unchecked Sendable {
-    private var fd: Int32
-
-    init(path: String, waiting: (Int32?) -> Void) throws {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw SAEPipeError.runtime("cannot open lock file: \(String(cString: strerror(errno)))", file: path)
-        }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            var buffer = [UInt8](repeating: 0, count: 32)
-            let count = pread(fd, &buffer, 31, 0)
-            let holder = count > 0 ? Int32(String(decoding: buffer[0..<count], as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)) : nil
-            waiting(holder)
-            while flock(fd, LOCK_EX) != 0 {
-                if errno != EINTR {
-                    close(fd)
-                    throw SAEPipeError.runtime("cannot lock: \(String(cString: strerror(errno)))", file: path)
-                }
-            }
-        }
-        let pid = Array("\(getpid())\n".utf8)
-        ftruncate(fd, 0)
-        _ = pwrite(fd, pid, pid.count, 0)
-    }
-
-    public func release() {
-        guard fd >= 0 else { return }
-        flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
-    }
-
-    deinit { release() }
-}

@@ -67,9 +67,22 @@ public final class PipelineRunner: @unchecked Sendable {
         if options.dryRun {
             return RunReport(plans: plans, outcomes: [], runDirectory: nil, seconds: Date().timeIntervalSince(started))
         }
+        removeDeadLeftovers()
         var outcomes = try execute(plans, jobs: options.jobs, forced: Set(plans.filter(\.forced).map(\.stage.id)))
         let runDirectory = try assembleRunDirectory(plans: plans, outcomes: &outcomes, started: started)
         return RunReport(plans: plans, outcomes: outcomes, runDirectory: runDirectory, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Temporaries that killed runs left (named with their dead pid) in the run directories'
+    /// parent and the cache, removed before this run adds its own.
+    func removeDeadLeftovers() {
+        let kinds = ((try? FileManager.default.contentsOfDirectory(atPath: cache.root)) ?? [])
+            .map { "\(cache.root)/\($0)" }.filter(FileSystem.isDirectory)
+        for directory in [paths.outputs, cache.root] + kinds {
+            for name in FileSystem.removeDeadLeftovers(in: directory) {
+                logger.debug("removed \(directory)/\(name), left by a process that no longer runs")
+            }
+        }
     }
 
     // MARK: - Execution

@@ -116,7 +116,7 @@ public struct HubClient: Sendable {
     func download(_ repo: HubRepo, _ file: String, _ metadata: FileMetadata, to blob: String) throws {
         try FileSystem.createDirectory((blob as NSString).deletingLastPathComponent)
         let lock = try FileLock(path: blob + ".lock")
-        defer { lock.unlock() }
+        defer { lock.release() }
         if FileSystem.fileSize(blob) == UInt64(metadata.size) { return }  // another process finished it
         let partial = blob + ".incomplete"
         if !FileSystem.exists(partial) { FileManager.default.createFile(atPath: partial, contents: nil) }
@@ -254,20 +254,3 @@ public struct HubClient: Sendable {
     }
 }
 
-/// An exclusive advisory lock on a file, so two processes never write the same blob.
-final class FileLock {
-    private let descriptor: Int32
-
-    init(path: String) throws {
-        descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw SAEPipeError.runtime("cannot open lock file: \(String(cString: strerror(errno)))", file: path)
-        }
-        flock(descriptor, LOCK_EX)
-    }
-
-    func unlock() {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-    }
-}

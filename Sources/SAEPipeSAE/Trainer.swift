@@ -84,6 +84,7 @@ public struct Trainer {
         let startStep = state.step
         var windowStart = (Date(), state.step)
         var lastGood = state.step
+        var firstLoss: Double?
 
         while state.step < total {
             let indices = state.order.next(batchSize, from: dataset.training, cache: &orderCache)
@@ -99,6 +100,14 @@ public struct Trainer {
             }
             let loss = stats.reconstruction + Double(lambda) * stats.sparsity
             guard loss.isFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "loss is \(loss)") }
+            let reference = firstLoss ?? loss
+            firstLoss = reference
+            // A finite but exploding loss (lr 10) would otherwise train on to a useless SAE.
+            if loss > Trainer.divergenceFactor * max(reference, 1e-12) {
+                throw diverged(
+                    step: state.step, lastGood: lastGood,
+                    what: "the loss grew to \(String(format: "%.4g", loss)), more than \(Int(Trainer.divergenceFactor))× its \(String(format: "%.4g", reference)) at step \(startStep)")
+            }
             if let clip = settings.gradientClip { clipGradients(&gradients, maxNorm: clip) }
             let lr = settings.learningRate(step: state.step, total: total)
             state.adam.update(&state.parameters, gradients, lr: lr)
@@ -143,6 +152,10 @@ public struct Trainer {
         guard state.parameters.allFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf") }
         let seconds = Date().timeIntervalSince(started)
         let validation = evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation)
+        guard validation.fve.isFinite, validation.fve >= Trainer.heldOutFVEFloor else {
+            throw diverged(step: state.step, lastGood: lastGood,
+                           what: "held-out FVE at the end is \(String(format: "%.4g", validation.fve)), below the floor of \(Trainer.heldOutFVEFloor)")
+        }
         let trainingTokens = total * batchSize
         return Result(
             parameters: SAECheckpoint.foldScale(state.parameters, scale: state.scale), scale: state.scale,
@@ -156,6 +169,12 @@ public struct Trainer {
         SAEEvaluator.evaluate(SAECheckpoint.foldScale(p, scale: scale), activation: activation, dataset: dataset, rows: rows,
                               batchSize: settings.batchSize)
     }
+
+    /// A training loss this many times its first value means divergence.
+    static let divergenceFactor = 100.0
+    /// Held-out FVE below this at the end is divergence, not a poor SAE: errors ten times the
+    /// variance. A merely poor SAE (FVE below 0) is kept and flagged by eval's health checks.
+    static let heldOutFVEFloor = -10.0
 
     private func diverged(step: Int, lastGood: Int, what: String) -> SAEPipeError {
         SAEPipeError.runtime(

@@ -4,7 +4,7 @@ import SAEPipeCore
 /// beside its settings. README's config reference is generated from it (`saepipe config-reference`).
 public enum ExperimentSchema {
     public static let core: [ConfigField] = [
-        ConfigField("run_name", .string, doc: "name of the run directory under paths.outputs; defaults to the config file's name"),
+        ConfigField("run_name", .fileName, doc: "name of the run directory under paths.outputs; defaults to the config file's name"),
         ConfigField.seed,
         ConfigField(
             "paths",

@@ -71,7 +71,7 @@ public struct SweepArguments: Sendable {
 extension SweepDefinition {
     public static let configFields: [ConfigField] = [
         ConfigField("sweep", .section(ConfigSection([
-            ConfigField("name", .string, doc: "the sweep's directory under paths.outputs/sweeps/; defaults to the config file's name"),
+            ConfigField("name", .fileName, doc: "the sweep's directory under paths.outputs/sweeps/; defaults to the config file's name"),
             ConfigField("grid", .dictionary(.list(.any)), default: .map([:]),
                         doc: "`key.path: [v1, v2, …]` — every combination of the listed values is a variant; `a..b` spans integers, `model.layer: all` every layer"),
             ConfigField("random", .section(ConfigSection([
@@ -134,8 +134,8 @@ extension SweepDefinition {
         let outputs = project.paths.outputs
         let stem = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
         let name = arguments.name ?? section.name ?? stem
-        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
-            throw SAEPipeError.input("sweep name `\(name)` is not a plain directory name", key: "sweep.name",
+        if let problem = ConfigSchema.fileNameProblem(name) {
+            throw SAEPipeError.input("sweep name `\(name)` cannot name a directory: \(problem)", key: "sweep.name",
                                      hint: "use letters, digits, '-' and '_'")
         }
         let directory = "\(outputs)/sweeps/\(name)"

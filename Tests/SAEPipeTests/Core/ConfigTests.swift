@@ -30,6 +30,21 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config[path: "run_name"], .string("my-experiment"))
     }
 
+    func testRunNameMustBeOneSafePathComponent() throws {
+        for (name, problem) in [("../../escape", "`/` would put it"), ("/etc/x", "`/` would put it"), ("..", "`.` and `..`"),
+                                (".hidden", "hidden"), ("", "empty"), ("a b", "` ` is not allowed")] {
+            let error = try loadError("seed: 1\nrun_name: \"\(name)\"\n")
+            XCTAssertEqual(error.location?.line, 2, name)
+            XCTAssertEqual(error.location?.column, 11, name)
+            XCTAssertTrue(error.message.contains(problem), "\(name): \(error.message)")
+        }
+        XCTAssertEqual(try loader.load(path: try {
+            let directory = try temporaryDirectory(self)
+            try write("run_name: lr=3e-4,width-2\n", to: "\(directory)/c.yaml")
+            return "\(directory)/c.yaml"
+        }())[path: "run_name"], .string("lr=3e-4,width-2"))
+    }
+
     func testUnknownKeyNamesLineColumnAndSuggestion() throws {
         let error = try loadError("train:\n  steps: 3\n  l1_coefficent: 4\n")
         XCTAssertEqual(error.location?.line, 3)

@@ -177,6 +177,47 @@ final class StageGraphTests: XCTestCase {
         XCTAssertFalse(after.contains { $0.hasPrefix(".tmp-") }, "stale temporary dirs are cleaned: \(after)")
     }
 
+    func testConcurrentCachedRunsOfOneConfigAllSucceed() throws {
+        let (directory, config) = try makeProject()
+        _ = try run(config)
+        for round in 0..<8 {
+            let helpers = (0..<16).map { _ -> Process in
+                let helper = Process()
+                helper.executableURL = builtProductsDirectory().appendingPathComponent("EngineTestHelper")
+                helper.arguments = [config]
+                helper.standardOutput = FileHandle.nullDevice
+                helper.standardError = Pipe()
+                return helper
+            }
+            for helper in helpers { try helper.run() }
+            for helper in helpers {
+                helper.waitUntilExit()
+                let stderr = (helper.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile()
+                XCTAssertEqual(helper.terminationStatus, 0, "round \(round): \(String(decoding: stderr, as: UTF8.self))")
+            }
+        }
+        let outputs = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/outputs")
+        XCTAssertEqual(outputs.filter { !$0.hasPrefix(".lock-") }, ["exp"], "no temporaries left: \(outputs)")
+    }
+
+    func testLeftoversOfDeadProcessesAreRemovedByTheNextRun() throws {
+        let (directory, config) = try makeProject()
+        _ = try run(config)
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = finished.processIdentifier
+        let outputs = "\(directory)/outputs", cache = "\(directory)/artifacts/cache/train"
+        let leftovers = ["\(outputs)/.tmp-exp-\(dead)-0badf00d", "\(outputs)/.old-exp-\(dead)-0badf00d",
+                         "\(cache)/.tmp-.resume-abc-\(dead)-12345678", "\(outputs)/.results.json.tmp-\(dead)-abcdef12"]
+        let kept = ["\(outputs)/.tmp-exp-1-0badf00d", "\(outputs)/notes.tmp-\(dead)", "\(outputs)/.tmp-exp-\(getpid())-0badf00d"]
+        for path in leftovers + kept { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        _ = try run(config)
+        for path in leftovers { XCTAssertFalse(FileManager.default.fileExists(atPath: path), path) }
+        for path in kept { XCTAssertTrue(FileManager.default.fileExists(atPath: path), path) }
+    }
+
     func testTwoProcessesNeverWriteTheSameEntry() throws {
         let (directory, config) = try makeProject("train:\n  sleep_ms: 1500\n")
         let helper = Process()

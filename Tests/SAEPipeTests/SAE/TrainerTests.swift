@@ -101,6 +101,22 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    func testAnExplodingButFiniteLossStopsTrainingAtItsStep() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        var s = settings()
+        s.lr = 10
+        s.lrWarmupSteps = 0
+        s.checkpointEvery = 5
+        let checkpoint = "\(directory)/exploding"
+        XCTAssertThrowsError(try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: checkpoint)).train()) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("training diverged at step"), text)
+            XCTAssertTrue(text.contains("the loss grew to") || text.contains("loss is"), text)
+            XCTAssertTrue(text.contains("last good checkpoint"), text)
+        }
+    }
+
     func testSAELensCheckpointRoundTripsAndFoldsTheScale() throws {
         let directory = try temporaryDirectory(self)
         let data = try dataset(directory)
