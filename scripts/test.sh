@@ -16,4 +16,9 @@ if [ -n "$summary" ]; then
   failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
   echo "tests: $((total - failed)) passed, $failed failed"
 fi
+# A bounded coverage-guided fuzzing run of every parser of untrusted bytes (see scripts/fuzz.sh).
+fuzz_seconds=${SAEPIPE_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  scripts/fuzz.sh "$fuzz_seconds" || status=1
+fi
 exit "$status"

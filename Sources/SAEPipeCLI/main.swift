@@ -4,12 +4,17 @@ import SAEPipe
 import SAEPipeCore
 
 Console.shared.bootstrapLogging()
+Interruption.shared.install()
 do {
     var command = try SAEPipeCommand.parseAsRoot(CLIArguments.normalize(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch let error as SAEPipeError {
     Console.shared.error("saepipe: " + error.description)
     exit(error.exitCode)
+} catch let error as NSError where [NSCocoaErrorDomain, NSPOSIXErrorDomain].contains(error.domain) {
+    let converted = SAEPipeError.fromSystem(error)
+    Console.shared.error("saepipe: " + converted.description)
+    exit(converted.exitCode)
 } catch {
     let code = SAEPipeCommand.exitCode(for: error)
     let message = SAEPipeCommand.fullMessage(for: error)

@@ -5,8 +5,11 @@ public enum FileSystem {
     /// Writes to a temporary sibling, flushes it, then renames it over `path`.
     public static func writeAtomically(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(
-            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw SAEPipeError.fromSystem(error, operation: "create the directory for", path: path)
+        }
         let temporary = url.deletingLastPathComponent()
             // Unique per call: threads of one process (a sweep's concurrent variants) may write the same file.
             .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
@@ -16,7 +19,7 @@ public enum FileSystem {
             try rename(from: temporary.path, to: path)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw SAEPipeError.runtime("cannot write \(path): \(error)", file: path)
+            throw SAEPipeError.fromSystem(error, operation: "write", path: path)
         }
     }
 
@@ -24,7 +27,10 @@ public enum FileSystem {
     /// reader never sees a half-built or mixed directory; on failure the temporary one is removed.
     /// Leftovers of processes that died mid-build (`.tmp-NAME-PID-…`, `.old-NAME-PID-…`) go first.
     @discardableResult
-    public static func replaceDirectory<Result>(at path: String, build: (_ temporary: String) throws -> Result) throws -> Result {
+    /// `alreadyLocked`: the caller holds a lock for `path` (cache entries), so the swap needs no other.
+    public static func replaceDirectory<Result>(
+        at path: String, alreadyLocked: Bool = false, build: (_ temporary: String) throws -> Result
+    ) throws -> Result {
         let parent = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         try createDirectory(parent)
@@ -35,8 +41,8 @@ public enum FileSystem {
         do {
             let result = try build(temporary)
             // Two processes swapping the same directory must not interleave their renames.
-            let lock = try FileLock(path: "\(parent)/.lock-\(name)")
-            defer { lock.release() }
+            let lock = alreadyLocked ? nil : try FileLock(path: "\(parent)/.lock-\(name)")
+            defer { lock?.release() }
             let old = "\(parent)/.old-\(name)-\(token)"
             let replacing = exists(path)
             if replacing { try rename(from: path, to: old) }

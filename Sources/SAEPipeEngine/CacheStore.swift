@@ -53,7 +53,8 @@ public struct CacheStore: Sendable {
     /// Runs `build` in a private directory that becomes the entry for `key` once it returns the
     /// entry's manifest (outputs hashed here); the entry is never seen partly written.
     public func write(kind: String, key: String, build: (_ directory: String) throws -> EntryManifest) throws {
-        try FileSystem.replaceDirectory(at: entryDirectory(kind: kind, key: key)) { temporary in
+        // The engine holds the entry's lock (`lock(kind:key:)`) while it writes.
+        try FileSystem.replaceDirectory(at: entryDirectory(kind: kind, key: key), alreadyLocked: true) { temporary in
             var manifest = try build(temporary)
             manifest.outputs = try FileSystem.listFiles(in: temporary).map { relative in
                 let path = "\(temporary)/\(relative)"

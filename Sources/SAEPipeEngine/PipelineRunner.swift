@@ -118,7 +118,7 @@ public final class PipelineRunner: @unchecked Sendable {
                     let thread = Thread { [self] in
                         let outcome: Result<RunReport.StageOutcome, Error> = Result {
                             try self.executeStage(plan, plans: byId, forced: forced.contains(plan.stage.id))
-                        }
+                        }.mapError { SAEPipeError.fromSystem($0) as Error }
                         condition.lock()
                         schedule.running -= 1
                         switch outcome {

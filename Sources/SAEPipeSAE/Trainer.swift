@@ -85,6 +85,9 @@ public struct Trainer {
         var windowStart = (Date(), state.step)
         var lastGood = state.step
         var firstLoss: Double?
+        Interruption.shared.beginTraining()
+        var trainingEnded = false
+        defer { if !trainingEnded { Interruption.shared.endTraining() } }
 
         while state.step < total {
             let indices = state.order.next(batchSize, from: dataset.training, cache: &orderCache)
@@ -147,6 +150,10 @@ public struct Trainer {
                 lastGood = state.step
             }
             if state.step == stopAfterStep { throw Interrupted() }
+            if Interruption.shared.requested != nil {
+                trainingEnded = true
+                Interruption.shared.trainerStopped(try stopForSignal(state, total: total))
+            }
         }
         progress.finish()
         guard state.parameters.allFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf") }
@@ -175,6 +182,15 @@ public struct Trainer {
     /// Held-out FVE below this at the end is divergence, not a poor SAE: errors ten times the
     /// variance. A merely poor SAE (FVE below 0) is kept and flagged by eval's health checks.
     static let heldOutFVEFloor = -10.0
+
+    /// Writes the checkpoint at the current step (when there is a checkpoint directory) and
+    /// says where training stopped.
+    private func stopForSignal(_ state: TrainingState, total: Int) throws -> String {
+        let at = "\(label) stopped at step \(state.step) of \(total)"
+        guard let directory = checkpointDirectory, state.parameters.allFinite else { return at + " (no checkpoint kept)" }
+        try state.write(to: directory)
+        return at + "; checkpoint written to \(directory)"
+    }
 
     private func diverged(step: Int, lastGood: Int, what: String) -> SAEPipeError {
         SAEPipeError.runtime(

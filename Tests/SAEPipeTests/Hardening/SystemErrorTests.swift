@@ -1,0 +1,33 @@
+import Foundation
+import SAEPipeCore
+import XCTest
+
+/// Errors from the file system read as saepipe errors: operation, path and reason in words.
+final class SystemErrorTests: XCTestCase {
+    func testFoundationFileErrorsNameOperationPathAndReason() {
+        let cases: [(CocoaError.Code, String)] = [
+            (.fileWriteOutOfSpace, "cannot write /data/acts.mmap: No space left on device (ENOSPC)"),
+            (.fileWriteVolumeReadOnly, "cannot write /data/acts.mmap: Read-only file system (EROFS)"),
+            (.fileWriteNoPermission, "cannot write /data/acts.mmap: Permission denied (EACCES)"),
+            (.fileReadNoPermission, "cannot read /data/acts.mmap: Permission denied (EACCES)"),
+        ]
+        for (code, expected) in cases {
+            let error = SAEPipeError.fromSystem(CocoaError(code, userInfo: [NSFilePathErrorKey: "/data/acts.mmap"]))
+            XCTAssertEqual(error.message, expected)
+            XCTAssertEqual(error.exitCode, 1)
+            XCTAssertEqual(error.file, "/data/acts.mmap")
+            XCTAssertFalse(error.description.contains("NSCocoaErrorDomain"), error.description)
+        }
+        XCTAssertTrue(SAEPipeError.fromSystem(CocoaError(.fileWriteOutOfSpace)).hint?.contains("free disk space") == true)
+    }
+
+    func testARealFailedWriteIsDescribed() throws {
+        let directory = try temporaryDirectory(self)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: "\(directory)/file"))
+        XCTAssertThrowsError(try FileSystem.writeAtomically("y", to: "\(directory)/file/inside.json")) { error in
+            let described = "\(error)"
+            XCTAssertTrue(described.contains("cannot") && described.contains("\(directory)/file"), described)
+            XCTAssertFalse(described.contains("Error Domain"), described)
+        }
+    }
+}
