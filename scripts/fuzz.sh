@@ -19,6 +19,9 @@ binary="$root/Fuzz/.build/release/saepipe-fuzz"
 build() {
     mkdir -p Fuzz/.package-link
     ln -sfn ../.. Fuzz/.package-link/saepipe
+    # The dependency is reached through a symlink, so SwiftPM misses added source files
+    # unless it plans the build afresh.
+    rm -f Fuzz/.build/release.yaml
     # lld: gold fails on the sanitizer's debug info; the Swift backtracer would race libFuzzer's handler.
     (cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address \
         -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld 2>&1 | grep -Ev 'warning|^\[' || true)

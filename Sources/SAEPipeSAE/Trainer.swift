@@ -83,7 +83,8 @@ public struct Trainer {
         let started = Date()
         let startStep = state.step
         var windowStart = (Date(), state.step)
-        var lastGood = state.step
+        // The step of the newest checkpoint on disk (the one resumed from, if any).
+        var lastGood: Int? = state.step > 0 ? state.step : nil
         var firstLoss: Double?
         Interruption.shared.beginTraining()
         var trainingEnded = false
@@ -192,10 +193,12 @@ public struct Trainer {
         return at + "; checkpoint written to \(directory)"
     }
 
-    private func diverged(step: Int, lastGood: Int, what: String) -> SAEPipeError {
-        SAEPipeError.runtime(
-            "training diverged at step \(step): \(what)"
-                + (checkpointDirectory.map { "; the last good checkpoint (step \(lastGood)) is kept in \($0)" } ?? ""),
+    private func diverged(step: Int, lastGood: Int?, what: String) -> SAEPipeError {
+        let kept = checkpointDirectory.flatMap { directory in
+            lastGood.map { "; the last good checkpoint (step \($0)) is kept in \(directory)" }
+        } ?? "; no checkpoint was written before it"
+        return SAEPipeError.runtime(
+            "training diverged at step \(step): \(what)" + kept,
             hint: "lower train.lr or train.l1_coefficient, or tighten train.grad_clip")
     }
 

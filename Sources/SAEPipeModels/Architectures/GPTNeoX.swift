@@ -70,7 +70,7 @@ public struct GPTNeoXConfiguration: Decodable, Sendable {
         try checks.positive(layerNormEps, "layer_norm_eps", below: 1)
         try checks.positive(rotaryEmbBase, "rotary_emb_base")
         guard rotaryPct >= 0, rotaryPct <= 1 else {
-            throw SAEPipeError.input("rotary_pct is \(rotaryPct); it must lie in 0…1", key: "rotary_pct")
+            throw SAEPipeError.input("`rotary_pct` is \(rotaryPct); it must lie in 0…1", key: "rotary_pct")
         }
         guard hiddenSize % numAttentionHeads == 0 else {
             throw SAEPipeError.input("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)",

@@ -15,14 +15,15 @@ struct ConfigChecks {
 
     func count(_ value: Int, _ key: String, upTo limit: Int) throws {
         guard value > 0, value <= limit else {
-            throw SAEPipeError.input("\(key) is \(value); a \(architecture) config needs 1…\(limit)", key: key,
+            throw SAEPipeError.input("`\(key)` is \(value); a \(architecture) config needs 1…\(limit)", key: key,
                                      hint: "the config.json is corrupt or not this architecture's")
         }
     }
 
     func positive(_ value: Double, _ key: String, below limit: Double = .greatestFiniteMagnitude) throws {
         guard value.isFinite, value > 0, value < limit else {
-            throw SAEPipeError.input("\(key) is \(value); it must be a positive number below \(limit)", key: key,
+            let bound = limit.isFinite && limit < .greatestFiniteMagnitude ? " below \(limit)" : ""
+            throw SAEPipeError.input("`\(key)` is \(value); it must be a positive finite number\(bound)", key: key,
                                      hint: "the config.json is corrupt")
         }
     }
