@@ -41,8 +41,8 @@ public struct SafetensorsFile: Sendable {
                 continue
             }
             guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
-                let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                let shape = (entry["shape"] as? [Any])?.compactMap({ $0 as? Int }),
+                let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ $0 as? Int }),
                 offsets.count == 2, shape.count == (entry["shape"] as? [Any])?.count
             else { throw invalid("entry \(name) lacks dtype, shape or data_offsets") }
             guard let type = SafetensorsFile.dtype(dtypeName) else {

@@ -61,12 +61,8 @@ public struct GPTNeoXConfiguration: Decodable, Sendable {
                                      hint: "saepipe implements the exact erf GELU (`gelu`) that Pythia uses")
         }
         let checks = ConfigChecks(architecture: "GPT-NeoX")
-        try checks.count(hiddenSize, "hidden_size", upTo: ConfigChecks.maximumWidth)
-        try checks.count(intermediateSize, "intermediate_size", upTo: ConfigChecks.maximumWidth * 8)
-        try checks.count(numHiddenLayers, "num_hidden_layers", upTo: ConfigChecks.maximumLayers)
-        try checks.count(numAttentionHeads, "num_attention_heads", upTo: ConfigChecks.maximumHeads)
-        try checks.count(vocabSize, "vocab_size", upTo: ConfigChecks.maximumVocabulary)
-        try checks.count(maxPositionEmbeddings, "max_position_embeddings", upTo: ConfigChecks.maximumPositions)
+        try checks.sizes(hidden: hiddenSize, intermediate: intermediateSize, layers: numHiddenLayers, heads: numAttentionHeads,
+                         vocabulary: vocabSize, positions: maxPositionEmbeddings)
         try checks.positive(layerNormEps, "layer_norm_eps", below: 1)
         try checks.positive(rotaryEmbBase, "rotary_emb_base")
         guard rotaryPct >= 0, rotaryPct <= 1 else {

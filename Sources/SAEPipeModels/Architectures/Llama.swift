@@ -85,14 +85,10 @@ public struct LlamaConfiguration: Decodable, Sendable {
 
     func validate() throws {
         let checks = ConfigChecks(architecture: "Llama")
-        try checks.count(hiddenSize, "hidden_size", upTo: ConfigChecks.maximumWidth)
-        try checks.count(intermediateSize, "intermediate_size", upTo: ConfigChecks.maximumWidth * 8)
-        try checks.count(numHiddenLayers, "num_hidden_layers", upTo: ConfigChecks.maximumLayers)
-        try checks.count(numAttentionHeads, "num_attention_heads", upTo: ConfigChecks.maximumHeads)
+        try checks.sizes(hidden: hiddenSize, intermediate: intermediateSize, layers: numHiddenLayers, heads: numAttentionHeads,
+                         vocabulary: vocabSize, positions: maxPositionEmbeddings)
         try checks.count(numKeyValueHeads, "num_key_value_heads", upTo: ConfigChecks.maximumHeads)
         try checks.count(headDim, "head_dim", upTo: ConfigChecks.maximumWidth)
-        try checks.count(vocabSize, "vocab_size", upTo: ConfigChecks.maximumVocabulary)
-        try checks.count(maxPositionEmbeddings, "max_position_embeddings", upTo: ConfigChecks.maximumPositions)
         try checks.positive(rmsNormEps, "rms_norm_eps", below: 1)
         try checks.positive(ropeTheta, "rope_theta")
         guard hiddenAct == "silu" else {

@@ -13,6 +13,16 @@ struct ConfigChecks {
     static let maximumVocabulary = 1 << 22
     static let maximumPositions = 1 << 24
 
+    /// The sizes every decoder config has, under transformers' key names.
+    func sizes(hidden: Int, intermediate: Int, layers: Int, heads: Int, vocabulary: Int, positions: Int) throws {
+        try count(hidden, "hidden_size", upTo: ConfigChecks.maximumWidth)
+        try count(intermediate, "intermediate_size", upTo: ConfigChecks.maximumWidth * 8)
+        try count(layers, "num_hidden_layers", upTo: ConfigChecks.maximumLayers)
+        try count(heads, "num_attention_heads", upTo: ConfigChecks.maximumHeads)
+        try count(vocabulary, "vocab_size", upTo: ConfigChecks.maximumVocabulary)
+        try count(positions, "max_position_embeddings", upTo: ConfigChecks.maximumPositions)
+    }
+
     func count(_ value: Int, _ key: String, upTo limit: Int) throws {
         guard value > 0, value <= limit else {
             throw SAEPipeError.input("`\(key)` is \(value); a \(architecture) config needs 1…\(limit)", key: key,

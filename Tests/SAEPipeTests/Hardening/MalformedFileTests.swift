@@ -45,6 +45,23 @@ final class MalformedFileTests: XCTestCase {
         assertRefused("gguf", gguf(tensorDims: [4], offset: 0, kv: nested, kvCount: 1), mentioning: "nest")
     }
 
+    // MARK: safetensors
+
+    func safetensors(_ header: String, data: Int) -> [UInt8] {
+        le(UInt64(header.utf8.count)) + Array(header.utf8) + [UInt8](repeating: 0, count: data)
+    }
+
+    func testSafetensorsShapesAndOffsetsMustBeExactIntegers() {
+        XCTAssertNil(parse("safetensors", safetensors(#"{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#, data: 8)))
+        assertRefused("safetensors", safetensors(#"{"t": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 8]}}"#, data: 8),
+                      mentioning: "lacks dtype, shape or data_offsets")
+        assertRefused("safetensors", safetensors(#"{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 1e300]}}"#, data: 8),
+                      mentioning: "lacks dtype, shape or data_offsets")
+        assertRefused("safetensors", safetensors(#"{"t": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 8]}}"#, data: 8),
+                      mentioning: "overflows")
+        assertRefused("safetensors", le(UInt64(1) << 63) + [1, 2, 3], mentioning: "header length")
+    }
+
     // MARK: Parquet / Thrift
 
     func parquet(footer: [UInt8]) -> [UInt8] {
