@@ -49,6 +49,7 @@ seed() {
 }
 
 export SWIFT_BACKTRACE=enable=no
+export LSAN_OPTIONS="suppressions=$root/Fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 summary=""
 for target in "${targets[@]}"; do

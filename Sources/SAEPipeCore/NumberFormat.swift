@@ -8,3 +8,11 @@ public enum NumberFormat {
         return String(format: "%.\(digits)f", value)
     }
 }
+
+/// Token text made visible on one line: newline as ↵ and carriage return as ␍ (a raw CR in
+/// Markdown or HTML would break the line or vanish).
+public enum VisibleText {
+    public static func oneLine(_ text: String) -> String {
+        text.replacingOccurrences(of: "\r", with: "␍").replacingOccurrences(of: "\n", with: "↵")
+    }
+}

@@ -95,7 +95,8 @@ enum ReportWriter {
         for feature in features.features {
             text += "- SAE \(feature.sae) feature \(feature.index) — \(feature.label) (" + featureFacts(feature, run: run) + ")"
             if let example = feature.examples.first {
-                text += ": `" + example.tokens.map { $0.isMax ? "«\($0.text)»" : $0.text }.joined().replacingOccurrences(of: "\n", with: "↵").replacingOccurrences(of: "`", with: "'") + "`"
+                text += ": `" + VisibleText.oneLine(example.tokens.map { $0.isMax ? "«\($0.text)»" : $0.text }.joined())
+                    .replacingOccurrences(of: "`", with: "'") + "`"
             }
             text += "\n"
         }
@@ -168,7 +169,7 @@ enum ReportWriter {
                 body += "<div class=\"context\"><span class=\"act\">\(number(example.activation, 2))</span>"
                 for token in example.tokens {
                     let alpha = min(max(token.activation / peak, 0), 1)
-                    let text = escape(token.text).replacingOccurrences(of: "\n", with: "↵")
+                    let text = VisibleText.oneLine(escape(token.text))
                     body += "<span class=\"tok\(token.isMax ? " max" : "")\" title=\"\(number(token.activation, 3))\" style=\"background: rgba(230,159,0,\(number(alpha, 2)))\">\(text)</span>"
                 }
                 body += "</div>\n"

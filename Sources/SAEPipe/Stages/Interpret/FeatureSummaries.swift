@@ -128,7 +128,8 @@ struct FeatureSummaries {
     }
 
     func quoted(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "\"" + text.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+            .replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     /// The features the Markdown lists (and whose ablation effect is measured): the most frequent
@@ -207,7 +208,7 @@ struct FeatureSummaries {
     }
 
     private func section(_ i: Int, on data: Side, stats: FeatureStatistics, source: ContextSource) -> String {
-        let show = { (text: String) in text.replacingOccurrences(of: "\n", with: "↵").replacingOccurrences(of: "|", with: "\\|") }
+        let show = { (text: String) in VisibleText.oneLine(text).replacingOccurrences(of: "|", with: "\\|") }
         var text = "### Feature \(i) — \(label(i, on: data))\n\n"
         text += String(format: "frequency %.4f, mean %.4f, max %.3f; ", stats.frequencies[i], stats.means[i], stats.maxima[i])
         text += effectText(i)
