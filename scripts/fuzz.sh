@@ -23,9 +23,14 @@ build() {
     # unless it plans the build afresh.
     rm -f Fuzz/.build/release.yaml
     # lld: gold fails on the sanitizer's debug info; the Swift backtracer would race libFuzzer's handler.
-    (cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address \
-        -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld 2>&1 | grep -Ev 'warning|^\[' || true)
-    [[ -x "$binary" ]] || { echo "fuzz build failed" >&2; exit 2; }
+    local log=Fuzz/.build-log.txt
+    echo "building the fuzz targets (log: $log)…"
+    if ! (cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address \
+        -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld) >"$log" 2>&1; then
+        grep -E 'error' "$log" | head -20 >&2
+        echo "fuzz build failed; see $log" >&2
+        exit 2
+    fi
 }
 
 if [[ "${1:-}" == "--list" ]]; then build; "$binary" 2>&1 | tail -n +2; exit 0; fi
