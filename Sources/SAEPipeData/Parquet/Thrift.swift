@@ -127,12 +127,10 @@ struct ThriftReader {
     }
 
     /// A list or map element: booleans there take a whole byte (1 true; 2 or 0 false), so
-    /// every element consumes input and a count cannot spin without reading.
+    /// every element consumes input (every other type reads at least one byte) and a count
+    /// cannot spin without reading.
     mutating func element(type: UInt8) throws -> ThriftValue {
         if type == 1 || type == 2 { return .bool(try byte() == 1) }
-        let start = position
-        let item = try value(type: type)
-        guard position > start else { throw invalid("an empty element of type \(type) in a collection") }
-        return item
+        return try value(type: type)
     }
 }
