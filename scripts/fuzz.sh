@@ -4,6 +4,9 @@
 #   scripts/fuzz.sh SECONDS [TARGET...]   run each target (default: all) for SECONDS
 #   scripts/fuzz.sh --list                list the targets
 #   FUZZ_MAX_RUNS=N scripts/fuzz.sh …     also stop a target after N executions
+#   FUZZ_SEED=N scripts/fuzz.sh …         fix libFuzzer's seed: a fresh corpus then explores the
+#                                         same inputs in the same order (CI uses seed 1, so a
+#                                         CI finding reproduces locally with the same seed)
 #
 # Builds Fuzz/ (a separate package: every module is compiled with -sanitize=fuzzer), seeds a
 # working corpus per target in Fuzz/.corpus/TARGET from Fuzz/seeds and the test fixtures, and
@@ -54,6 +57,8 @@ seed() {
 }
 
 export SWIFT_BACKTRACE=enable=no
+# Swift seeds its hashing per process; fixed hashing keeps a seeded run's coverage feedback repeatable.
+export SWIFT_DETERMINISTIC_HASHING=1
 export LSAN_OPTIONS="suppressions=$root/Fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 summary=""
@@ -65,7 +70,7 @@ for target in "${targets[@]}"; do
     log="Fuzz/.findings/$target.log"
     set +e
     "$binary" "$target" "$corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-        ${FUZZ_MAX_RUNS:+-runs=$FUZZ_MAX_RUNS} -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1
+        ${FUZZ_MAX_RUNS:+-runs=$FUZZ_MAX_RUNS} ${FUZZ_SEED:+-seed=$FUZZ_SEED} -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1
     code=$?
     set -e
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")

@@ -16,9 +16,10 @@ if [ -n "$summary" ]; then
   failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
   echo "tests: $((total - failed)) passed, $failed failed"
 fi
-# A bounded coverage-guided fuzzing run of every parser of untrusted bytes (see scripts/fuzz.sh).
+# A bounded coverage-guided fuzzing run of every parser of untrusted bytes (see scripts/fuzz.sh),
+# seeded so that what CI explores is what a local run with the same seed explores.
 fuzz_seconds=${SAEPIPE_FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then
-  scripts/fuzz.sh "$fuzz_seconds" || status=1
+  FUZZ_SEED=${FUZZ_SEED:-1} scripts/fuzz.sh "$fuzz_seconds" || status=1
 fi
 exit "$status"

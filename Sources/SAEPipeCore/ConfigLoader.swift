@@ -7,14 +7,44 @@ public struct ResolvedConfig: Sendable {
     public var sourceFile: String
     /// Every file that contributed, the named one last.
     public var sourceFiles: [String]
+    /// Where each key's value was written (`model.layer` → file:line:col), for errors found
+    /// after decoding; keys left at their defaults have none.
+    public var locations: [String: SourceLocation]
 
-    public init(value: ConfigValue, sourceFile: String, sourceFiles: [String]) {
+    public init(value: ConfigValue, sourceFile: String, sourceFiles: [String], locations: [String: SourceLocation] = [:]) {
         self.value = value
         self.sourceFile = sourceFile
         self.sourceFiles = sourceFiles
+        self.locations = locations
     }
 
     public subscript(path path: String) -> ConfigValue { value[path: path] }
+
+    /// Where `keyPath` was written, or failing that its nearest written parent (a default
+    /// inside a written section is reported at the section), or nil.
+    public func location(of keyPath: String) -> SourceLocation? {
+        var path = keyPath
+        while !path.isEmpty {
+            if let location = locations[path] { return location }
+            guard let dot = path.lastIndex(of: ".") else { break }
+            path = String(path[..<dot])
+        }
+        return nil
+    }
+
+    /// `error` (and the errors it carries) placed at their keys' locations when they have none.
+    public func placing(_ error: SAEPipeError) -> SAEPipeError {
+        func place(_ error: SAEPipeError) -> SAEPipeError {
+            var placed = error
+            if placed.location == nil, let key = placed.keyPath, let location = location(of: key) {
+                placed.location = location
+                // The file the problem concerns stays visible when the location takes its place.
+                if let file = placed.file, !placed.message.contains(file) { placed.message += " (\(file))" }
+            }
+            return placed
+        }
+        return SAEPipeError.combining(error.all.map(place))
+    }
 }
 
 /// Reads a YAML or JSON config, follows `extends`, applies `--set` overrides, and
@@ -42,7 +72,7 @@ public struct ConfigLoader: Sendable {
 
     /// Decodes a node tree from `loadNode` against the schema.
     public func resolve(_ node: YAMLNode, path: String, files: [String]) throws -> ResolvedConfig {
-        var value = try schema.decode(node)
+        var (value, locations) = try schema.decodeWithLocations(node)
         // A run is named after its config file unless the config says otherwise.
         if schema.root.field("run_name") != nil, value["run_name"].isNull {
             let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
@@ -53,7 +83,7 @@ public struct ConfigLoader: Sendable {
             }
             value = value.setting(.string(stem), at: ["run_name"])
         }
-        return ResolvedConfig(value: value, sourceFile: path, sourceFiles: files)
+        return ResolvedConfig(value: value, sourceFile: path, sourceFiles: files, locations: locations)
     }
 
     /// Parses `key.path=value`; the value is read as YAML so it is typed like file values.

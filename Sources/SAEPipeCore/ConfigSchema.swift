@@ -73,7 +73,31 @@ public struct ConfigSchema: Sendable {
     public init(_ root: ConfigSection) { self.root = root }
 
     public func decode(_ node: YAMLNode) throws -> ConfigValue {
-        try decode(node, as: .section(root), path: "")
+        try decodeWithLocations(node).value
+    }
+
+    /// Decodes the whole tree, reporting every problem together (in file order, up to a
+    /// limit) rather than the first one, and records where each key's value was written.
+    public func decodeWithLocations(_ node: YAMLNode) throws -> (value: ConfigValue, locations: [String: SourceLocation]) {
+        let context = DecodeContext()
+        let value = try decode(node, as: .section(root), path: "", context)
+        if !context.errors.isEmpty { throw SAEPipeError.combining(context.errors) }
+        return (value, context.locations)
+    }
+
+    /// What one decode pass collects: problems found so far and where values stand.
+    final class DecodeContext {
+        var errors: [SAEPipeError] = []
+        var locations: [String: SourceLocation] = [:]
+
+        /// Runs one key's decoding; its error is recorded and the key decodes to null, so
+        /// the keys after it are still checked.
+        func attempt(_ body: () throws -> ConfigValue) throws -> ConfigValue {
+            do { return try body() } catch let error as SAEPipeError {
+                errors.append(error)
+                return .null
+            }
+        }
     }
 
     /// The default of every key, as the resolved config would show it.
@@ -121,7 +145,8 @@ public struct ConfigSchema: Sendable {
 
     // MARK: - Decoding
 
-    private func decode(_ node: YAMLNode, as type: ConfigType, path: String) throws -> ConfigValue {
+    private func decode(_ node: YAMLNode, as type: ConfigType, path: String, _ context: DecodeContext) throws -> ConfigValue {
+        if !path.isEmpty { context.locations[path] = node.location }
         switch type {
         case .section(let section):
             guard case .mapping(let pairs, _) = node else {
@@ -130,20 +155,23 @@ public struct ConfigSchema: Sendable {
             var given: [String: YAMLNode] = [:]
             for pair in pairs {
                 guard let key = pair.key.scalarText else {
-                    throw SAEPipeError.input("keys must be plain names", at: pair.key.location, key: path)
+                    context.errors.append(SAEPipeError.input("keys must be plain names", at: pair.key.location, key: path))
+                    continue
                 }
                 guard section.field(key) != nil else {
-                    throw unknownKey(key, in: section, path: path, at: pair.key.location)
+                    context.errors.append(unknownKey(key, in: section, path: path, at: pair.key.location))
+                    continue
                 }
                 given[key] = pair.value
             }
             var entries: OrderedDictionary<String, ConfigValue> = [:]
             for field in section.fields {
                 let childPath = join(path, field.name)
-                if let child = given[field.name] {
-                    entries[field.name] = try decodeField(child, field, path: childPath)
-                } else {
-                    entries[field.name] = try decodeMissing(field.type, path: childPath, field: field, near: node)
+                entries[field.name] = try context.attempt {
+                    if let child = given[field.name] {
+                        return try decodeField(child, field, path: childPath, context)
+                    }
+                    return try decodeMissing(field.type, path: childPath, field: field, near: node)
                 }
             }
             return .map(entries)
@@ -154,10 +182,11 @@ public struct ConfigSchema: Sendable {
             var entries: OrderedDictionary<String, ConfigValue> = [:]
             for pair in pairs {
                 guard let key = pair.key.scalarText, !key.isEmpty, !key.contains(".") else {
-                    throw SAEPipeError.input(
-                        "entry names must be non-empty and contain no '.'", at: pair.key.location, key: path)
+                    context.errors.append(SAEPipeError.input(
+                        "entry names must be non-empty and contain no '.'", at: pair.key.location, key: path))
+                    continue
                 }
-                entries[key] = try decode(pair.value, as: .section(section), path: join(path, key))
+                entries[key] = try context.attempt { try decode(pair.value, as: .section(section), path: join(path, key), context) }
             }
             return .map(entries)
         case .dictionary(let element):
@@ -167,9 +196,10 @@ public struct ConfigSchema: Sendable {
             var entries: OrderedDictionary<String, ConfigValue> = [:]
             for pair in pairs {
                 guard let key = pair.key.scalarText, !key.isEmpty else {
-                    throw SAEPipeError.input("keys must be plain names", at: pair.key.location, key: path)
+                    context.errors.append(SAEPipeError.input("keys must be plain names", at: pair.key.location, key: path))
+                    continue
                 }
-                entries[key] = try decode(pair.value, as: element, path: join(path, key))
+                entries[key] = try context.attempt { try decode(pair.value, as: element, path: join(path, key), context) }
             }
             return .map(entries)
         case .any:
@@ -177,18 +207,19 @@ public struct ConfigSchema: Sendable {
         case .list(let element):
             guard case .sequence(let items, _) = node else {
                 // A single scalar where a list is expected is taken as a one-item list.
-                if case .scalar = node, !isNull(node) { return .list([try decode(node, as: element, path: path)]) }
+                if case .scalar = node, !isNull(node) { return .list([try decode(node, as: element, path: path, context)]) }
                 throw typeError(node, expected: type, path: path)
             }
             return .list(try items.enumerated().map { index, item in
-                try decode(item, as: element, path: "\(path)[\(index)]")
+                try context.attempt { try decode(item, as: element, path: "\(path)[\(index)]", context) }
             })
         default:
             return try decodeScalar(node, as: type, path: path)
         }
     }
 
-    private func decodeField(_ node: YAMLNode, _ field: ConfigField, path: String) throws -> ConfigValue {
+    private func decodeField(_ node: YAMLNode, _ field: ConfigField, path: String, _ context: DecodeContext) throws -> ConfigValue {
+        context.locations[path] = node.location
         if isNull(node) {
             if field.required {
                 throw SAEPipeError.input("`\(path)` is required and cannot be null", at: node.location, key: path)
@@ -198,7 +229,7 @@ public struct ConfigSchema: Sendable {
             default: return field.defaultValue  // an explicit null asks for the default
             }
         }
-        return try decode(node, as: field.type, path: path)
+        return try decode(node, as: field.type, path: path, context)
     }
 
     private func decodeMissing(_ type: ConfigType, path: String, field: ConfigField?, near: YAMLNode? = nil) throws
@@ -257,7 +288,8 @@ public struct ConfigSchema: Sendable {
             }
         case .choice(let options):
             if options.contains(text) { return .string(text) }
-            let suggestion = ConfigSchema.closest(to: text, in: options).map { " — did you mean `\($0)`?" } ?? ""
+            let suggestions = ConfigSchema.suggestions(for: text, in: options)
+            let suggestion = suggestions.isEmpty ? "" : " — did you mean \(ConfigSchema.alternatives(suggestions))?"
             throw SAEPipeError.input(
                 "`\(text)` is not a valid value for `\(path)`\(suggestion)", at: location, key: path,
                 hint: "use \(type.name)")
@@ -265,7 +297,9 @@ public struct ConfigSchema: Sendable {
             break
         }
         let got = quoted ? "the quoted string \"\(text)\"" : "`\(text)`"
-        let hint = quoted && !text.isEmpty ? "remove the quotes" : "use \(type.name)"
+        // Only suggest dropping the quotes when the text without them is a valid value.
+        let unquotedWorks = quoted && (try? decodeScalar(.scalar(text, quoted: false, location), as: type, path: path)) != nil
+        let hint = unquotedWorks ? "remove the quotes" : "use \(type.name)"
         throw SAEPipeError.input("expected \(type.name) for `\(path)`, got \(got)", at: location, key: path, hint: hint)
     }
 
@@ -316,11 +350,11 @@ public struct ConfigSchema: Sendable {
         -> SAEPipeError
     {
         let names = section.fields.map(\.name)
-        let place = path.isEmpty ? "at the top level" : "in \(path)"
-        var message = "unknown key `\(key)` \(place)"
-        var hint: String? = "valid keys: " + names.joined(separator: ", ")
-        if let suggestion = ConfigSchema.closest(to: key, in: names) {
-            message += " — did you mean `\(suggestion)`?"
+        var message = "unknown key `\(join(path, key))`"
+        var hint: String? = "valid keys" + (path.isEmpty ? "" : " in \(path)") + ": " + names.joined(separator: ", ")
+        let suggestions = ConfigSchema.suggestions(for: key, in: names)
+        if !suggestions.isEmpty {
+            message += " — did you mean \(ConfigSchema.alternatives(suggestions))?"
             hint = nil
         }
         return SAEPipeError.input(message, at: location, key: join(path, key), hint: hint)
@@ -338,13 +372,33 @@ public struct ConfigSchema: Sendable {
 
     /// The candidate nearest by edit distance, when it is near enough to be a typo.
     public static func closest(to word: String, in candidates: [String]) -> String? {
-        // A truncated name (`l1_coeff`) is a typo too, when only one key starts with it.
-        let extensions = candidates.filter { $0.lowercased().hasPrefix(word.lowercased()) }
-        if word.count >= 3, extensions.count == 1 { return extensions[0] }
-        let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
+        suggestions(for: word, in: candidates).first
+    }
+
+    /// What `word` was probably meant to be, best first (at most three): the keys it is the
+    /// start of (`l1` → `l1_coefficient`, `l1_warmup_fraction`), else the one key it is a part
+    /// of, else the nearest by edit distance when near enough to be a typo.
+    public static func suggestions(for word: String, in candidates: [String]) -> [String] {
+        let lowered = word.lowercased()
+        guard !lowered.isEmpty else { return [] }
+        // A truncated name is a better guess than a short name one edit away (`l1` → `lr`).
+        let extensions = candidates.filter { $0.lowercased().hasPrefix(lowered) && $0.lowercased() != lowered }
+        if (1...3).contains(extensions.count) { return extensions.sorted { ($0.count, $0) < ($1.count, $1) } }
+        if lowered.count >= 3 {
+            let containing = candidates.filter { $0.lowercased().contains(lowered) || ($0.count >= 3 && lowered.contains($0.lowercased())) }
+            if containing.count == 1 { return containing }
+        }
+        let scored = candidates.map { ($0, editDistance(lowered, $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return [] }
         let allowed = max(2, word.count / 3)
-        return best.1 <= allowed ? best.0 : nil
+        return best.1 <= allowed ? [best.0] : []
+    }
+
+    /// "`a`", "`a` or `b`", "`a`, `b` or `c`".
+    public static func alternatives(_ names: [String]) -> String {
+        let quoted = names.map { "`\($0)`" }
+        guard quoted.count > 1 else { return quoted.first ?? "" }
+        return quoted.dropLast().joined(separator: ", ") + " or " + quoted.last!
     }
 
     static func editDistance(_ a: String, _ b: String) -> Int {

@@ -115,6 +115,12 @@ public final class Progress: @unchecked Sendable {
     private var done = 0
     private var lastDraw = Date.distantPast
     private var finished = false
+    /// Live figures shown after the rate (e.g. loss and L0 while training).
+    private var detail: String?
+    /// Work done before this process started (a resumed run): not part of the rate.
+    private var skipped = 0
+    /// (time, items) samples the ETA's recent rate is measured over.
+    private var samples: [(time: Date, done: Int)] = []
 
     public init(_ label: String, total: Int?, unit: String = "it", console: Console = .shared,
                 plainInterval: TimeInterval = 10) {
@@ -127,15 +133,38 @@ public final class Progress: @unchecked Sendable {
 
     public var completed: Int { lock.lock(); defer { lock.unlock() }; return done }
 
-    public func advance(by count: Int = 1) {
+    /// Counts `count` items as done before this process (a resumed run): the bar starts there
+    /// and the rate and ETA only count what this process does.
+    public func skip(_ count: Int) {
         lock.lock()
         done += count
+        skipped += count
+        lock.unlock()
+    }
+
+    public func advance(by count: Int = 1, detail newDetail: String? = nil) {
+        lock.lock()
+        done += count
+        if let newDetail { detail = newDetail }
         let now = Date()
+        if samples.isEmpty { samples.append((start, skipped)) }
+        if now.timeIntervalSince(samples.last!.time) >= 1 { samples.append((now, done)) }
         let due = now.timeIntervalSince(lastDraw) >= (console.isTerminal ? 0.1 : plainInterval)
         if due { lastDraw = now }
         let snapshot = done
         lock.unlock()
         if due { draw(snapshot, final: false) }
+    }
+
+    /// Items per second over the recent past (the last third of the time so far, at least 10 s):
+    /// start-up and early slow steps stop counting, so the ETA follows the current pace.
+    static func recentRate(_ samples: [(time: Date, done: Int)], now: Date, done: Int) -> Double {
+        guard let first = samples.first else { return 0 }
+        let elapsed = now.timeIntervalSince(first.time)
+        let window = max(10, elapsed / 3)
+        let base = samples.last { now.timeIntervalSince($0.time) >= window } ?? first
+        let seconds = now.timeIntervalSince(base.time)
+        return seconds > 0 ? Double(done - base.done) / seconds : 0
     }
 
     public func finish() {
@@ -155,8 +184,12 @@ public final class Progress: @unchecked Sendable {
     }
 
     private func draw(_ count: Int, final: Bool) {
-        let elapsed = Date().timeIntervalSince(start)
-        let rate = elapsed > 0 ? Double(count) / elapsed : 0
+        let now = Date()
+        let elapsed = now.timeIntervalSince(start)
+        lock.lock()
+        let (recent, detail, skipped) = (Progress.recentRate(samples, now: now, done: count), self.detail, self.skipped)
+        lock.unlock()
+        let rate = elapsed > 0 ? Double(count - skipped) / elapsed : 0
         var text = "\(label) "
         if let total, total > 0 {
             let fraction = min(1, Double(count) / Double(total))
@@ -166,15 +199,16 @@ public final class Progress: @unchecked Sendable {
                 text += "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "] "
             }
             text += String(format: "%3.0f%% %@/%@ %@", fraction * 100, Progress.compact(count), Progress.compact(total), unit)
-            text += String(format: " %@ %@/s", Progress.compact(Int(rate)), unit)
-            if !final, rate > 0 {
-                text += " ETA " + Progress.duration(Double(total - count) / rate)
-            } else {
+            text += String(format: " %@ %@/s", Progress.compact(Int(final ? rate : recent)), unit)
+            if !final, recent > 0 {
+                text += " ETA " + Progress.duration(Double(total - count) / recent)
+            } else if final {
                 text += " in " + Progress.duration(elapsed)
             }
         } else {
             text += "\(Progress.compact(count)) \(unit) \(Progress.compact(Int(rate))) \(unit)/s"
         }
+        if let detail { text += " · " + detail }
         if console.isTerminal { console.redraw(text) } else { console.line(text) }
     }
 

@@ -146,6 +146,18 @@ public enum FileSystem {
         }
     }
 
+    /// For a path that does not exist: the entry of its directory with the nearest name
+    /// (a typo, a missing or extra `s`), as the user would write it; nil when none is near.
+    public static func closestEntry(to path: String, where keep: (String) -> Bool = { _ in true }) -> String? {
+        let url = URL(fileURLWithPath: path)
+        let directory = (path as NSString).deletingLastPathComponent
+        let listed = directory.isEmpty ? "." : directory
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: listed) else { return nil }
+        let candidates = entries.filter { !$0.hasPrefix(".") && keep(directory.isEmpty ? $0 : "\(directory)/\($0)") }
+        guard let name = ConfigSchema.closest(to: url.lastPathComponent, in: candidates) else { return nil }
+        return directory.isEmpty ? name : "\(directory)/\(name)"
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue

@@ -126,8 +126,14 @@ public final class PipelineRunner: @unchecked Sendable {
                             schedule.results[plan.stage.id] = result
                             schedule.finished.insert(plan.stage.id)
                         case .failure(let error):
-                            if schedule.failure == nil { schedule.failure = error }
-                            Logger(label: plan.stage.id.rawValue).error("failed: \(error)")
+                            // The first failure is what the run throws (and the command prints);
+                            // saying it here too would print it twice.
+                            if schedule.failure == nil {
+                                schedule.failure = error
+                                Logger(label: plan.stage.id.rawValue).error("failed")
+                            } else {
+                                Logger(label: plan.stage.id.rawValue).error("failed: \(error)")
+                            }
                         }
                         condition.signal()
                         condition.unlock()
@@ -159,7 +165,7 @@ public final class PipelineRunner: @unchecked Sendable {
             stageLogger.info("cached (finished by another run while waiting)")
             return RunReport.StageOutcome(id: stage.id, status: .cached, seconds: 0)
         }
-        stageLogger.info("running (\(plan.reasons.joined(separator: "; ")))")
+        stageLogger.info("running: \(plan.reasons.joined(separator: "; "))")
         let started = Date()
         try cache.write(kind: stage.kind, key: plan.key) { temporary in
             let context = StageContext(

@@ -129,7 +129,7 @@ public struct Planner: Sendable {
         } else {
             before = nil
         }
-        guard let before else { return ["never run (\(problem))"] }
+        guard let before else { return [problem == "no cache entry" ? "first run: nothing cached yet" : "first run (\(problem))"] }
         if before.key == plan.key { return [problem] }
         var reasons: [String] = []
         if before.version != stage.version {

@@ -17,7 +17,7 @@ public struct HubRepo: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `ORG/NAME` or `ORG/NAME@REV`; nil when the text is not shaped like a repo id.
     public init?(parsing text: String, kind: Kind = .model) {
-        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+        let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let name = parts[0]
         let pieces = name.split(separator: "/", omittingEmptySubsequences: false)
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_."))

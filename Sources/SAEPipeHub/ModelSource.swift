@@ -47,6 +47,19 @@ public enum ModelSource {
         return (last as NSString).deletingLastPathComponent
     }
 
+    /// The local directory a Hub id already resolves to without the network, or nil (not a
+    /// Hub id, or not downloaded yet).
+    public static func cachedSnapshot(_ spec: String, artifacts: String) -> String? {
+        guard let repo = HubRepo(parsing: spec) else { return nil }
+        return completeSnapshot(repo, cache: HubCache.fromEnvironment(artifacts: artifacts))
+    }
+
+    /// Whether `spec` reads as a Hub id (`ORG/NAME[@REV]`) rather than a local path.
+    public static func looksLikeHubID(_ spec: String) -> Bool {
+        guard !spec.hasPrefix("/"), !spec.hasPrefix("."), !spec.hasPrefix("~"), !spec.hasSuffix(".gguf") else { return false }
+        return HubRepo(parsing: spec) != nil
+    }
+
     /// The cached snapshot of a revision when it already holds config and weights (no network).
     static func completeSnapshot(_ repo: HubRepo, cache: HubCache) -> String? {
         guard let config = cache.cachedFile(repo, "config.json") else { return nil }

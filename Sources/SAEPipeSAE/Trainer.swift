@@ -67,6 +67,13 @@ public struct Trainer {
             scale: settings.normalizeActivations ? dataset.normalizationScale() : 1, metrics: [])
     }
 
+    /// The training line's live figures: loss and L0 on recent batches, the last held-out FVE.
+    static func liveDetail(loss: Double, l0: Double, heldOutFVE: Double?) -> String {
+        var text = String(format: "loss %.4g · L0 %.1f", loss, l0)
+        if let heldOutFVE { text += String(format: " · held-out FVE %.3f", heldOutFVE) }
+        return text
+    }
+
     /// Trains to the configured number of steps (or `stopAfterStep`), resuming from the
     /// checkpoint directory when it holds a state, and evaluates on the held-out rows.
     public func train(stopAfterStep: Int? = nil) throws -> Result {
@@ -79,7 +86,9 @@ public struct Trainer {
         var batch = [Float](repeating: 0, count: batchSize * d)
         var orderCache: (epoch: Int, order: [Int])?
         let progress = Progress(label, total: total * batchSize, unit: "tok", console: console)
-        progress.advance(by: state.step * batchSize)
+        progress.skip(state.step * batchSize)
+        // Smoothed training-batch figures and the latest held-out FVE, for the live line.
+        var smoothedLoss: Double?, smoothedL0: Double?, lastHeldOutFVE: Double?
         let started = Date()
         let startStep = state.step
         var windowStart = (Date(), state.step)
@@ -122,12 +131,14 @@ public struct Trainer {
             if settings.resampleEvery > 0, state.step % settings.resampleEvery == 0, state.step < total {
                 resampleDead(&state, workspace: workspace)
             }
-            progress.advance(by: rows)
-
             // Held-out points on a schedule and at the end, so curves show generalization beside the training batches.
             let validates = settings.validateEvery > 0 && state.step % settings.validateEvery == 0 || state.step == total
             let heldOut = validates
                 ? evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation) : nil
+            smoothedLoss = smoothedLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
+            smoothedL0 = smoothedL0.map { 0.95 * $0 + 0.05 * stats.l0 } ?? stats.l0
+            if let heldOut { lastHeldOutFVE = heldOut.fve }
+            progress.advance(by: rows, detail: Trainer.liveDetail(loss: smoothedLoss!, l0: smoothedL0!, heldOutFVE: lastHeldOutFVE))
             if let v = heldOut, state.step < total {
                 log(String(format: "step %d: held-out fve %.4f, l0 %.1f, mse %.4g", state.step, v.fve, v.l0, v.mse))
             }

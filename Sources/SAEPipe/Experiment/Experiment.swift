@@ -28,9 +28,14 @@ public struct Experiment: Sendable {
 
     /// Wires an already resolved config to its stages (sweep variants are built this way).
     public static func make(config: ResolvedConfig, stages: (ResolvedConfig) throws -> [StageSpec]) throws -> Experiment {
-        let settings = try ProjectSettings.read(config.value)
-        let paths = ProjectPaths(artifacts: settings.paths.artifacts, outputs: settings.paths.outputs)
-        return Experiment(config: config, graph: try StageGraph(try stages(config)), paths: paths, settings: settings)
+        do {
+            let settings = try ProjectSettings.read(config.value)
+            let paths = ProjectPaths(artifacts: settings.paths.artifacts, outputs: settings.paths.outputs)
+            return Experiment(config: config, graph: try StageGraph(try stages(config)), paths: paths, settings: settings)
+        } catch let error as SAEPipeError {
+            // Errors that name a key point at the line that wrote it.
+            throw config.placing(error)
+        }
     }
 
     public func runner() -> PipelineRunner {

@@ -6,17 +6,26 @@ public enum PipelineStages {
     public static let configFields: [ConfigField] = CollectStage.configFields + TrainStage.configFields + InterpretStage.configFields
         + EvalStage.configFields + VizStage.configFields
 
-    /// collect and train per dataset, interpret per SAE, then eval and viz.
+    /// collect and train per dataset, interpret per SAE, then eval and viz. Every problem the
+    /// stages' settings and `Preflight` find is reported at once.
     public static func stages(for config: ResolvedConfig) throws -> [StageSpec] {
         let artifacts = try ProjectSettings.read(config.value).paths.artifacts
+        let sides = Side.present(in: config.value)
+        var problems = Preflight.problems(in: config)
         var stages: [StageSpec] = []
-        for side in Side.allCases {
-            stages.append(try CollectStage.stage(side: side, config: config, artifacts: artifacts))
-            stages.append(try TrainStage.stage(side: side, config: config, artifacts: artifacts))
+        func add(_ build: () throws -> StageSpec) {
+            do { stages.append(try build()) } catch let error as SAEPipeError { problems += error.all } catch {
+                problems.append(SAEPipeError.fromSystem(error))
+            }
         }
-        for side in Side.allCases { stages.append(try InterpretStage.stage(side: side, config: config, artifacts: artifacts)) }
-        stages.append(try EvalStage.stage(config: config, artifacts: artifacts))
-        stages.append(try VizStage.stage(config: config))
+        for side in sides {
+            add { try CollectStage.stage(side: side, config: config, artifacts: artifacts) }
+            add { try TrainStage.stage(side: side, config: config, artifacts: artifacts) }
+        }
+        for side in sides { add { try InterpretStage.stage(side: side, config: config, artifacts: artifacts) } }
+        add { try EvalStage.stage(config: config, artifacts: artifacts) }
+        add { try VizStage.stage(config: config) }
+        if !problems.isEmpty { throw SAEPipeError.combining(problems) }
         return stages
     }
 }

@@ -90,3 +90,20 @@ public struct DatasetLabels: Sendable, Equatable {
 
     init(labels: [Side: String]) { self.labels = labels }
 }
+
+extension Side {
+    /// The datasets a config compares: A always; B when `datasets.B` names a path or Hub id.
+    /// Without B the run is a one-dataset run: one collect/train/interpret branch, no transfer.
+    public static func present(in config: ConfigValue) -> [Side] {
+        let b = config[path: "datasets.B"]
+        return b["path"].isNull && b["hub"].isNull ? [.A] : [.A, .B]
+    }
+
+    /// The same, read through a stage's reader so the stage's config slice (and cache key)
+    /// records whether B is there.
+    public static func present(_ reader: ConfigReader) throws -> [Side] {
+        let path = try reader.decode(String?.self, at: "datasets.B.path")
+        let hub = try reader.decode(String?.self, at: "datasets.B.hub")
+        return path == nil && hub == nil ? [.A] : [.A, .B]
+    }
+}

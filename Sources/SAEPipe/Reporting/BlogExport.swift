@@ -101,7 +101,8 @@ struct FeatureBrowser {
         var label: String
         var frequency: Double
         /// log2(mean on A / mean on B), the effect size behind the class.
-        var log2Ratio: Double
+        /// Nil in a one-dataset run.
+        var log2Ratio: Double?
         var examples: [Example]
         var ablation: FeatureSummaryFile.Ablation?
     }
@@ -130,8 +131,9 @@ struct FeatureBrowser {
             // This SAE's most selective features for its own dataset, and its most frequent ones.
             // Features with a measured effect: the Markdown's listed ones.
             let measured = firing.filter { $0.ablation != nil }
-            let own = measured.sorted { side == .A ? $0.selectivityLog2Ratio > $1.selectivityLog2Ratio : $0.selectivityLog2Ratio < $1.selectivityLog2Ratio }
-                .prefix(perGroup)
+            // One dataset: no selectivity, so the most frequent measured features fill the group.
+            let towardHome = { (f: FeatureSummaryFile.Feature) in (side == .A ? 1 : -1) * (f.selectivityLog2Ratio ?? f.frequency) }
+            let own = measured.sorted { towardHome($0) > towardHome($1) }.prefix(perGroup)
             let frequent = measured.sorted { $0.frequency > $1.frequency }.filter { candidate in !own.contains { $0.feature == candidate.feature } }
                 .prefix(perGroup / 2)
             for feature in own + frequent {

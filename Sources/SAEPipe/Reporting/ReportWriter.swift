@@ -38,13 +38,19 @@ enum ReportWriter {
         let source = { (side: Side) -> String in
             run.text("datasets.\(side).path") ?? (run.text("datasets.\(side).hub").map { "Hub dataset \($0)" } ?? "?")
         }
-        let rows = Side.allCases.map { side in run.results.datasetRows[side].map { "\($0) (\(side))" } ?? "?" }.joined(separator: " and ")
+        let rows = run.results.sides.count == 2
+            ? Side.allCases.map { side in run.results.datasetRows[side].map { "\($0) (\(side))" } ?? "?" }.joined(separator: " and ")
+            : run.results.datasetRows[.A].map(String.init) ?? "?"
         let findings = Finding.all(run.results)
         let writer = FindingWriter(labels: run.labels)
         let counted = Side.allCases.compactMap { side -> String? in
             guard let c = run.results.eval[SAEPair(side, side)]?.counts else { return nil }
             return "\(c.windows) held-out windows (\(c.tokens) predicted tokens) and \(c.rows) held-out rows of \(run.label(side))"
         }.joined(separator: ", and ")
+        guard run.results.sides.count == 2 else {
+            return oneDatasetSections(run, model: model, hook: hook, source: source(.A), rows: rows, counted: counted,
+                                      findings: findings, writer: writer)
+        }
         return Sections(
             title: "Do sparse-autoencoder features transfer from \(a) to \(b)? (\((model as NSString).lastPathComponent), \(hook))",
             question: "Sparse autoencoders (SAEs) decompose a language model's activations into sparse, hopefully interpretable features. "
@@ -56,14 +62,7 @@ enum ReportWriter {
                 "Data: A = \(a) (\(source(.A))), B = \(b) (\(source(.B))); \(rows) activation rows from windows of \(run.text("collect.seq_len") ?? "?") tokens; special-token positions excluded: \(run.text("collect.exclude_special") ?? "?").",
                 "SAE: \(run.text("sae.activation") ?? "?") activation, \(run.text("sae.expansion") ?? "?")× expansion, sparsity form `\(run.text("sae.sparsity") ?? "?")`, λ = \(run.text("train.l1_coefficient") ?? "?"), \(run.text("train.tokens") ?? "?") training tokens in batches of \(run.text("train.batch_size") ?? "?"), Adam at learning rate \(run.text("train.lr") ?? "?"), inputs scaled to E‖x‖ = √d.",
             ],
-            evaluation: "Each SAE is evaluated on held-out data of both datasets — \(counted) — never seen in training. Reconstruction: "
-                + "FVE = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖², MSE, cosine similarity of x and x̂, L2 ratio ‖x̂‖/‖x‖, relative reconstruction bias "
-                + "E‖x̂‖² / E[x·x̂] (below 1: shrinkage); sparsity: L0 (active features per token) and dead features; the model: next-token "
-                + "loss with the hooked activation left alone, replaced by the SAE's reconstruction, or zeroed, CE recovered = "
-                + "(CE_zero − CE_SAE) / (CE_zero − CE_clean), and the KL divergence of the next-token distribution from the clean one "
-                + "(KL score = 1 − KL_SAE / KL_zero). A ratio is reported only when zeroing the hook has a clearly measurable effect. "
-                + "Every number is followed by ± the half-width of its 95% bootstrap interval (\(run.results.bootstrap.resamples) resamples of held-out windows); "
-                + "a difference is called a rise, a drop or a difference only when its interval excludes zero.",
+            evaluation: "Each SAE is evaluated on held-out data of both datasets — \(counted) — never seen in training. " + metricDefinitions(run),
             results: findings.filter(\.isKeyResult).map(writer.sentence),
             failureModes: findings.filter { !$0.isKeyResult }.map(writer.sentence),
             limitations: [
@@ -71,6 +70,43 @@ enum ReportWriter {
                 "Labels describe what each feature's top contexts share and its class compares mean activations across the datasets; they are not validated explanations. Direct logit attribution is left out: from a hook this far from the output it is not evidence of what a feature does.",
                 "Next steps: sweep λ and width (L0–FVE frontier), train on the union of A and B, and repeat across layers.",
             ])
+    }
+
+    /// A one-dataset run's write-up: one SAE, no transfer or selectivity to speak of.
+    static func oneDatasetSections(_ run: BlogExport.Run, model: String, hook: String, source: String, rows: String, counted: String,
+                                   findings: [Finding], writer: FindingWriter) -> Sections {
+        let a = run.label(.A)
+        return Sections(
+            title: "What does a sparse autoencoder learn on \(a)? (\((model as NSString).lastPathComponent), \(hook))",
+            question: "Sparse autoencoders (SAEs) decompose a language model's activations into sparse, hopefully interpretable features. "
+                + "We train one SAE on the model's activations over \(a) and ask how well it reconstructs activations it never saw, "
+                + "how few features it needs per token, how much of the model's next-token loss survives when its reconstruction "
+                + "replaces the activation, and what its features respond to.",
+            method: [
+                "Model: \(model); activations at \(hook) (stream `\(run.text("model.stream") ?? "?")`).",
+                "Data: \(a) (\(source)); \(rows) activation rows from windows of \(run.text("collect.seq_len") ?? "?") tokens; special-token positions excluded: \(run.text("collect.exclude_special") ?? "?").",
+                "SAE: \(run.text("sae.activation") ?? "?") activation, \(run.text("sae.expansion") ?? "?")× expansion, sparsity form `\(run.text("sae.sparsity") ?? "?")`, λ = \(run.text("train.l1_coefficient") ?? "?"), \(run.text("train.tokens") ?? "?") training tokens in batches of \(run.text("train.batch_size") ?? "?"), Adam at learning rate \(run.text("train.lr") ?? "?"), inputs scaled to E‖x‖ = √d.",
+            ],
+            evaluation: "The SAE is evaluated on held-out data — \(counted) — never seen in training. " + metricDefinitions(run),
+            results: findings.filter(\.isKeyResult).map(writer.sentence),
+            failureModes: findings.filter { !$0.isKeyResult }.map(writer.sentence),
+            limitations: [
+                "One model, one layer, one stream and one dataset of \(rows) activation rows, so rare features are under-sampled.",
+                "Labels describe what each feature's top contexts share; they are not validated explanations. Direct logit attribution is left out: from a hook this far from the output it is not evidence of what a feature does.",
+                "Next steps: add a second dataset (`datasets.B`) to compare the dictionary across domains, sweep λ and width (L0–FVE frontier), and repeat across layers.",
+            ])
+    }
+
+    /// The metrics' definitions, shared by both kinds of write-up.
+    static func metricDefinitions(_ run: BlogExport.Run) -> String {
+        "Reconstruction: "
+            + "FVE = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖², MSE, cosine similarity of x and x̂, L2 ratio ‖x̂‖/‖x‖, relative reconstruction bias "
+            + "E‖x̂‖² / E[x·x̂] (below 1: shrinkage); sparsity: L0 (active features per token) and dead features; the model: next-token "
+            + "loss with the hooked activation left alone, replaced by the SAE's reconstruction, or zeroed, CE recovered = "
+            + "(CE_zero − CE_SAE) / (CE_zero − CE_clean), and the KL divergence of the next-token distribution from the clean one "
+            + "(KL score = 1 − KL_SAE / KL_zero). A ratio is reported only when zeroing the hook has a clearly measurable effect. "
+            + "Every number is followed by ± the half-width of its 95% bootstrap interval (\(run.results.bootstrap.resamples) resamples of held-out windows); "
+            + "a difference is called a rise, a drop or a difference only when its interval excludes zero."
     }
 
     static func markdown(_ run: BlogExport.Run, features: FeatureBrowser) -> String {
@@ -107,6 +143,7 @@ enum ReportWriter {
 
     /// How many features of each SAE are selective for either dataset or shared.
     static func classSentence(_ run: BlogExport.Run, features: FeatureBrowser) -> String? {
+        guard run.results.sides.count == 2 else { return nil }
         let parts = Side.allCases.compactMap { side -> String? in
             guard let counts = features.classCounts[side] else { return nil }
             let total = counts.values.reduce(0, +)
@@ -120,19 +157,25 @@ enum ReportWriter {
 
     /// Frequency, the class's effect size and the measured ablation effect with its sign.
     static func featureFacts(_ feature: FeatureBrowser.Feature, run: BlogExport.Run) -> String {
-        var facts = "frequency \(number(feature.frequency, 4)), "
-        let effect = feature.log2Ratio
+        var facts = "frequency \(number(feature.frequency, 4))"
+        if let effect = feature.log2Ratio { facts += ", " + effectText(effect, run: run) }
+        if let ablation = feature.ablation {
+            let sign = ablation.meanLossChange >= 0 ? "+" : ""
+            facts += "; removing it from the spliced-in reconstruction changes the next-token loss at its top contexts by "
+                + "\(sign)\(number(ablation.meanLossChange, 4)) nats (mean of \(ablation.contexts))"
+        }
+        return facts
+    }
+
+    /// "3.1× more active on code" from log2(mean on A / mean on B).
+    static func effectText(_ effect: Double, run: BlogExport.Run) -> String {
+        var facts = ""
         if abs(effect) >= 20 {
             facts += "fires on \(run.label(effect > 0 ? .A : .B)) only"
         } else if pow(2, abs(effect)) < 1.1 {
             facts += "about equally active on both datasets"
         } else {
             facts += "\(number(pow(2, abs(effect)), 1))× more active on \(run.label(effect >= 0 ? .A : .B))"
-        }
-        if let ablation = feature.ablation {
-            let sign = ablation.meanLossChange >= 0 ? "+" : ""
-            facts += "; removing it from the spliced-in reconstruction changes the next-token loss at its top contexts by "
-                + "\(sign)\(number(ablation.meanLossChange, 4)) nats (mean of \(ablation.contexts))"
         }
         return facts
     }

@@ -23,8 +23,9 @@ public enum TextTable {
 }
 
 public enum StatusReport {
-    /// One row per stage: cached / will run / not selected, its key, and why it runs.
-    public static func render(_ plans: [StagePlan]) -> String {
+    /// One line per stage: cached / will run / not selected and its key, then why it runs,
+    /// one reason per line below it, wrapped to fit `width` columns.
+    public static func render(_ plans: [StagePlan], width: Int = 80) -> String {
         if plans.isEmpty { return "no stages are defined for this config\n" }
         let rows = plans.map { plan -> [String] in
             let action: String
@@ -33,9 +34,41 @@ public enum StatusReport {
             case .run: action = "will run"
             case .notSelected: action = plan.reasons.isEmpty ? "cached (not selected)" : "not selected"
             }
-            return [plan.stage.id.rawValue, action, String(plan.key.prefix(12)), plan.reasons.joined(separator: "; ")]
+            return [plan.stage.id.rawValue, action, String(plan.key.prefix(12))]
         }
-        return TextTable.render(header: ["stage", "status", "key", "why"], rows: rows)
+        let table = TextTable.render(header: ["stage", "status", "key"], rows: rows).split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = Array(table.prefix(2)).map(String.init)
+        for (index, plan) in plans.enumerated() {
+            lines.append(String(table[index + 2]))
+            for reason in plan.reasons { lines += wrap(reason, width: width, first: "  - ", rest: "    ") }
+        }
+        return lines.joined(separator: "\n").trimmingCharacters(in: .newlines) + "\n"
+    }
+
+    /// `text` broken at spaces into lines of at most `width` columns (a longer word is cut).
+    static func wrap(_ text: String, width: Int, first: String, rest: String) -> [String] {
+        var lines: [String] = []
+        var line = first
+        var lineHasWord = false
+        for word in text.split(separator: " ").map(String.init) {
+            var word = word
+            let limit = width - (lineHasWord ? line.count + 1 : line.count)
+            if word.count > limit, lineHasWord {
+                lines.append(line)
+                line = rest
+                lineHasWord = false
+            }
+            while word.count > width - line.count {
+                let room = width - line.count
+                lines.append(line + word.prefix(room))
+                word = String(word.dropFirst(room))
+                line = rest
+            }
+            line += (lineHasWord ? " " : "") + word
+            lineHasWord = true
+        }
+        lines.append(line)
+        return lines
     }
 
     /// The per-stage timing summary printed at the end of a run.

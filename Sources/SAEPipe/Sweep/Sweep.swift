@@ -170,8 +170,12 @@ extension SweepDefinition {
                 variantNode = loader.setting(.scalar(directory, quoted: true, here), at: ["paths", "outputs"], in: variantNode, keyLocation: here)
                 variantNode = loader.setting(.scalar(variantName, quoted: true, here), at: ["run_name"], in: variantNode, keyLocation: here)
                 let config = try loader.resolve(variantNode, path: configPath, files: files)
-                variants.append(SweepVariant(name: variantName, assignments: assignments,
-                                             experiment: try Experiment.make(config: config, stages: stages)))
+                let experiment: Experiment
+                do { experiment = try Experiment.make(config: config, stages: stages) } catch var error as SAEPipeError {
+                    error.message = "sweep variant `\(variantName)`: " + error.message
+                    throw error
+                }
+                variants.append(SweepVariant(name: variantName, assignments: assignments, experiment: experiment))
             }
         }
         let until = arguments.until ?? section.until

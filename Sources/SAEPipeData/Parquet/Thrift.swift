@@ -28,7 +28,8 @@ struct ThriftReader {
     var position: Int
     let source: String
     private var depth = 0
-    /// Parquet's metadata nests a handful of levels; the limit keeps a crafted file off the stack's end.
+    /// Parquet's metadata nests a handful of levels; the limit, counted over structs, lists and
+    /// maps alike, keeps a crafted file (a list of lists of lists…) off the stack's end.
     static let maximumDepth = 64
 
     init(_ bytes: UnsafeRawBufferPointer, at position: Int = 0, source: String) {
@@ -72,10 +73,17 @@ struct ThriftReader {
         return Int(raw)
     }
 
-    mutating func structure() throws -> ThriftValue {
+    /// Enters one level of nesting; callers pair it with `depth -= 1` in a `defer`.
+    private mutating func descend() throws {
+        guard depth < ThriftReader.maximumDepth else {
+            throw invalid("structures, lists and maps nest deeper than \(ThriftReader.maximumDepth)")
+        }
         depth += 1
+    }
+
+    mutating func structure() throws -> ThriftValue {
+        try descend()
         defer { depth -= 1 }
-        guard depth <= ThriftReader.maximumDepth else { throw invalid("structures nest deeper than \(ThriftReader.maximumDepth)") }
         var fields: [Int16: ThriftValue] = [:]
         var lastField: Int16 = 0
         while true {
@@ -105,6 +113,8 @@ struct ThriftReader {
             defer { position += length }
             return .binary(Array(bytes[position..<(position + length)]))
         case 9, 10:
+            try descend()
+            defer { depth -= 1 }
             let header = try byte()
             var length = Int(header >> 4)
             if length == 15 { length = try count("a list") }
@@ -115,6 +125,8 @@ struct ThriftReader {
             for _ in 0..<length { items.append(try element(type: elementType)) }
             return .list(items)
         case 11:
+            try descend()
+            defer { depth -= 1 }
             let length = try count("a map")
             guard length > 0 else { return .map([]) }
             let types = try byte()

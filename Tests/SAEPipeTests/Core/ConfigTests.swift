@@ -50,7 +50,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error.location?.line, 3)
         XCTAssertEqual(error.location?.column, 3)
         XCTAssertEqual(error.keyPath, "train.l1_coefficent")
-        XCTAssertTrue(error.message.contains("unknown key `l1_coefficent` in train — did you mean `l1_coefficient`?"), error.message)
+        XCTAssertTrue(error.message.contains("unknown key `train.l1_coefficent` — did you mean `l1_coefficient`?"), error.message)
         XCTAssertEqual(error.exitCode, 2)
     }
 

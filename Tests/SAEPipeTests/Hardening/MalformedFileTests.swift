@@ -75,6 +75,11 @@ final class MalformedFileTests: XCTestCase {
         assertRefused("parquet", parquet(footer: [0x19, 0xF5] + varint(1 << 62) + [0]), mentioning: "runs past the metadata")
         // Structs nested 10,000 deep.
         assertRefused("parquet", parquet(footer: [UInt8](repeating: 0x1C, count: 10_000)), mentioning: "nest deeper")
+        // Lists of lists 10,000 deep (each header: one element of type list), and maps of maps:
+        // the CI fuzz run found the first one overflowing the stack.
+        assertRefused("parquet", parquet(footer: [0x19] + [UInt8](repeating: 0x19, count: 10_000)), mentioning: "nest deeper")
+        assertRefused("parquet", parquet(footer: [0x1B] + Array([[UInt8]](repeating: [0x01, 0xBB], count: 10_000).joined())),
+                      mentioning: "nest deeper")
         // A map of bools: each element must consume input.
         assertRefused("parquet", parquet(footer: [0x1B] + varint(1 << 40) + [0x11]), mentioning: "runs past the metadata")
     }

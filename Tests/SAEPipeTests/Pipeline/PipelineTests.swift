@@ -137,6 +137,38 @@ final class PipelineTests: XCTestCase {
                        ["eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
     }
 
+    /// Without `datasets.B` the graph has one branch, and no file, table, figure or sentence
+    /// speaks of a second dataset or of transfer.
+    func testOneDatasetRunHasOneBranchAndNoCrossDomainParts() throws {
+        let (directory, config) = try makeTinyProject(self)
+        let settings = ["sae.expansion=2", "train.tokens=3000", "train.batch_size=100", "train.lr_warmup_steps=2", "eval.sequences=3",
+                        "datasets.B=null"]
+        XCTAssertEqual(try run(config, until: nil, overrides: settings).ran.sorted(), ["collect.A", "eval", "interpret.A", "train.A", "viz"])
+        let outputs = "\(directory)/outputs/tiny"
+        XCTAssertEqual(FileSystem.listFiles(in: "\(outputs)/features").sorted(), ["A_on_A.json", "A_on_A.md"])
+        let features = try FeatureSummaryFile.read("\(outputs)/features/A_on_A.json").features
+        XCTAssertTrue(features.allSatisfy { $0.selectivity == nil && ["active", "dead"].contains($0.featureClass) })
+        XCTAssertFalse(try String(contentsOfFile: "\(outputs)/features/A_on_A.md", encoding: .utf8).contains("selective"))
+        let results = try EvalResults.read("\(outputs)/results.json")
+        XCTAssertEqual(Array(results.eval.keys), [SAEPair(.A, .A)])
+        XCTAssertTrue(results.crossDomain.isEmpty)
+        let tables = FileSystem.listFiles(in: "\(outputs)/tables")
+        for absent in ["fve_matrix.csv", "ce_recovered_matrix.csv", "cross_domain.csv"] { XCTAssertFalse(tables.contains(absent), absent) }
+        XCTAssertFalse(try String(contentsOfFile: "\(outputs)/tables/eval.csv", encoding: .utf8).contains("n/a,n/a,n/a"))
+        let figures = FileSystem.listFiles(in: "\(outputs)/figures")
+        XCTAssertTrue(figures.contains("feature_density_A.png") && figures.contains("training_fve.png"), "\(figures)")
+        for absent in ["fve_matrix.png", "selectivity_A.png", "feature_density_B.png"] { XCTAssertFalse(figures.contains(absent), absent) }
+        let current = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(directory)
+        defer { FileManager.default.changeCurrentDirectoryPath(current) }
+        try BlogExport.export(run: outputs, to: "\(directory)/bundle", artifacts: "\(directory)/artifacts")
+        let report = try String(contentsOfFile: "\(directory)/bundle/report.md", encoding: .utf8)
+        for phrase in ["A->B", "A → B", "B → A", "transfer", "selective", "SAE B", "dataset B", "nan"] {
+            XCTAssertFalse(report.contains(phrase), "the one-dataset report mentions \(phrase):\n\(report)")
+        }
+        XCTAssertTrue(report.contains(String(format: "%.3f", results.eval[SAEPair(.A, .A)]!.fve)))
+    }
+
     /// Every number in the report's measured sections is a value of results.json (or of the run's
     /// config) as the report prints it: rounded, as a percentage, or as half an interval.
     func assertEveryNumberTraces(_ report: String, results: [String: Any], manifestConfig: [String: Any],

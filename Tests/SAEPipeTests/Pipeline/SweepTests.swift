@@ -142,16 +142,30 @@ final class SweepTests: XCTestCase {
     }
 
     func testAFailedVariantIsReportedAndTheOthersFinish() throws {
-        // tiny-neox has 2 layers: layer 5 fails when collect loads the model.
-        let (directory, config) = try project(sweep: "sweep: {name: layers, until: train, grid: {model.layer: [5, 0]}}")
+        // Prose with one invalid UTF-8 byte: the variant that refuses it fails when collect reads
+        // the text (not checkable before work); the one that replaces it finishes.
+        let (directory, config) = try project(sweep: "sweep: {name: utf8, until: train, grid: {datasets.A.invalid_utf8: [error, replace]}}")
+        var prose = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/prose.txt"))
+        prose.append(contentsOf: [0xFF] + Array(" and more prose.\n".utf8))
+        try prose.write(to: URL(fileURLWithPath: "\(directory)/prose.txt"))
         let outcomes = try SweepRunner(try SweepDefinition.load(configPath: config)).run()
         XCTAssertEqual(outcomes.map(\.status), [.failed, .finished])
-        XCTAssertTrue(outcomes[0].error?.contains("layer") == true, outcomes[0].error ?? "")
-        let table = try summary(directory, "layers")
-        XCTAssertEqual(table.rows.map { $0[0] }, ["layer=5", "layer=0"])
+        XCTAssertTrue(outcomes[0].error?.contains("UTF-8") == true, outcomes[0].error ?? "")
+        let table = try summary(directory, "utf8")
+        XCTAssertEqual(table.rows.map { $0[0] }, ["invalid_utf8=error", "invalid_utf8=replace"])
         XCTAssertEqual(table.rows.map { $0[1] }, ["failed", "complete (no eval)"])
-        let markdown = try String(contentsOfFile: "\(directory)/outputs/sweeps/layers/summary.md", encoding: .utf8)
-        XCTAssertTrue(markdown.contains("Failed variants:\n\n- `layer=5`:"), markdown)
+        let markdown = try String(contentsOfFile: "\(directory)/outputs/sweeps/utf8/summary.md", encoding: .utf8)
+        XCTAssertTrue(markdown.contains("Failed variants:\n\n- `invalid_utf8=error`:"), markdown)
+    }
+
+    func testAVariantThatCannotWorkIsRefusedBeforeAnyWork() throws {
+        // tiny-neox has 2 layers: layer 5 is caught when the sweep is planned, naming the variant and the grid value.
+        let (directory, config) = try project(sweep: "sweep: {name: layers, until: train, grid: {model.layer: [5, 0]}}")
+        XCTAssertThrowsError(try SweepDefinition.load(configPath: config)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("layer=5") && text.contains("config.yaml:") && text.contains("0…1"), text)
+        }
+        XCTAssertTrue(entries(directory, "collect").isEmpty, "nothing ran")
     }
 
     func testRandomSearchIsSeededAndTypedBySchema() throws {

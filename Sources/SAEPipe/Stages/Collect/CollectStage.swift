@@ -63,20 +63,20 @@ public enum CollectStage {
         let modelPath = try ModelSource.resolve(settings.model.name, artifacts: artifacts, hub: hub)
         let tokenizer = try Tokenizer.load(model: modelPath)
         let model = try LanguageModel.load(modelPath, scope: .through(hook))
-        context.logger.debug("\(label): model loaded through \(hook) (\(ProcessStats.describeMemory()))")
+        context.logger.debug("model loaded through \(hook) (\(ProcessStats.describeMemory()))")
         let options = settings.collect.windowOptions(seed: settings.seed)
-        context.logger.info("\(label): reading and tokenizing \(settings.dataset.path ?? settings.dataset.hub ?? "")")
+        context.logger.info("reading and tokenizing \(settings.dataset.path ?? settings.dataset.hub ?? "")")
         let windows = try TokenWindows.build(reader: DocumentReader(spec: settings.dataset, hub: hub), tokenizer: tokenizer, options: options)
-        context.logger.debug("\(label): \(windows.count) windows from \(windows.documentsRead) documents (\(ProcessStats.describeMemory()))")
+        context.logger.debug("\(windows.count) windows from \(windows.documentsRead) documents (\(ProcessStats.describeMemory()))")
         if windows.activationCount < options.tokenBudget {
-            context.logger.warning("\(label): the dataset gave \(windows.activationCount) of the \(options.tokenBudget) tokens asked for")
+            context.logger.warning("the dataset gave \(windows.activationCount) of the \(options.tokenBudget) tokens asked for")
         }
         let started = Date()
         let positions = try ActivationCollector.collect(
             model: model, windows: windows, hook: hook, dtype: settings.collect.dtype, batchSize: settings.collect.batchSize,
             into: context.outputDirectory, label: label)
         // Timing goes to the log and the cache manifest, never into meta.json: same config, same bytes.
-        context.logger.info("\(label): \(positions.count) activations, \(Int(Double(windows.tokens.count) / max(Date().timeIntervalSince(started), 1e-9))) tok/s, \(ProcessStats.describeMemory())")
+        context.logger.info("\(positions.count) activations, \(Int(Double(windows.tokens.count) / max(Date().timeIntervalSince(started), 1e-9))) tok/s, \(ProcessStats.describeMemory())")
         try ActivationStore.writeInt32(windows.tokens, to: context.output("tokens.mmap"))
         try ActivationStore.writeInt32(positions, to: context.output("positions.mmap"))
         let revision = modelPath.contains("/snapshots/") ? (modelPath as NSString).lastPathComponent : nil

@@ -3,8 +3,11 @@ import SAEPipeModels
 
 /// The `model` section: the language model and the activation the SAEs read.
 public struct ModelSettings: Sendable, Decodable, Equatable {
+    /// The quickstart model, fetched by scripts/fetch-quickstart-model.sh.
+    public static let defaultName = "artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
     public static let configField = ConfigField("model", .section(ConfigSection([
-        ConfigField("name", .string, default: .string("artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        ConfigField("name", .string, default: .string(defaultName),
                     doc: "a model directory, a .gguf file, or a Hub id ORG/NAME[@REV]"),
         ConfigField("layer", .int(0...1000), default: .int(3), doc: "the block whose activations are collected"),
         ConfigField("stream", .choice(["mlp_output", "attn_output", "resid_post", "resid_pre"]),

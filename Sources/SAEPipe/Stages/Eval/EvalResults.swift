@@ -169,6 +169,8 @@ public struct EvalResults: Codable, Sendable, Equatable {
     public var health: [HealthIssue]
     /// Activation rows each dataset's set holds (what collect reached, not what was asked for).
     public var datasetRows: [Side: Int]
+    /// The datasets evaluated: A and B, or A alone in a one-dataset run.
+    public var sides: [Side] { datasetRows.keys.sorted() }
     /// Resamples behind every interval, and its seed.
     public var bootstrap: BootstrapInfo
     public var saepipeVersion: String

@@ -35,21 +35,23 @@ public enum EvalStage {
         var model: ModelSettings
         var eval: EvalSettings
         var split: ValidationSplit
+        var sides: [Side]
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
                 Settings(
                     seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
-                    eval: try reader.decode(EvalSettings.self, at: "eval"), split: try reader.decode(ValidationSplit.self, at: "train"))
+                    eval: try reader.decode(EvalSettings.self, at: "eval"), split: try reader.decode(ValidationSplit.self, at: "train"),
+                    sides: try Side.present(reader))
             }
         }
     }
 
     /// The stage that evaluates both SAEs on both datasets.
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
-        let (_, slice) = try Settings.read(config.value)
+        let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .eval, kind: "eval", version: 6, upstream: Side.allCases.map(StageID.collect) + Side.allCases.map(StageID.train),
+            id: .eval, kind: "eval", version: 6, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
             config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
@@ -68,7 +70,7 @@ public enum EvalStage {
         let model = try LanguageModel.load(modelPath)
         var saes: [Side: (SAEParameters, SAEActivation)] = [:]
         var training: [Side: (summary: ValidationSummary, rows: [TrainingMetrics.Row])] = [:]
-        for side in Side.allCases {
+        for side in settings.sides {
             let entry = try context.upstream(.train(side))
             saes[side] = try SAECheckpoint.readSAELens(entry)
             training[side] = (try JSONFile.read(ValidationSummary.self, from: "\(entry)/\(ValidationSummary.fileName)"),
@@ -79,16 +81,18 @@ public enum EvalStage {
         var crossDomain: [SAEPair: EvalResults.Transfer] = [:]
         var generalization: [Side: EvalResults.Generalization] = [:]
         var datasetRows: [Side: Int] = [:]
-        for data in Side.allCases {
+        for data in settings.sides {
             let directory = try context.upstream(.collect(data))
             let dataset = try ActivationDataset(directory: directory, split: settings.split, seed: settings.seed)
             datasetRows[data] = dataset.rows
             let windows = try SplicedLoss.heldOutWindows(directory, count: settings.eval.sequences, seed: settings.seed,
                                                          heldOut: dataset.validationWindows)
-            context.logger.info("eval: spliced loss and KL on \(windows.batch) held-out windows of \(data)")
-            let losses = try SplicedLoss.measure(model: model, tokens: windows, hook: hook, saes: saes, batchSize: settings.eval.batchSize)
+            let progress = SAEPipeCore.Progress("eval spliced loss on \(data)", total: windows.batch, unit: "windows")
+            let losses = try SplicedLoss.measure(model: model, tokens: windows, hook: hook, saes: saes, batchSize: settings.eval.batchSize,
+                                                 progress: progress)
+            progress.finish()
             var units: [Side: (sums: [ReconstructionSums], l0Histogram: [Int])] = [:]
-            for trained in Side.allCases {
+            for trained in settings.sides {
                 let (parameters, activation) = saes[trained]!
                 let sums = SAEEvaluator.unitSums(parameters, activation: activation, dataset: dataset, units: dataset.validationUnits)
                 units[trained] = (sums.units, sums.l0Histogram)
@@ -96,11 +100,14 @@ public enum EvalStage {
             let seed = settings.seed ^ (data == .A ? 0xA : 0xB)
             let evaluation = DatasetEvaluation(units: units, windows: losses, seed: seed, resamples: resamples,
                                                denseThreshold: settings.eval.denseThreshold)
-            for trained in Side.allCases { eval[SAEPair(trained, data)] = evaluation.pairMetrics(trained) }
-            let reported = { (pair: SAEPair) in eval[pair]?.ceRecovered != nil }
-            let cross = SAEPair(data.other, data)
-            crossDomain[cross] = evaluation.transfer(from: data.other, home: data,
-                                                     reported: (reported(cross), reported(SAEPair(data, data))))
+            for trained in settings.sides { eval[SAEPair(trained, data)] = evaluation.pairMetrics(trained) }
+            // Transfer needs the other dataset's SAE; a one-dataset run has none.
+            if settings.sides.contains(data.other) {
+                let reported = { (pair: SAEPair) in eval[pair]?.ceRecovered != nil }
+                let cross = SAEPair(data.other, data)
+                crossDomain[cross] = evaluation.transfer(from: data.other, home: data,
+                                                         reported: (reported(cross), reported(SAEPair(data, data))))
+            }
 
             // The SAE trained here, on as many of its training rows as it is evaluated on held out.
             let (parameters, activation) = saes[data]!

@@ -32,7 +32,9 @@ enum ResultsWriter {
                     + evalColumns.map { m.withInterval($0.key, $0.value(m), digits: $0.digits) }
                     + ["\(m.counts.windows)", "\(m.counts.rows)"]
             })))
-        for (name, key, value) in [("fve_matrix", "fve", { (m: EvalResults.PairMetrics) -> Double? in m.fve }),
+        // One-dataset runs have no matrix or transfer to show: those tables are left out, not left empty.
+        let compared = results.sides.count == 2
+        for (name, key, value) in !compared ? [] : [("fve_matrix", "fve", { (m: EvalResults.PairMetrics) -> Double? in m.fve }),
                                    ("ce_recovered_matrix", "ce_recovered", { (m: EvalResults.PairMetrics) -> Double? in m.ceRecovered })] {
             tables.append((name, Table(
                 header: ["SAE trained on \\ evaluated on"] + Side.allCases.map(\.rawValue),
@@ -42,14 +44,14 @@ enum ResultsWriter {
                     }
                 })))
         }
-        tables.append(("cross_domain", Table(
+        if compared { tables.append(("cross_domain", Table(
             header: ["transfer", "baseline", "fve_drop", "mse_ratio", "ce_recovered_drop", "ce_loss_difference"],
             rows: SAEPair.transfers.compactMap { pair in
                 guard let t = results.crossDomain[pair] else { return nil }
                 let cell = { (key: String, value: Double?) in interval(value, t.intervals[key], digits: 3) }
                 return [pair.key, t.baseline.key, cell("fve_drop", t.fveDrop), cell("mse_ratio", t.mseRatio),
                         cell("ce_recovered_drop", t.ceRecoveredDrop), cell("ce_loss_difference", t.ceLossDifference)]
-            })))
+            }))) }
         tables.append(("generalization", Table(
             header: ["SAE", "train_fve", "heldout_fve", "gap", "train_l0", "heldout_l0", "passes"],
             rows: Side.allCases.compactMap { side in

@@ -44,7 +44,8 @@ public enum SplicedLoss {
     /// and each intervention's KL divergence from the clean distribution; the layers below the
     /// hook run once per batch.
     public static func measure(
-        model: LanguageModel, tokens: TokenBatch, hook: HookPoint, saes: [Side: (SAEParameters, SAEActivation)], batchSize: Int
+        model: LanguageModel, tokens: TokenBatch, hook: HookPoint, saes: [Side: (SAEParameters, SAEActivation)], batchSize: Int,
+        progress: SAEPipeCore.Progress? = nil
     ) throws -> [WindowSums] {
         let (seqLen, vocab) = (tokens.seqLen, model.dimensions.vocabSize)
         var windows: [WindowSums] = []
@@ -78,6 +79,7 @@ public enum SplicedLoss {
                 for w in 0..<n { (sums[w].sae[side], sums[w].klSAE[side]) = (saeNLL[w], saeKL[w]) }
             }
             windows += sums
+            progress?.advance(by: n)
         }
         return windows
     }

@@ -22,7 +22,7 @@ public enum FeatureAblation {
     /// Effects of `features`, each on up to `contexts` of its top activating rows.
     static func measure(
         model: LanguageModel, hook: HookPoint, sae: SAEParameters, activation: SAEActivation, source: ContextSource,
-        top: [Int: [FeatureStatistics.Example]], features: [Int], contexts: Int
+        top: [Int: [FeatureStatistics.Example]], features: [Int], contexts: Int, progress: SAEPipeCore.Progress? = nil
     ) throws -> [Int: Effect] {
         var windows: [Int: [Context]] = [:]
         for feature in features {
@@ -32,17 +32,19 @@ public enum FeatureAblation {
                 return Context(tokens: Array(source.tokens[window]), position: index - window.lowerBound)
             }
         }
-        return try measure(model: model, hook: hook, sae: sae, activation: activation, contexts: windows)
+        return try measure(model: model, hook: hook, sae: sae, activation: activation, contexts: windows, progress: progress)
     }
 
     /// Each feature's effect over its contexts; a feature's windows of one length run as one
     /// batch, with and without the feature, the layers below the hook once.
     public static func measure(
-        model: LanguageModel, hook: HookPoint, sae: SAEParameters, activation: SAEActivation, contexts: [Int: [Context]]
+        model: LanguageModel, hook: HookPoint, sae: SAEParameters, activation: SAEActivation, contexts: [Int: [Context]],
+        progress: SAEPipeCore.Progress? = nil
     ) throws -> [Int: Effect] {
         let start = HookPoint(layer: hook.layer, site: .residPre)
         var effects: [Int: Effect] = [:]
         for (feature, featureContexts) in contexts.sorted(by: { $0.key < $1.key }) {
+            defer { progress?.advance() }
             var byLength: [Int: [Context]] = [:]
             for context in featureContexts where context.tokens.count >= 2 && context.position < context.tokens.count - 1 {
                 byLength[context.tokens.count, default: []].append(context)

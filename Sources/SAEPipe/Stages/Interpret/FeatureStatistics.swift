@@ -30,7 +30,7 @@ public struct FeatureStatistics: Sendable {
 
     public static func compute(
         _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, topK: Int, reservoirSize: Int, seed: UInt64,
-        batchSize: Int = 4096
+        batchSize: Int = 4096, progress: SAEPipeCore.Progress? = nil
     ) -> FeatureStatistics {
         let F = p.features, d = dataset.d, n = dataset.rows
         var stats = FeatureStatistics(
@@ -43,6 +43,7 @@ public struct FeatureStatistics: Sendable {
         var floors = [Float](repeating: 0, count: F)  // smallest value in a full top list
         for start in stride(from: 0, to: n, by: batchSize) {
             let count = min(batchSize, n - start)
+            defer { progress?.advance(by: count) }
             x.withUnsafeMutableBufferPointer { dataset.gather((start..<(start + count)).map { $0 }[...], scale: 1, into: $0.baseAddress!) }
             _ = x.withUnsafeBufferPointer {
                 SAEMath.forward(p, $0.baseAddress!, rows: count, activation: activation, form: .unitNormDecoder, workspace: workspace, mode: .sparse)

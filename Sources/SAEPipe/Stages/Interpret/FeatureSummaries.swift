@@ -19,11 +19,14 @@ struct FeatureSummaries {
     let settings: InterpretStage.InterpretSettings
 
     var features: Int { statistics[.A]!.features }
+    /// Whether there is a second dataset to compare with (a one-dataset run has only A).
+    var compared: Bool { statistics[.B] != nil }
     var before: Int { settings.contextBefore }
     var after: Int { settings.contextAfter }
 
     /// Mean activation on A minus on B (every token counted), and that difference over their sum.
     func selectivity(_ i: Int) -> (difference: Double, normalized: Double) {
+        guard compared else { return (0, 0) }
         let (a, b) = (statistics[.A]!.means[i], statistics[.B]!.means[i])
         return (a - b, a + b > 0 ? (a - b) / (a + b) : 0)
     }
@@ -31,6 +34,7 @@ struct FeatureSummaries {
     /// The effect size behind the class: log2 of mean activation on A over mean activation on B
     /// (±20 when the feature never fires on one of them).
     func log2Ratio(_ i: Int) -> Double {
+        guard compared else { return 0 }
         let (a, b) = (statistics[.A]!.means[i], statistics[.B]!.means[i])
         if a == 0 && b == 0 { return 0 }
         if b == 0 { return 20 }
@@ -39,9 +43,10 @@ struct FeatureSummaries {
     }
 
     /// dead, `<A label>-selective`, `<B label>-selective` (mean activation at least
-    /// `interpret.selective_ratio` times higher there), or shared.
+    /// `interpret.selective_ratio` times higher there), or shared; with one dataset, dead or active.
     func featureClass(_ i: Int) -> String {
-        if statistics[.A]!.counts[i] + statistics[.B]!.counts[i] == 0 { return "dead" }
+        if statistics.values.reduce(0, { $0 + $1.counts[i] }) == 0 { return "dead" }
+        guard compared else { return "active" }
         let threshold = log2(settings.selectiveRatio), effect = log2Ratio(i)
         return effect >= threshold ? "\(labels[.A])-selective" : effect <= -threshold ? "\(labels[.B])-selective" : "shared"
     }
@@ -104,7 +109,8 @@ struct FeatureSummaries {
     /// e.g. `code-selective: " pass" after ":", " except" earlier` — from this dataset's contexts.
     func label(_ i: Int, on data: Side) -> String {
         let kind = featureClass(i)
-        return kind == "dead" ? kind : kind + ": " + contextLabel(i, on: data)
+        if kind == "dead" { return kind }
+        return compared ? kind + ": " + contextLabel(i, on: data) : contextLabel(i, on: data)
     }
 
     /// The tokens (and the commonest token pair) among a feature's sampled firing rows.
@@ -139,10 +145,12 @@ struct FeatureSummaries {
         let stats = statistics[data]!
         let features = stats.features
         let alive = (0..<features).filter { stats.counts[$0] > 0 }
-        let firingAnywhere = (0..<features).filter { statistics[.A]!.counts[$0] + statistics[.B]!.counts[$0] > 0 }
         let frequent = alive.sorted { (stats.counts[$0], $1) > (stats.counts[$1], $0) }.prefix(count)
+        // One dataset: nothing to be selective against.
+        guard let a = statistics[.A], let b = statistics[.B] else { return (Array(frequent), [], []) }
+        let firingAnywhere = (0..<features).filter { a.counts[$0] + b.counts[$0] > 0 }
         // Among features firing often enough to matter, the largest effects each way.
-        let common = firingAnywhere.filter { statistics[.A]!.frequencies[$0] + statistics[.B]!.frequencies[$0] >= 0.001 }
+        let common = firingAnywhere.filter { a.frequencies[$0] + b.frequencies[$0] >= 0.001 }
         let towardA = common.sorted { (log2Ratio($0), $1) > (log2Ratio($1), $0) }.prefix(count / 2)
         let towardB = common.sorted { (log2Ratio($0), $1) < (log2Ratio($1), $0) }.prefix(count / 2)
         return (Array(frequent), Array(towardA), Array(towardB))
@@ -163,8 +171,8 @@ struct FeatureSummaries {
             let (tokens, bigram) = topTokens(i, on: data)
             return FeatureSummaryFile.Feature(
                 feature: i, label: label(i, on: data), featureClass: featureClass(i), frequency: stats.frequencies[i],
-                meanActivation: stats.means[i], maxActivation: Double(stats.maxima[i]), selectivity: difference,
-                selectivityNormalized: normalized, selectivityLog2Ratio: log2Ratio(i),
+                meanActivation: stats.means[i], maxActivation: Double(stats.maxima[i]), selectivity: compared ? difference : nil,
+                selectivityNormalized: compared ? normalized : nil, selectivityLog2Ratio: compared ? log2Ratio(i) : nil,
                 topContexts: stats.top[i].map(context), quantileExamples: quantiles.map(context),
                 topTokens: tokens.map { FeatureSummaryFile.TokenShare(token: $0.text, share: $0.share) },
                 topBigram: bigram.map { FeatureSummaryFile.Bigram(text: $0.text, share: $0.share) },
@@ -192,15 +200,21 @@ struct FeatureSummaries {
         let alive = (0..<features).filter { stats.counts[$0] > 0 }
         var text = "# SAE \(side) on dataset \(data) (\(labels[data]))\n\n"
         text += "\(features) features, \(stats.rows) tokens; \(alive.count) features fire here. "
-        text += "Labels describe the top contexts on this dataset; the class compares mean activation on A (\(labels[.A])) and B (\(labels[.B])): "
-        text += "selective means at least \(NumberFormat.fixed(settings.selectiveRatio, digits: 1))× more active on one. "
+        text += "Labels describe the top contexts on this dataset"
+        if compared {
+            text += "; the class compares mean activation on A (\(labels[.A])) and B (\(labels[.B])): "
+            text += "selective means at least \(NumberFormat.fixed(settings.selectiveRatio, digits: 1))× more active on one. "
+        } else {
+            text += ". "
+        }
         if data == side {
             text += "The ablation effect is the mean change in next-token loss at the top contexts when the feature is removed from the spliced-in reconstruction (positive: it helps). "
         }
         text += "Logit attribution is the decoder row times W_U with the final norm ignored" + (logitCaveat.map { " (\($0))" } ?? "") + ".\n\n"
-        for (title, list) in [("Most frequent features", lists.frequent),
-                              ("Most \(labels[.A])-selective (A over B)", lists.towardA),
-                              ("Most \(labels[.B])-selective (B over A)", lists.towardB)] {
+        let groups = [("Most frequent features", lists.frequent)]
+            + (compared ? [("Most \(labels[.A])-selective (A over B)", lists.towardA),
+                           ("Most \(labels[.B])-selective (B over A)", lists.towardB)] : [])
+        for (title, list) in groups {
             text += "## \(title)\n\n"
             for i in list { text += section(i, on: data, stats: stats, source: source) }
         }
@@ -210,8 +224,8 @@ struct FeatureSummaries {
     private func section(_ i: Int, on data: Side, stats: FeatureStatistics, source: ContextSource) -> String {
         let show = { (text: String) in VisibleText.oneLine(text).replacingOccurrences(of: "|", with: "\\|") }
         var text = "### Feature \(i) — \(label(i, on: data))\n\n"
-        text += String(format: "frequency %.4f, mean %.4f, max %.3f; ", stats.frequencies[i], stats.means[i], stats.maxima[i])
-        text += effectText(i)
+        text += String(format: "frequency %.4f, mean %.4f, max %.3f", stats.frequencies[i], stats.means[i], stats.maxima[i])
+        if compared { text += "; " + effectText(i) }
         if data == side, let effect = ablation[i] {
             text += "; ablation effect " + (effect.meanLossChange >= 0 ? "+" : "") + NumberFormat.fixed(effect.meanLossChange, digits: 4)
                 + " nats over \(effect.contexts) contexts"

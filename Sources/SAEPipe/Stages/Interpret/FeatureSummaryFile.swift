@@ -40,15 +40,16 @@ public struct FeatureSummaryFile: Codable, Sendable, Equatable {
         public var feature: Int
         /// The class, then what this dataset's top contexts share.
         public var label: String
-        /// dead, `<label>-selective` or shared.
+        /// dead, `<label>-selective` or shared (dead or active in a one-dataset run).
         public var featureClass: String
         public var frequency: Double
         public var meanActivation: Double
         public var maxActivation: Double
-        public var selectivity: Double
-        public var selectivityNormalized: Double
+        /// The selectivity fields are null in a one-dataset run (nothing to compare with).
+        @EncodedAsNull public var selectivity: Double?
+        @EncodedAsNull public var selectivityNormalized: Double?
         /// The effect size behind the class: log2(mean on A / mean on B), ±20 when one is zero.
-        public var selectivityLog2Ratio: Double
+        @EncodedAsNull public var selectivityLog2Ratio: Double?
         public var topContexts: [Context]
         public var quantileExamples: [Context]
         public var topTokens: [TokenShare]

@@ -46,12 +46,14 @@ public enum InterpretStage {
         var model: ModelSettings
         var interpret: InterpretSettings
         var labels: DatasetLabels
+        var sides: [Side]
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
                 Settings(
                     seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
-                    interpret: try reader.decode(InterpretSettings.self, at: "interpret"), labels: try DatasetLabels.read(reader))
+                    interpret: try reader.decode(InterpretSettings.self, at: "interpret"), labels: try DatasetLabels.read(reader),
+                    sides: try Side.present(reader))
             }
         }
     }
@@ -61,7 +63,7 @@ public enum InterpretStage {
         let (_, slice) = try Settings.read(config.value)
         return StageSpec(
             id: .interpret(side), kind: "interpret", version: 6,
-            upstream: Side.allCases.map(StageID.collect) + [.train(side)], config: slice,
+            upstream: Side.present(in: config.value).map(StageID.collect) + [.train(side)], config: slice,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
                 for name in FileSystem.listFiles(in: context.entryDirectory + "/features") {
@@ -79,12 +81,15 @@ public enum InterpretStage {
         let started = Date()
         var statistics: [Side: FeatureStatistics] = [:]
         var sources: [Side: ContextSource] = [:]
-        for data in Side.allCases {
+        let sides = settings.sides
+        for data in sides {
             let directory = try context.upstream(.collect(data))
             let dataset = try ActivationDataset(directory: directory, split: .none, seed: settings.seed)
+            let progress = SAEPipeCore.Progress("interpret.\(side) features on \(data)", total: dataset.rows, unit: "tok")
             statistics[data] = FeatureStatistics.compute(
                 parameters, activation: activation, dataset: dataset, topK: settings.interpret.topK,
-                reservoirSize: settings.interpret.reservoir, seed: settings.seed)
+                reservoirSize: settings.interpret.reservoir, seed: settings.seed, progress: progress)
+            progress.finish()
             sources[data] = try ContextSource(directory: directory, tokenizer: tokenizer)
         }
         let encoded = Date().timeIntervalSince(started)
@@ -104,19 +109,21 @@ public enum InterpretStage {
                                                  log2Ratio: draft.log2Ratio)
             let listed = Array(Set(lists.frequent + lists.towardA + lists.towardB)).sorted()
             let top = Dictionary(uniqueKeysWithValues: listed.map { ($0, statistics[side]!.top[$0]) })
+            let progress = SAEPipeCore.Progress("interpret.\(side) ablation", total: listed.count, unit: "features")
             ablation = try FeatureAblation.measure(
                 model: model, hook: hook, sae: parameters, activation: activation, source: sources[side]!, top: top, features: listed,
-                contexts: settings.interpret.ablationContexts)
-            context.logger.info("interpret.\(side): ablation effects of \(ablation.count) features in \(String(format: "%.1f", Date().timeIntervalSince(started) - encoded)) s")
+                contexts: settings.interpret.ablationContexts, progress: progress)
+            progress.finish()
+            context.logger.info("ablation effects of \(ablation.count) features in \(String(format: "%.1f", Date().timeIntervalSince(started) - encoded)) s")
         }
         let summaries = FeatureSummaries(
             side: side, labels: settings.labels, statistics: statistics, sources: sources, logits: logits, logitCaveat: logitCaveat,
             ablation: ablation, tokenizer: tokenizer, settings: settings.interpret)
         let output = context.output("features")
-        for data in Side.allCases {
+        for data in sides {
             try summaries.writeJSON(on: data, to: "\(output)/\(FeatureSummaryFile.fileName(sae: side, data: data))")
             try summaries.writeMarkdown(on: data, to: "\(output)/\(side)_on_\(data).md")
         }
-        context.logger.info("interpret.\(side): \(parameters.features) features over \(statistics[.A]!.rows + statistics[.B]!.rows) tokens: encoder passes \(String(format: "%.1f", encoded)) s, all \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        context.logger.info("\(parameters.features) features over \(statistics.values.reduce(0) { $0 + $1.rows }) tokens: encoder passes \(String(format: "%.1f", encoded)) s, all \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 }

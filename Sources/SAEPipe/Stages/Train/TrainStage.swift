@@ -35,8 +35,8 @@ public enum TrainStage {
         let resume = "\(artifacts)/cache/train/.resume-\(context.key)"
         var trainer = Trainer(dataset: dataset, settings: settings, checkpointDirectory: resume)
         trainer.label = "train.\(side)"
-        trainer.log = { context.logger.info("train.\(side): \($0)") }
-        context.logger.info("train.\(side): \(dataset.training.count) training rows, \(dataset.validation.count) held out, d \(dataset.d) → \(settings.features(d: dataset.d)) features")
+        trainer.log = { context.logger.info("\($0)") }
+        context.logger.info("\(dataset.training.count) training rows, \(dataset.validation.count) held out, d \(dataset.d) → \(settings.features(d: dataset.d)) features")
         let result = try trainer.train()
 
         let source = dataset.meta.provenance

@@ -21,20 +21,22 @@ public enum VizStage {
     struct Settings {
         var scale: FigureScale
         var labels: DatasetLabels
+        var sides: [Side]
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
-                Settings(scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader))
+                Settings(scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader),
+                         sides: try Side.present(reader))
             }
         }
     }
 
     /// The stage that draws the run's figures.
     public static func stage(config: ResolvedConfig) throws -> StageSpec {
-        let (_, slice) = try Settings.read(config.value)
+        let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
             id: .viz, kind: "viz", version: 6,
-            upstream: Side.allCases.map(StageID.train) + Side.allCases.map(StageID.interpret) + [.eval],
+            upstream: settings.sides.map(StageID.train) + settings.sides.map(StageID.interpret) + [.eval],
             config: slice,
             run: { context in try run(context) },
             publish: { context in
@@ -49,20 +51,22 @@ public enum VizStage {
         let (settings, _) = try Settings.read(context.config)
         let scale = settings.scale.factor
         let labels = settings.labels
+        let sides = settings.sides
+        let compared = sides.count == 2
         let text = try TextRenderer()
         let output = context.output("figures")
         func save(_ canvas: Canvas, _ name: String) throws { try canvas.writePNG(to: "\(output)/\(name).png") }
 
         // Training curves, A and B together.
         var metrics: [Side: [TrainingMetrics.Row]] = [:]
-        for side in Side.allCases { metrics[side] = try TrainingMetrics.read(try context.upstream(.train(side)) + "/\(TrainingMetrics.fileName)") }
+        for side in sides { metrics[side] = try TrainingMetrics.read(try context.upstream(.train(side)) + "/\(TrainingMetrics.fileName)") }
         let curves: [(TrainingMetrics.Column, String, String)] = [
             (.loss, "Training loss (training batches)", "loss (scaled inputs)"), (.mse, "Reconstruction MSE", "MSE"),
             (.l0, "L0 (active features per token)", "L0"), (.fve, "Fraction of variance explained", "FVE")]
         let heldOutColumns: [TrainingMetrics.Column: TrainingMetrics.Column] = [.mse: .heldoutMSE, .l0: .heldoutL0, .fve: .heldoutFVE]
         for (column, title, label) in curves {
             var series: [Series] = []
-            for (index, side) in Side.allCases.enumerated() {
+            for (index, side) in sides.enumerated() {
                 let color = Color.palette[index]
                 let points = { (column: TrainingMetrics.Column) in
                     metrics[side]!.compactMap { row in row[.tokens].flatMap { x in row[column].map { (x, $0) } } }
@@ -80,11 +84,9 @@ public enum VizStage {
         }
 
         // Feature density and selectivity, from the feature summaries.
-        for side in Side.allCases {
+        for side in sides {
             let interpret = try context.upstream(.interpret(side)) + "/features"
-            let onA = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .A)).features
-            let onB = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .B)).features
-            let home = side == .A ? onA : onB
+            let home = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: side)).features
             let frequencies = home.map(\.frequency)
             let dead = frequencies.filter { $0 == 0 }.count
             let logs = frequencies.filter { $0 > 0 }.map { log10($0) }
@@ -98,6 +100,9 @@ public enum VizStage {
                                   series: [.bars(name: "", bars: bars, color: Color.palette[side == .A ? 0 : 1])])
                 try save(chart.render(scale: scale, text: text), "feature_density_\(side)")
             }
+            guard compared else { continue }
+            let onA = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .A)).features
+            let onB = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .B)).features
             let points = zip(onA, onB).compactMap { a, b -> (Double, Double)? in
                 let (x, y) = (a.meanActivation, b.meanActivation)
                 return x > 0 && y > 0 ? (x, y) : nil
@@ -121,7 +126,7 @@ public enum VizStage {
         let matrices: [(String, String, (EvalResults.PairMetrics) -> Double?)] = [
             ("fve", "Fraction of variance explained (± 95% interval)", { $0.fve }),
             ("ce_recovered", "Cross-entropy loss recovered (± 95% interval)", { $0.ceRecovered })]
-        for (key, title, value) in matrices {
+        for (key, title, value) in compared ? matrices : [] {
             var heatmap = Heatmap(
                 title: title, rowTitle: "SAE trained on", columnTitle: "evaluated on", rowLabels: sideLabels, columnLabels: sideLabels,
                 values: Side.allCases.map { trained in Side.allCases.map { data in eval[SAEPair(trained, data)].flatMap(value) ?? .nan } })
@@ -134,7 +139,7 @@ public enum VizStage {
             }
             try save(heatmap.render(scale: scale, text: text), "\(key)_matrix")
         }
-        let pairs = SAEPair.all
+        let pairs = SAEPair.all.filter { eval[$0] != nil }
         let bars = pairs.enumerated().map { (x0: Double($0.offset) + 0.15, x1: Double($0.offset) + 0.85, y: eval[$0.element]?.l0 ?? 0) }
         let whiskers = pairs.enumerated().compactMap { index, pair -> Series.ErrorBar? in
             guard let interval = eval[pair]?.intervals["l0"] else { return nil }
@@ -148,7 +153,7 @@ public enum VizStage {
         // Generalization: each SAE on its training rows and on held-out rows.
         var generalizationBars: [(x0: Double, x1: Double, y: Double)] = [], heldBars = generalizationBars
         var generalizationWhiskers: [Series.ErrorBar] = []
-        for (index, side) in Side.allCases.enumerated() {
+        for (index, side) in sides.enumerated() {
             guard let g = results.generalization[side] else { continue }
             let base = Double(index)
             generalizationBars.append((base + 0.1, base + 0.48, g.trainFVE))
@@ -161,7 +166,7 @@ public enum VizStage {
                               series: [.bars(name: "training rows", bars: generalizationBars, color: Color.palette[0]),
                                        .bars(name: "held-out rows", bars: heldBars, color: Color.palette[1]),
                                        .errorBars(intervals: generalizationWhiskers, color: .axis)])
-            chart.xCategories = Side.allCases.map { "SAE \($0) (\(labels[$0]))" }
+            chart.xCategories = sides.map { "SAE \($0) (\(labels[$0]))" }
             try save(chart.render(scale: scale, text: text), "generalization")
         }
 
