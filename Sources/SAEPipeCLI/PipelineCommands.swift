@@ -35,6 +35,7 @@ struct RunCommand: ParsableCommand {
         let report = try experiment.runner().run(RunOptions(selection: selection, dryRun: dryRun, jobs: jobs))
         if dryRun {
             print(StatusReport.render(report.plans), terminator: "")
+            print(StatusReport.destination(experiment.location()))
             return
         }
         if experiment.graph.stages.isEmpty {
@@ -58,6 +59,7 @@ struct StatusCommand: ParsableCommand {
         global.apply()
         let experiment = try configOptions.load()
         print(StatusReport.render(try experiment.runner().plan()), terminator: "")
+        print(StatusReport.destination(experiment.location()))
     }
 }
 
@@ -97,6 +99,27 @@ struct ValidateCommand: ParsableCommand {
         case .json:
             print(experiment.config.value.prettyJSON())
         }
+    }
+}
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List the runs under outputs/ with how each differs from the run that holds its name.",
+        discussion: """
+            A run's outputs go to outputs/<run_name>/ unless another config's run is there; then they go to \
+            outputs/<run_name>-<hash>/ (a --set override, an edited config). This lists both kinds, with the \
+            config differences of the suffixed ones.
+
+            Examples:
+              saepipe runs
+              saepipe runs --outputs results/
+            """)
+
+    @Option(help: "The outputs directory (paths.outputs).")
+    var outputs = "outputs"
+
+    func run() throws {
+        print(RunListing.render(outputs: outputs), terminator: "")
     }
 }
 

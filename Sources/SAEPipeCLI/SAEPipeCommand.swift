@@ -10,7 +10,7 @@ struct SAEPipeCommand: ParsableCommand {
         abstract: "Run sparse-autoencoder experiments on a CPU: collect, train, interpret, eval, report.",
         version: SAEPipeVersion.current,
         subcommands: [
-            RunCommand.self, StatusCommand.self, DagCommand.self, ValidateCommand.self, ConfigReferenceCommand.self,
+            RunCommand.self, RunsCommand.self, StatusCommand.self, DagCommand.self, ValidateCommand.self, ConfigReferenceCommand.self,
             TokenizeCommand.self, ForwardCommand.self, ModelCommand.self, BenchCommand.self, SweepCommand.self, ExportCommand.self,
         ])
 }

@@ -50,6 +50,7 @@ struct SweepCommand: ParsableCommand {
         let definition = try SweepDefinition.load(configPath: configOptions.config, overrides: configOptions.overrides,
                                                   arguments: arguments)
         let runner = SweepRunner(definition, jobs: jobs)
+        if let note = definition.note { Console.shared.line("note: \(note)") }
         if dryRun {
             let rows = try runner.plan().map { plan in
                 [plan.variant.name, plan.finished ? "finished" : plan.toRun.isEmpty ? "will assemble" : "will run " + plan.toRun.map(\.rawValue).joined(separator: ", ")]

@@ -171,6 +171,12 @@ public enum FileSystem {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// The visible subdirectories directly inside `directory`, sorted (none when it is absent).
+    public static func listDirectories(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { !$0.hasPrefix(".") && isDirectory("\(directory)/\($0)") }.sorted()
+    }
+
     /// Regular files below `directory`, as paths relative to it, sorted.
     public static func listFiles(in directory: String) -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }

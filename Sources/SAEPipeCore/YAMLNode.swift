@@ -86,9 +86,10 @@ public enum YAMLParser {
     public static func parseFile(_ path: String) throws -> YAMLNode {
         guard FileSystem.isRegularFile(path) else {
             let kind = FileSystem.kindDescription(path)
+            let isConfig = { (candidate: String) in [".yaml", ".yml", ".json"].contains { candidate.hasSuffix($0) } }
+            let hint = kind == nil ? FileSystem.closestEntry(to: path, where: isConfig).map { "did you mean \($0)?" } ?? "check the path" : "check the path"
             throw SAEPipeError.input(
-                kind == nil ? "cannot read config file" : "config path is \(kind!), not a file", file: path,
-                hint: "check the path")
+                kind == nil ? "no config file at this path" : "config path is \(kind!), not a file", file: path, hint: hint)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         guard size <= YAMLLimits.config.documentBytes else {

@@ -26,6 +26,8 @@ public struct RunReport: Sendable {
     public var plans: [StagePlan]
     public var outcomes: [StageOutcome]
     public var runDirectory: String?
+    /// Why the outputs are not at `outputs/<run_name>/` (another config's run is there).
+    public var runNote: String?
     public var seconds: Double
 
     public var ranStages: [StageID] { outcomes.filter { $0.status == .ran }.map(\.id) }
@@ -51,7 +53,10 @@ public final class PipelineRunner: @unchecked Sendable {
         fileHashes = FileHashCache(storePath: paths.fileHashStore)
     }
 
-    var manifestPath: String { "\(paths.runDirectory(runName))/\(RunManifest.fileName)" }
+    /// Where this config's outputs go: `outputs/<run_name>/` unless another config's run is there.
+    public func location() -> RunLocation { RunLocation.choose(paths: paths, runName: runName, config: config.value) }
+
+    var manifestPath: String { "\(location().path)/\(RunManifest.fileName)" }
 
     public func plan(_ selection: RunSelection = RunSelection()) throws -> [StagePlan] {
         let planner = Planner(
@@ -65,12 +70,15 @@ public final class PipelineRunner: @unchecked Sendable {
         let started = Date()
         let plans = try plan(options.selection)
         if options.dryRun {
-            return RunReport(plans: plans, outcomes: [], runDirectory: nil, seconds: Date().timeIntervalSince(started))
+            return RunReport(plans: plans, outcomes: [], runDirectory: nil, runNote: nil, seconds: Date().timeIntervalSince(started))
         }
         removeDeadLeftovers()
         var outcomes = try execute(plans, jobs: options.jobs, forced: Set(plans.filter(\.forced).map(\.stage.id)))
-        let runDirectory = try assembleRunDirectory(plans: plans, outcomes: &outcomes, started: started)
-        return RunReport(plans: plans, outcomes: outcomes, runDirectory: runDirectory, seconds: Date().timeIntervalSince(started))
+        let location = location()
+        if let note = location.note { logger.notice("\(note)") }
+        let runDirectory = try assembleRunDirectory(at: location.path, plans: plans, outcomes: &outcomes, started: started)
+        return RunReport(plans: plans, outcomes: outcomes, runDirectory: runDirectory, runNote: location.note,
+                         seconds: Date().timeIntervalSince(started))
     }
 
     /// Temporaries that killed runs left (named with their dead pid) in the run directories'
@@ -190,10 +198,9 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Builds `outputs/<run>/` beside the old one and swaps it in, so a reader never
     /// sees a mix of two runs.
-    private func assembleRunDirectory(plans: [StagePlan], outcomes: inout [RunReport.StageOutcome], started: Date) throws
-        -> String
+    private func assembleRunDirectory(at final: String, plans: [StagePlan], outcomes: inout [RunReport.StageOutcome], started: Date)
+        throws -> String
     {
-        let final = paths.runDirectory(runName)
         try FileSystem.replaceDirectory(at: final) { temporary in
             var published: OrderedDictionary<String, ConfigValue> = [:]
             var records: [RunManifest.StageRecord] = []

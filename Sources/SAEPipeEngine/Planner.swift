@@ -160,6 +160,11 @@ public struct Planner: Sendable {
     /// `path: old → new` for every leaf that differs between two canonical config slices.
     static func configChanges(old: String, new: ConfigValue) -> [String] {
         guard let oldValue = try? ConfigValue(parsingJSON: old) else { return ["config changed"] }
+        return configChanges(old: oldValue, new: new)
+    }
+
+    /// `config key: old → new` for every leaf that differs.
+    public static func configChanges(old oldValue: ConfigValue, new: ConfigValue) -> [String] {
         var changes: [String] = []
         func walk(_ a: ConfigValue, _ b: ConfigValue, _ path: String) {
             if case .map(let left) = a, case .map(let right) = b {

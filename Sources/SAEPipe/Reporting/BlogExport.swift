@@ -34,8 +34,12 @@ public enum BlogExport {
     public static func runDirectory(_ run: String, outputs: String = "outputs") throws -> String {
         for candidate in [run, "\(outputs)/\(run)", "\(outputs)/sweeps/\(run)"]
         where FileSystem.exists("\(candidate)/manifest.json") || SweepExport.isSweep(candidate) { return candidate }
-        throw SAEPipeError.input("no run named \(run)", file: run,
-                                 hint: "pass a run or sweep name from \(outputs)/ (or its directory); run `saepipe run CONFIG` or `saepipe sweep CONFIG` first")
+        let known = RunListing.runs(outputs: outputs).map(\.name) + RunListing.sweeps(outputs: outputs)
+        let suggestions = ConfigSchema.suggestions(for: (run as NSString).lastPathComponent, in: known)
+        let hint = !suggestions.isEmpty ? "did you mean \(ConfigSchema.alternatives(suggestions))?"
+            : known.isEmpty ? "run `saepipe run CONFIG` or `saepipe sweep CONFIG` first"
+            : "runs and sweeps in \(outputs)/: " + known.prefix(12).joined(separator: ", ") + (known.count > 12 ? ", …" : "") + " (`saepipe runs` lists them)"
+        throw SAEPipeError.input("no run or sweep named \(run)", file: run, hint: hint)
     }
 
     /// Every bundle holds this file, so a later export knows the directory is its own to replace.

@@ -45,6 +45,12 @@ public enum StatusReport {
         return lines.joined(separator: "\n").trimmingCharacters(in: .newlines) + "\n"
     }
 
+    /// Where the run's outputs go, and why when it is not `outputs/<run_name>/`.
+    public static func destination(_ location: RunLocation) -> String {
+        guard let note = location.note else { return "outputs: \(location.path)/" }
+        return wrap("outputs: \(location.path)/ — \(note)", width: 80, first: "", rest: "  ").joined(separator: "\n")
+    }
+
     /// `text` broken at spaces into lines of at most `width` columns (a longer word is cut).
     static func wrap(_ text: String, width: Int, first: String, rest: String) -> [String] {
         var lines: [String] = []

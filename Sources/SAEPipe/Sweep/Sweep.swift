@@ -9,13 +9,15 @@ import SAEPipeModels
 /// whose config slice they share, through the content-addressed cache.
 public struct SweepDefinition: Sendable {
     public var name: String
-    /// `<outputs>/sweeps/<name>`.
+    /// `<outputs>/sweeps/<name>`, or `<name>-<hash>` when another sweep's config holds that name.
     public var directory: String
     public var base: ResolvedConfig
     public var axes: [SweepAxis]
     public var variants: [SweepVariant]
     /// Each variant runs up to this stage (all stages when nil).
     public var until: String?
+    /// Why the sweep is not in `sweeps/<name>/`; nil when it is.
+    public var note: String? = nil
 
     public var sweptKeys: [String] { axes.map(\.key) }
 }
@@ -138,7 +140,6 @@ extension SweepDefinition {
             throw SAEPipeError.input("sweep name `\(name)` cannot name a directory: \(problem)", key: "sweep.name",
                                      hint: "use letters, digits, '-' and '_'")
         }
-        let directory = "\(outputs)/sweeps/\(name)"
         let seed = arguments.seed ?? section.randomSeed ?? Int(project.seed)
 
         let gridValues = try axes.filter { !$0.isRandom }.map { try expand($0, schema: schema, base: base) }
@@ -151,39 +152,55 @@ extension SweepDefinition {
         var combinations: [[YAMLNode]] = [[]]
         for values in gridValues { combinations = combinations.flatMap { prefix in values.map { prefix + [$0] } } }
         let ordered = axes.filter { !$0.isRandom } + axes.filter(\.isRandom)
-        var names = Set<String>()
-        var variants: [SweepVariant] = []
-        for combination in combinations {
-            for drawn in draws {
-                let assignments = Array(zip(ordered.map(\.key), combination + drawn)).map { (key: $0.0, node: $0.1) }
-                let baseName = variantName(assignments)
-                var variantName = baseName
-                var suffix = 2
-                while names.contains(variantName) { variantName = "\(baseName)-\(suffix)"; suffix += 1 }
-                names.insert(variantName)
-                var variantNode = loader.removing("sweep", from: node)
-                for (axis, assignment) in zip(ordered, assignments) {
-                    variantNode = loader.setting(assignment.node, at: axis.key.split(separator: ".").map(String.init),
-                                                 in: variantNode, keyLocation: axis.location)
+        func build(in directory: String) throws -> [SweepVariant] {
+            var names = Set<String>()
+            var variants: [SweepVariant] = []
+            for combination in combinations {
+                for drawn in draws {
+                    let assignments = Array(zip(ordered.map(\.key), combination + drawn)).map { (key: $0.0, node: $0.1) }
+                    let baseName = variantName(assignments)
+                    var variantName = baseName
+                    var suffix = 2
+                    while names.contains(variantName) { variantName = "\(baseName)-\(suffix)"; suffix += 1 }
+                    names.insert(variantName)
+                    var variantNode = loader.removing("sweep", from: node)
+                    for (axis, assignment) in zip(ordered, assignments) {
+                        variantNode = loader.setting(assignment.node, at: axis.key.split(separator: ".").map(String.init),
+                                                     in: variantNode, keyLocation: axis.location)
+                    }
+                    let here = SourceLocation(file: "sweep \(name)", line: 1, column: 1)
+                    variantNode = loader.setting(.scalar(directory, quoted: true, here), at: ["paths", "outputs"], in: variantNode, keyLocation: here)
+                    variantNode = loader.setting(.scalar(variantName, quoted: true, here), at: ["run_name"], in: variantNode, keyLocation: here)
+                    let config = try loader.resolve(variantNode, path: configPath, files: files)
+                    let experiment: Experiment
+                    do { experiment = try Experiment.make(config: config, stages: stages) } catch var error as SAEPipeError {
+                        error.message = "sweep variant `\(variantName)`: " + error.message
+                        throw error
+                    }
+                    variants.append(SweepVariant(name: variantName, assignments: assignments, experiment: experiment))
                 }
-                let here = SourceLocation(file: "sweep \(name)", line: 1, column: 1)
-                variantNode = loader.setting(.scalar(directory, quoted: true, here), at: ["paths", "outputs"], in: variantNode, keyLocation: here)
-                variantNode = loader.setting(.scalar(variantName, quoted: true, here), at: ["run_name"], in: variantNode, keyLocation: here)
-                let config = try loader.resolve(variantNode, path: configPath, files: files)
-                let experiment: Experiment
-                do { experiment = try Experiment.make(config: config, stages: stages) } catch var error as SAEPipeError {
-                    error.message = "sweep variant `\(variantName)`: " + error.message
-                    throw error
-                }
-                variants.append(SweepVariant(name: variantName, assignments: assignments, experiment: experiment))
             }
+            return variants
+        }
+        // The sweep's directory belongs to the definition that made it: when a variant there was
+        // made from a different config (the base config or the values changed), this sweep
+        // goes to a hash-suffixed sibling instead of replacing it.
+        var directory = "\(outputs)/sweeps/\(name)"
+        var variants = try build(in: directory)
+        var note: String?
+        if let clash = variants.first(where: { $0.experiment.location().note != nil }) {
+            let fingerprint = Hashing.sha256Hex(variants.map(\.experiment.config.value.canonicalJSON).joined(separator: "\n"))
+            let moved = "\(outputs)/sweeps/\(name)-\(fingerprint.prefix(RunLocation.hashLength))"
+            note = "\(directory)/ holds a sweep of a different config (its variant \(clash.name) differs), so this sweep's outputs are in \(moved)/"
+            directory = moved
+            variants = try build(in: directory)
         }
         let until = arguments.until ?? section.until
         if let until, let first = variants.first, !first.experiment.graph.stages.contains(where: { $0.id.rawValue == until || $0.kind == until }) {
             throw SAEPipeError.input("no stage `\(until)` to run the variants until", key: "sweep.until",
                                      hint: "use one of " + first.experiment.graph.stages.map(\.id.rawValue).joined(separator: ", "))
         }
-        return SweepDefinition(name: name, directory: directory, base: base, axes: ordered, variants: variants, until: until)
+        return SweepDefinition(name: name, directory: directory, base: base, axes: ordered, variants: variants, until: until, note: note)
     }
 
     // MARK: - Axes

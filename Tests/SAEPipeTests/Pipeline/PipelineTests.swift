@@ -137,6 +137,33 @@ final class PipelineTests: XCTestCase {
                        ["eval", "interpret.A", "interpret.B", "train.A", "train.B", "viz"])
     }
 
+    /// `outputs/<run_name>/` belongs to the config that made it: a `--set` variant goes to a
+    /// hash-suffixed sibling, the same variant again reuses it, and `saepipe runs` shows the difference.
+    func testAnOverrideNeverReplacesAnotherConfigsRun() throws {
+        let (directory, config) = try makeTinyProject(self)
+        let outputs = "\(directory)/outputs"
+        let base = try Experiment.load(configPath: config)
+        XCTAssertEqual(try base.runner().run(RunOptions(selection: RunSelection(until: "collect.A"))).runDirectory, "\(outputs)/tiny")
+        let again = try Experiment.load(configPath: config).runner().run(RunOptions(selection: RunSelection(until: "collect.A")))
+        XCTAssertEqual(again.runDirectory, "\(outputs)/tiny", "the same config reuses its directory")
+        XCTAssertNil(again.runNote)
+        let variant = try Experiment.load(configPath: config, overrides: ["collect.tokens=500"])
+        let report = try variant.runner().run(RunOptions(selection: RunSelection(until: "collect.A")))
+        let suffixed = try XCTUnwrap(report.runDirectory)
+        XCTAssertTrue(suffixed.hasPrefix("\(outputs)/tiny-") && suffixed.count == "\(outputs)/tiny-".count + RunLocation.hashLength, suffixed)
+        XCTAssertTrue(report.runNote?.contains("collect.tokens: 700 → 500") == true, report.runNote ?? "")
+        XCTAssertEqual(try RunManifest.read(runDirectory: "\(outputs)/tiny").config[path: "collect.tokens"], .int(700), "untouched")
+        XCTAssertEqual(try Experiment.load(configPath: config, overrides: ["collect.tokens=500"]).runner()
+            .run(RunOptions(selection: RunSelection(until: "collect.A"))).runDirectory, suffixed)
+        let listing = RunListing.render(outputs: outputs)
+        XCTAssertTrue(listing.contains("\n  - collect.tokens: 700 → 500\n"), listing)
+        XCTAssertEqual(RunListing.runs(outputs: outputs).map(\.name), ["tiny", (suffixed as NSString).lastPathComponent])
+        // export suggests the run names it knows.
+        XCTAssertThrowsError(try BlogExport.runDirectory("tinny", outputs: outputs)) { error in
+            XCTAssertTrue("\(error)".contains("did you mean `tiny`"), "\(error)")
+        }
+    }
+
     /// Without `datasets.B` the graph has one branch, and no file, table, figure or sentence
     /// speaks of a second dataset or of transfer.
     func testOneDatasetRunHasOneBranchAndNoCrossDomainParts() throws {

@@ -158,6 +158,19 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(markdown.contains("Failed variants:\n\n- `invalid_utf8=error`:"), markdown)
     }
 
+    func testASweepOfAnotherConfigGetsItsOwnDirectory() throws {
+        let (directory, config) = try project(sweep: "sweep: {name: seq, until: collect.A, grid: {collect.seq_len: [8, 16]}}")
+        let first = try SweepDefinition.load(configPath: config)
+        XCTAssertEqual(first.directory, "\(directory)/outputs/sweeps/seq")
+        _ = try SweepRunner(first).run()
+        XCTAssertEqual(try SweepDefinition.load(configPath: config).directory, first.directory, "the same sweep reuses its directory")
+        XCTAssertEqual(try SweepDefinition.load(configPath: config, arguments: SweepArguments(grid: ["collect.seq_len=8,16,32"])).directory,
+                       first.directory, "an extended grid keeps the finished variants")
+        let changed = try SweepDefinition.load(configPath: config, overrides: ["collect.tokens=500"])
+        XCTAssertTrue(changed.directory.hasPrefix("\(directory)/outputs/sweeps/seq-"), changed.directory)
+        XCTAssertTrue(changed.note?.contains("different config") == true, changed.note ?? "")
+    }
+
     func testAVariantThatCannotWorkIsRefusedBeforeAnyWork() throws {
         // tiny-neox has 2 layers: layer 5 is caught when the sweep is planned, naming the variant and the grid value.
         let (directory, config) = try project(sweep: "sweep: {name: layers, until: train, grid: {model.layer: [5, 0]}}")

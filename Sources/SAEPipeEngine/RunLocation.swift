@@ -1,0 +1,30 @@
+import Foundation
+import SAEPipeCore
+
+/// Where a run's human-facing outputs go. `outputs/<run_name>/` belongs to the resolved config
+/// that first made it; a different resolved config with the same name (a `--set` override, an
+/// edited file) goes to `outputs/<run_name>-<hash>/`, so no run silently replaces another's.
+public struct RunLocation: Sendable, Equatable {
+    /// The directory, `outputs/<name>`.
+    public var path: String
+    /// Its name under `outputs/`: the run name, or the run name with the config's hash.
+    public var name: String
+    /// Why the run is not at `outputs/<run_name>/`, with the config differences; nil when it is.
+    public var note: String?
+
+    /// Characters of the config's SHA-256 in a suffixed name.
+    public static let hashLength = 8
+
+    public static func choose(paths: ProjectPaths, runName: String, config: ConfigValue) -> RunLocation {
+        let base = paths.runDirectory(runName)
+        guard let existing = try? RunManifest.read(runDirectory: base), existing.config.canonicalJSON != config.canonicalJSON else {
+            return RunLocation(path: base, name: runName, note: nil)
+        }
+        let name = "\(runName)-\(String(Hashing.sha256Hex(config.canonicalJSON).prefix(hashLength)))"
+        let changes = Planner.configChanges(old: existing.config, new: config).map { $0.replacingOccurrences(of: "config ", with: "") }
+        let shown = changes.prefix(4).joined(separator: "; ") + (changes.count > 4 ? "; … (\(changes.count) differences)" : "")
+        return RunLocation(
+            path: paths.runDirectory(name), name: name,
+            note: "\(base)/ holds the run of a different config (\(shown)), so this run's outputs are in \(paths.runDirectory(name))/")
+    }
+}
