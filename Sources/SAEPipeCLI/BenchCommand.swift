@@ -9,7 +9,14 @@ import SAEPipeSAE
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure throughput on this machine.", subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self])
+        commandName: "bench", abstract: "Measure throughput on this machine.",
+        discussion: """
+            Examples:
+              saepipe bench blas --size 1024
+              saepipe bench forward --model artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf --layer 3
+              saepipe bench train --d 576 --f 4608
+            """,
+        subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self])
 }
 
 /// `--threads`, shared by the benchmarks.

@@ -7,7 +7,12 @@ import SAEPipeModels
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tokenize", abstract: "Print token ids as JSON (no BOS/EOS added).")
+        commandName: "tokenize", abstract: "Print token ids as JSON (no BOS/EOS added).",
+        discussion: """
+            Examples:
+              saepipe tokenize --model artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf --text "def f(x):"
+              saepipe tokenize --model EleutherAI/pythia-70m-deduped --file notes.txt
+            """)
 
     @Option(help: "A model directory (tokenizer.json), a .gguf file, or a Hub id ORG/NAME[@REV].")
     var model: String
@@ -62,7 +67,11 @@ struct TokenizeCommand: ParsableCommand {
 struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
-        abstract: "Run a model on token ids; write hooks, last_logits and token_nll to safetensors.")
+        abstract: "Run a model on token ids; write hooks, last_logits and token_nll to safetensors.",
+        discussion: """
+            Examples:
+              saepipe forward --model artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf --tokens '[[1, 2, 3]]' --hook layers.3.mlp_out --out acts.safetensors
+            """)
 
     @Option(help: "A model directory, a .gguf file, or a Hub id ORG/NAME[@REV].")
     var model: String
@@ -95,7 +104,12 @@ struct ModelCommand: ParsableCommand {
 
 struct ModelInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Architecture, dimensions, weight types, parameter count and tokenizer.")
+        commandName: "info", abstract: "Architecture, dimensions, weight types, parameter count and tokenizer.",
+        discussion: """
+            Examples:
+              saepipe model info artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf
+              saepipe model info EleutherAI/pythia-70m-deduped
+            """)
 
     @Argument(help: "A model directory, a .gguf file, or a Hub id ORG/NAME[@REV].")
     var model: String

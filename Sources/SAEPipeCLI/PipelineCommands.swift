@@ -6,17 +6,30 @@ import SAEPipeEngine
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run the experiment's stages, reusing every cached output.")
+        commandName: "run", abstract: "Run the experiment's stages, reusing every cached output.",
+        discussion: """
+            Outputs go to <paths.outputs>/<run_name>/ (run_name defaults to the config file's name): \
+            results.json, tables/, figures/, features/, manifest.json. If that directory holds the run of \
+            a different config (a --set override, an edited file), this run goes to <run_name>-<hash>/ \
+            instead and says so; `saepipe runs` lists both. Stage ids: \(Completions.stageList).
+
+            Examples:
+              saepipe run configs/default.yaml
+              saepipe run configs/default.yaml --set train.l1_coefficient=5 --set train.tokens=500000
+              saepipe run configs/default.yaml --until train --dry-run
+              saepipe run configs/default.yaml --force interpret
+            """)
 
     @OptionGroup var configOptions: ConfigOptions
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Rerun STAGE (an id like train.A or a kind like train) even if cached; bare --force reruns all.", valueName: "stage"))
+    @Option(help: ArgumentHelp("Rerun STAGE even if cached: an id (\(Completions.stageList.components(separatedBy: ", eval")[0]), eval, viz) or a kind (collect, train, interpret); bare --force reruns all.", valueName: "stage"),
+            completion: Completions.stages)
     var force: [String] = []
-    @Option(help: "Run only this stage (its upstream must be cached).")
+    @Option(help: ArgumentHelp("Run only this stage (its upstream must be cached).", valueName: "stage"), completion: Completions.stages)
     var only: String?
-    @Option(help: "Run this stage and everything downstream of it.")
+    @Option(help: ArgumentHelp("Run this stage and everything downstream of it.", valueName: "stage"), completion: Completions.stages)
     var from: String?
-    @Option(help: "Run this stage and everything it depends on, nothing after.")
+    @Option(help: ArgumentHelp("Run this stage and everything it depends on, nothing after.", valueName: "stage"), completion: Completions.stages)
     var until: String?
     @Flag(help: "Say which stages would run and why; run nothing.")
     var dryRun = false
@@ -50,7 +63,12 @@ struct RunCommand: ParsableCommand {
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "List every stage as cached or will-run, and why.")
+        commandName: "status", abstract: "List every stage as cached or will-run, and why.",
+        discussion: """
+            Examples:
+              saepipe status configs/default.yaml
+              saepipe status configs/default.yaml --set train.tokens=500000   # what an override would rerun
+            """)
 
     @OptionGroup var configOptions: ConfigOptions
     @OptionGroup var global: GlobalOptions
@@ -64,7 +82,13 @@ struct StatusCommand: ParsableCommand {
 }
 
 struct DagCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dag", abstract: "Print the stage graph.")
+    static let configuration = CommandConfiguration(
+        commandName: "dag", abstract: "Print the stage graph.",
+        discussion: """
+            Examples:
+              saepipe dag configs/default.yaml
+              saepipe dag configs/default.yaml --format mermaid
+            """)
 
     @OptionGroup var configOptions: ConfigOptions
     @Option(help: "The graph's notation.")
@@ -79,7 +103,17 @@ struct DagCommand: ParsableCommand {
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "validate", abstract: "Check a config and print it fully resolved, with defaults.")
+        commandName: "validate", abstract: "Check a config and print it fully resolved, with defaults.",
+        discussion: """
+            Checks everything that can be checked before work: every key against the schema, the model \
+            file and its layer count, the datasets' files and the output directories. All problems are \
+            listed together, each with file:line:col and the key.
+
+            Examples:
+              saepipe validate configs/default.yaml
+              saepipe validate configs/default.yaml --docs          # each key with what it means
+              saepipe validate my.yaml --set model.layer=5 --format json
+            """)
 
     @OptionGroup var configOptions: ConfigOptions
     enum Format: String, CaseIterable, ExpressibleByArgument { case yaml, json }
@@ -125,7 +159,12 @@ struct RunsCommand: ParsableCommand {
 
 struct ConfigReferenceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config-reference", abstract: "Print every config key with its type, default and meaning (Markdown).")
+        commandName: "config-reference", abstract: "Print every config key with its type, default and meaning (Markdown).",
+        discussion: """
+            Examples:
+              saepipe config-reference
+              saepipe config-reference | grep train.
+            """)
 
     func run() throws {
         print(ExperimentSchema.schema.markdownReference(), terminator: "")
@@ -134,9 +173,19 @@ struct ConfigReferenceCommand: ParsableCommand {
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write a blog bundle for a finished run: report.md, report.html, figures, tables.")
+        commandName: "export", abstract: "Write a blog bundle for a finished run or sweep: report.md, report.html, figures, tables.",
+        discussion: """
+            RUN is a run name under outputs/ (as `saepipe runs` lists them, e.g. default or default-1a2b3c4d), \
+            a sweep name under outputs/sweeps/, or a directory. A sweep's bundle holds its summary, figures \
+            and one report per finished variant.
 
-    @Argument(help: "A run name under outputs/ or a run directory.")
+            Examples:
+              saepipe export default --to blog/
+              saepipe export lambda --to blog/lambda-sweep     # a sweep
+              saepipe export outputs/default --to /tmp/bundle --force
+            """)
+
+    @Argument(help: "A run or sweep name under outputs/, or a run directory.", completion: Completions.runNames)
     var runName: String
     @Option(help: "The bundle's directory: new, empty, or an earlier bundle (replaced).")
     var to: String

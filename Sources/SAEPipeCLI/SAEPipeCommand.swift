@@ -8,6 +8,15 @@ struct SAEPipeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "saepipe",
         abstract: "Run sparse-autoencoder experiments on a CPU: collect, train, interpret, eval, report.",
+        discussion: """
+            Examples:
+              saepipe run configs/default.yaml              # the quickstart: outputs/default/
+              saepipe validate configs/default.yaml --set model.layer=5
+              saepipe export default --to blog/
+
+            Shell completion: saepipe --generate-completion-script bash > /etc/bash_completion.d/saepipe
+            (or zsh, fish); it completes config files, stage ids and --set keys.
+            """,
         version: SAEPipeVersion.current,
         subcommands: [
             RunCommand.self, RunsCommand.self, StatusCommand.self, DagCommand.self, ValidateCommand.self, ConfigReferenceCommand.self,
@@ -27,9 +36,10 @@ struct GlobalOptions: ParsableArguments {
 }
 
 struct ConfigOptions: ParsableArguments {
-    @Argument(help: "Experiment config (.yaml, .yml or .json).")
+    @Argument(help: "Experiment config (.yaml, .yml or .json).", completion: Completions.configFiles)
     var config: String
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, typed by the schema.", valueName: "key.path=value"))
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, typed by the schema (repeatable); `saepipe config-reference` lists the keys.", valueName: "key.path=value"),
+            completion: Completions.setKeys)
     var overrides: [String] = []
 
     func load() throws -> Experiment {

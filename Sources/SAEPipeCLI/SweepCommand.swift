@@ -12,12 +12,20 @@ struct SweepCommand: ParsableCommand {
             summary.md, figures/) is written beside them. Rerunning skips finished variants. Values are \
             typed as in YAML: --grid train.l1_coefficient=1,3,10 --grid sae.expansion=4,8; \
             --grid model.layer=0..5 or =all for every layer. Random search: --random 8 \
-            --log-range train.l1_coefficient=0.5,20 --range train.lr=1e-4,1e-3 --choice sae.expansion=4,8.
+            --log-range train.l1_coefficient=0.5,20 --range train.lr=1e-4,1e-3 --choice sae.expansion=4,8. \
+            A sweep of a different config with the same name goes to sweeps/<name>-<hash>/ instead of \
+            replacing it. Export a finished sweep with `saepipe export NAME --to DIR`.
+
+            Examples:
+              saepipe sweep configs/sweep-quickstart.yaml
+              saepipe sweep configs/default.yaml --grid train.l1_coefficient=1,3,10 --until eval
+              saepipe sweep configs/default.yaml --random 6 --log-range train.l1_coefficient=0.5,20 --jobs 2
             """)
 
     @OptionGroup var configOptions: ConfigOptions
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("A key and the values it takes; every combination of the grids is a variant.", valueName: "key.path=v1,v2,…"))
+    @Option(help: ArgumentHelp("A key and the values it takes; every combination of the grids is a variant.", valueName: "key.path=v1,v2,…"),
+            completion: Completions.setKeys)
     var grid: [String] = []
     @Option(help: "Random draws (each combined with every grid point).")
     var random: Int?
@@ -31,7 +39,7 @@ struct SweepCommand: ParsableCommand {
     var seed: Int?
     @Option(help: "The sweep's directory name (default: sweep.name, then the config file's name).")
     var name: String?
-    @Option(help: "Run each variant up to this stage (e.g. eval).")
+    @Option(help: ArgumentHelp("Run each variant up to this stage: \(Completions.stageList).", valueName: "stage"), completion: Completions.stages)
     var until: String?
     @Option(help: "Variants to run at once.")
     var jobs = 1

@@ -106,6 +106,24 @@ public struct ConfigSchema: Sendable {
         (try? decodeMissing(.section(root), path: "", field: nil)) ?? .map([:])
     }
 
+    /// Every key that takes a value (`train.lr`, `datasets.A.path`; a table's entries as
+    /// `<name>`), in schema order: what `--set` and sweep axes can name.
+    public func keyPaths() -> [String] {
+        var result: [String] = []
+        func walk(_ section: ConfigSection, _ prefix: String) {
+            for field in section.fields {
+                let path = prefix.isEmpty ? field.name : "\(prefix).\(field.name)"
+                switch field.type {
+                case .section(let child): walk(child, path)
+                case .table(let child): walk(child, "\(path).<name>")
+                default: result.append(path)
+                }
+            }
+        }
+        walk(root, "")
+        return result
+    }
+
     /// `path → doc` for every documented key, for annotated output.
     public func docs() -> [String: String] {
         var result: [String: String] = [:]

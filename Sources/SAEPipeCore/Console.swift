@@ -199,17 +199,24 @@ public final class Progress: @unchecked Sendable {
                 text += "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "] "
             }
             text += String(format: "%3.0f%% %@/%@ %@", fraction * 100, Progress.compact(count), Progress.compact(total), unit)
-            text += String(format: " %@ %@/s", Progress.compact(Int(final ? rate : recent)), unit)
+            text += " \(Progress.rate(final ? rate : recent)) \(unit)/s"
             if !final, recent > 0 {
                 text += " ETA " + Progress.duration(Double(total - count) / recent)
             } else if final {
                 text += " in " + Progress.duration(elapsed)
             }
         } else {
-            text += "\(Progress.compact(count)) \(unit) \(Progress.compact(Int(rate))) \(unit)/s"
+            text += "\(Progress.compact(count)) \(unit) \(Progress.rate(rate)) \(unit)/s"
         }
         if let detail { text += " · " + detail }
         if console.isTerminal { console.redraw(text) } else { console.line(text) }
+    }
+
+    /// A rate with the digits it needs: 0.62, 7.4, 512, 12.3k.
+    public static func rate(_ value: Double) -> String {
+        guard value.isFinite else { return "?" }
+        if value < 10 { return String(format: value < 1 ? "%.2f" : "%.1f", value) }
+        return compact(Int(value.rounded()))
     }
 
     public static func compact(_ value: Int) -> String {

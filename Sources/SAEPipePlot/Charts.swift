@@ -93,9 +93,24 @@ public enum Series: Sendable {
     }
 }
 
+/// Type sizes (points at 1×) of figures meant for a blog column: ticks stay readable when a
+/// 1200-pixel figure is shown at half size on a phone.
+public enum FigureType {
+    public static let title = 26.0
+    public static let subtitle = 16.0
+    public static let axisTitle = 19.0
+    public static let tick = 16.0
+    public static let legend = 16.0
+    public static let category = 17.0
+    public static let annotation = 14.0
+    public static let lineWidth = 2.8
+}
+
 /// A chart with axes, nice ticks, a title, axis titles and a legend.
 public struct Chart {
     public var title: String
+    /// A second line under the title: what the figure was made from (model, hook, SAE, budget).
+    public var subtitle: String?
     public var xLabel: String
     public var yLabel: String
     public var series: [Series]
@@ -112,8 +127,12 @@ public struct Chart {
     public var legendAtBottom: Bool? = nil
     /// Short texts written beside data points (e.g. which variant a point is).
     public var annotations: [(x: Double, y: Double, text: String)] = []
-    public var width: Double = 640
-    public var height: Double = 420
+    /// A square plot area, so that with `diagonal` y = x runs at 45°.
+    public var equalAspect = false
+    /// Texts in the plot's upper-left and lower-right corners (what each side of the diagonal means).
+    public var cornerLabels: (upperLeft: String, lowerRight: String)?
+    public var width: Double = 1200
+    public var height: Double = 750
 
     public init(title: String, xLabel: String, yLabel: String, series: [Series]) {
         self.title = title
@@ -125,10 +144,18 @@ public struct Chart {
     public func render(scale: Double = 1, text: TextRenderer) -> Canvas {
         let canvas = Canvas(width: Int(width), height: Int(height), scale: scale)
         let named = series.filter { !$0.name.isEmpty }
-        let legendWidth = (named.map { text.width($0.name, size: 10, scale: scale) }.max() ?? 0) + 34
+        let type = FigureType.self
+        let legendWidth = (named.map { text.width($0.name, size: type.legend, scale: scale) }.max() ?? 0) + 48
         // A legend outside the plot takes a right margin of its own.
         let outside = legendOutside && named.count > 1
-        let plot = (left: 74.0, top: 44.0, right: width - 20 - (outside ? legendWidth + 4 : 0), bottom: height - 56)
+        var plot = (left: 112.0, top: subtitle == nil ? 70.0 : 100.0, right: width - 36 - (outside ? legendWidth + 6 : 0), bottom: height - 92)
+        if equalAspect {
+            let side = min(plot.right - plot.left, plot.bottom - plot.top)
+            let spare = (plot.right - plot.left) - side
+            plot.left += spare / 2
+            plot.right = plot.left + side
+            plot.bottom = plot.top + side
+        }
         func transform(_ value: Double, _ axis: AxisScale) -> Double? {
             axis == .linear ? value : value > 0 ? log10(value) : nil
         }
@@ -172,18 +199,22 @@ public struct Chart {
         if xCategories.isEmpty {
             for (position, label) in ticks(xLow, xHigh, xScale) where position >= xLow && position <= xHigh {
                 canvas.line(px(position), plot.top, px(position), plot.bottom, width: 1, color: .grid)
-                text.draw(label, on: canvas, x: px(position), y: plot.bottom + 16, size: 10, color: .axis, anchor: .center)
+                text.draw(label, on: canvas, x: px(position), y: plot.bottom + 26, size: type.tick, color: .axis, anchor: .center)
             }
         } else {
             for (index, label) in xCategories.enumerated() {
-                text.draw(label, on: canvas, x: px(Double(index) + 0.5), y: plot.bottom + 16, size: 11, color: .axis, anchor: .center)
+                text.draw(label, on: canvas, x: px(Double(index) + 0.5), y: plot.bottom + 28, size: type.category, color: .axis, anchor: .center)
             }
         }
         for (position, label) in ticks(yLow, yHigh, yScale) where position >= yLow && position <= yHigh {
             canvas.line(plot.left, py(position), plot.right, py(position), width: 1, color: .grid)
-            text.draw(label, on: canvas, x: plot.left - 6, y: py(position) + 3.5, size: 10, color: .axis, anchor: .right)
+            text.draw(label, on: canvas, x: plot.left - 10, y: py(position) + 5.5, size: type.tick, color: .axis, anchor: .right)
         }
-        if diagonal { canvas.line(px(xLow), py(xLow), px(xHigh), py(xHigh), width: 1, color: .axis) }
+        if diagonal { canvas.line(px(xLow), py(xLow), px(xHigh), py(xHigh), width: 1.5, color: .axis) }
+        if let corners = cornerLabels {
+            text.draw(corners.upperLeft, on: canvas, x: plot.left + 14, y: plot.top + 28, size: type.legend, color: .axis, anchor: .left)
+            text.draw(corners.lowerRight, on: canvas, x: plot.right - 14, y: plot.bottom - 16, size: type.legend, color: .axis, anchor: .right)
+        }
 
         // Data.
         for item in series {
@@ -192,7 +223,7 @@ public struct Chart {
                 canvas.polyline(points.compactMap { p in
                     guard let x = transform(p.0, xScale), let y = transform(p.1, yScale) else { return nil }
                     return (px(x), py(y))
-                }, width: 1.8, color: color)
+                }, width: type.lineWidth, color: color)
             case .scatter(_, let points, let color, let radius):
                 for p in points {
                     guard let x = transform(p.0, xScale), let y = transform(p.1, yScale) else { continue }
@@ -209,14 +240,14 @@ public struct Chart {
                 for bar in bars {
                     guard let x = transform(bar.x, xScale), let y = transform(bar.y, yScale) else { continue }
                     if let y0 = transform(bar.y0, yScale), let y1 = transform(bar.y1, yScale), bar.y1 > bar.y0 {
-                        canvas.line(px(x), py(y0), px(x), py(y1), width: 1.4, color: ink)
-                        canvas.line(px(x) - 4, py(y0), px(x) + 4, py(y0), width: 1.4, color: ink)
-                        canvas.line(px(x) - 4, py(y1), px(x) + 4, py(y1), width: 1.4, color: ink)
+                        canvas.line(px(x), py(y0), px(x), py(y1), width: 2, color: ink)
+                        canvas.line(px(x) - 7, py(y0), px(x) + 7, py(y0), width: 2, color: ink)
+                        canvas.line(px(x) - 7, py(y1), px(x) + 7, py(y1), width: 2, color: ink)
                     }
                     if let x0 = transform(bar.x0, xScale), let x1 = transform(bar.x1, xScale), bar.x1 > bar.x0 {
-                        canvas.line(px(x0), py(y), px(x1), py(y), width: 1.4, color: ink)
-                        canvas.line(px(x0), py(y) - 4, px(x0), py(y) + 4, width: 1.4, color: ink)
-                        canvas.line(px(x1), py(y) - 4, px(x1), py(y) + 4, width: 1.4, color: ink)
+                        canvas.line(px(x0), py(y), px(x1), py(y), width: 2, color: ink)
+                        canvas.line(px(x0), py(y) - 7, px(x0), py(y) + 7, width: 2, color: ink)
+                        canvas.line(px(x1), py(y) - 7, px(x1), py(y) + 7, width: 2, color: ink)
                     }
                 }
             }
@@ -225,20 +256,21 @@ public struct Chart {
         for note in annotations {
             guard let x = transform(note.x, xScale), let y = transform(note.y, yScale) else { continue }
             // Beside the point, or on its left where the text would cross the frame.
-            let fitsRight = px(x) + 6 + text.width(note.text, size: 9, scale: scale) <= width - 4
-            text.draw(note.text, on: canvas, x: fitsRight ? px(x) + 6 : px(x) - 6, y: py(y) - 5, size: 9, color: .axis,
+            let fitsRight = px(x) + 8 + text.width(note.text, size: type.annotation, scale: scale) <= width - 4
+            text.draw(note.text, on: canvas, x: fitsRight ? px(x) + 8 : px(x) - 8, y: py(y) - 7, size: type.annotation, color: .axis,
                       anchor: fitsRight ? .left : .right)
         }
 
         // Frame, titles, legend.
         canvas.line(plot.left, plot.bottom, plot.right, plot.bottom, width: 1, color: .axis)
         canvas.line(plot.left, plot.top, plot.left, plot.bottom, width: 1, color: .axis)
-        text.draw(title, on: canvas, x: width / 2, y: 26, size: 14, anchor: .center)
-        text.draw(xLabel, on: canvas, x: (plot.left + plot.right) / 2, y: height - 16, size: 11, color: .axis, anchor: .center)
-        text.draw(yLabel, on: canvas, x: 20, y: (plot.top + plot.bottom) / 2, size: 11, color: .axis, anchor: .center, rotated: true)
+        text.draw(title, on: canvas, x: width / 2, y: 40, size: type.title, anchor: .center)
+        if let subtitle { text.draw(subtitle, on: canvas, x: width / 2, y: 72, size: type.subtitle, color: .axis, anchor: .center) }
+        text.draw(xLabel, on: canvas, x: (plot.left + plot.right) / 2, y: plot.bottom + 68, size: type.axisTitle, color: .axis, anchor: .center)
+        text.draw(yLabel, on: canvas, x: 28, y: (plot.top + plot.bottom) / 2, size: type.axisTitle, color: .axis, anchor: .center, rotated: true)
         if named.count > 1 {
-            let boxWidth = legendWidth, x = outside ? plot.right + 8 : plot.right - boxWidth - 8
-            let boxHeight = Double(named.count) * 16 + 8
+            let boxWidth = legendWidth, x = outside ? plot.right + 10 : plot.right - boxWidth - 10
+            let boxHeight = Double(named.count) * 26 + 12
             let corners = (top: plot.top + 6, bottom: plot.bottom - boxHeight - 6)
             func covered(_ top: Double) -> Int {
                 // Data points, and the midpoints of line segments, inside the box.
@@ -257,9 +289,13 @@ public struct Chart {
                 ?? (covered(corners.bottom) < covered(corners.top) ? corners.bottom : corners.top)
             canvas.fillRect(x: x, y: top, width: boxWidth, height: boxHeight, color: .white, alpha: 0.85)
             for (index, item) in named.enumerated() {
-                let y = top + 12 + Double(index) * 16
-                canvas.line(x + 6, y - 3.5, x + 22, y - 3.5, width: 3, color: item.color)
-                text.draw(item.name, on: canvas, x: x + 27, y: y, size: 10)
+                let y = top + 24 + Double(index) * 26
+                if case .scatter = item {
+                    canvas.disc(x + 21, y - 5.5, radius: 6, color: item.color, alpha: 0.8)
+                } else {
+                    canvas.line(x + 8, y - 5.5, x + 34, y - 5.5, width: 4, color: item.color)
+                }
+                text.draw(item.name, on: canvas, x: x + 40, y: y, size: type.legend)
             }
         }
         return canvas
@@ -277,6 +313,8 @@ public struct Heatmap {
     public var range: ClosedRange<Double>?
     /// A second line under each value (its interval, or why it is missing).
     public var notes: [[String]] = []
+    /// What the figure was made from, under the title.
+    public var subtitle: String?
 
     public init(title: String, rowTitle: String, columnTitle: String, rowLabels: [String], columnLabels: [String], values: [[Double]]) {
         (self.title, self.rowTitle, self.columnTitle) = (title, rowTitle, columnTitle)
@@ -284,19 +322,23 @@ public struct Heatmap {
     }
 
     public func render(scale: Double = 1, text: TextRenderer) -> Canvas {
-        let cell = 110.0, left = 120.0, top = 70.0
-        let width = left + cell * Double(columnLabels.count) + 30, height = top + cell * Double(rowLabels.count) + 40
+        let type = FigureType.self
+        let left = 260.0, top = subtitle == nil ? 130.0 : 156.0, colorBar = 150.0
+        // At least 900 pixels wide at 1×, however few columns.
+        let cell = max(150, (900 - left - colorBar) / Double(max(columnLabels.count, 1)))
+        let width = left + cell * Double(columnLabels.count) + colorBar, height = top + cell * Double(rowLabels.count) + 50
         let canvas = Canvas(width: Int(width), height: Int(height), scale: scale)
         let finite = values.flatMap { $0 }.filter(\.isFinite)
         let bounds = range ?? ((finite.min() ?? 0)...(max(finite.max() ?? 1, (finite.min() ?? 0) + 1e-9)))
-        text.draw(title, on: canvas, x: width / 2, y: 24, size: 14, anchor: .center)
-        text.draw(columnTitle, on: canvas, x: left + cell * Double(columnLabels.count) / 2, y: 46, size: 11, color: .axis, anchor: .center)
-        text.draw(rowTitle, on: canvas, x: 18, y: top + cell * Double(rowLabels.count) / 2, size: 11, color: .axis, anchor: .center, rotated: true)
+        text.draw(title, on: canvas, x: width / 2, y: 40, size: type.title, anchor: .center)
+        if let subtitle { text.draw(subtitle, on: canvas, x: width / 2, y: 72, size: type.subtitle, color: .axis, anchor: .center) }
+        text.draw(columnTitle, on: canvas, x: left + cell * Double(columnLabels.count) / 2, y: top - 52, size: type.axisTitle, color: .axis, anchor: .center)
+        text.draw(rowTitle, on: canvas, x: 30, y: top + cell * Double(rowLabels.count) / 2, size: type.axisTitle, color: .axis, anchor: .center, rotated: true)
         for (c, label) in columnLabels.enumerated() {
-            text.draw(label, on: canvas, x: left + cell * (Double(c) + 0.5), y: top - 8, size: 11, anchor: .center)
+            text.draw(label, on: canvas, x: left + cell * (Double(c) + 0.5), y: top - 14, size: type.category, anchor: .center)
         }
         for (r, label) in rowLabels.enumerated() {
-            text.draw(label, on: canvas, x: left - 8, y: top + cell * (Double(r) + 0.5) + 4, size: 11, anchor: .right)
+            text.draw(label, on: canvas, x: left - 14, y: top + cell * (Double(r) + 0.5) + 6, size: type.category, anchor: .right)
             for c in values[r].indices {
                 let value = values[r][c]
                 let t = (value - bounds.lowerBound) / (bounds.upperBound - bounds.lowerBound)
@@ -308,14 +350,31 @@ public struct Heatmap {
                 let note = notes.indices.contains(r) && notes[r].indices.contains(c) ? notes[r][c] : ""
                 let center = top + cell * (Double(r) + 0.5)
                 text.draw(value.isFinite ? String(format: "%.3f", value) : "n/a", on: canvas, x: left + cell * (Double(c) + 0.5),
-                          y: center + (note.isEmpty ? 5 : -2), size: 14, color: ink, anchor: .center)
+                          y: center + (note.isEmpty ? 9 : 0), size: 30, color: ink, anchor: .center)
                 if !note.isEmpty {
-                    text.draw(note, on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 16, size: 10, color: ink, anchor: .center)
+                    text.draw(note, on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 32, size: type.tick, color: ink, anchor: .center)
                 }
                 if value.isFinite, !inRange {
-                    text.draw("outside range", on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 30, size: 9, color: ink, anchor: .center)
+                    text.draw("outside range", on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 56, size: type.tick, color: ink, anchor: .center)
                 }
             }
+        }
+        // The colour bar: what a colour means, with ticks on the range.
+        let barLeft = left + cell * Double(columnLabels.count) + 30, barWidth = 26.0
+        let barTop = top, barHeight = cell * Double(rowLabels.count)
+        let steps = 120
+        for i in 0..<steps {
+            let t = 1 - Double(i) / Double(steps - 1)
+            canvas.fillRect(x: barLeft, y: barTop + barHeight * Double(i) / Double(steps), width: barWidth,
+                            height: barHeight / Double(steps) + 0.6, color: Color.ramp(t))
+        }
+        let span = bounds.upperBound - bounds.lowerBound
+        let tickValues = Ticks.nice(bounds.lowerBound, bounds.upperBound, target: 4)
+        let step = tickValues.count > 1 ? tickValues[1] - tickValues[0] : span
+        for value in tickValues where bounds.contains(value) {
+            let y = barTop + barHeight * (1 - (value - bounds.lowerBound) / span)
+            canvas.line(barLeft + barWidth, y, barLeft + barWidth + 6, y, width: 1.5, color: .axis)
+            text.draw(Ticks.label(value, step: step), on: canvas, x: barLeft + barWidth + 10, y: y + 5.5, size: type.tick, color: .axis, anchor: .left)
         }
         return canvas
     }

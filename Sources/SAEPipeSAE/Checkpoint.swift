@@ -27,8 +27,8 @@ public struct SAELensConfig: Codable, Sendable, Equatable {
 
     /// SAELens 6 reads provenance under `metadata`.
     public struct Metadata: Codable, Sendable, Equatable {
-        var modelName: String
-        var hookName: String
+        public var modelName: String
+        public var hookName: String
         @EncodedAsNull var hookHeadIndex: Int?
         var contextSize: Int
         var datasetPath: String

@@ -6,6 +6,11 @@ public enum PipelineStages {
     public static let configFields: [ConfigField] = CollectStage.configFields + TrainStage.configFields + InterpretStage.configFields
         + EvalStage.configFields + VizStage.configFields
 
+    /// Every stage id a config can have, then the stage kinds (what --only, --from, --until
+    /// and --force accept).
+    public static let stageNames: [String] = Side.allCases.flatMap { ["collect.\($0)", "train.\($0)", "interpret.\($0)"] }
+        + ["eval", "viz", "collect", "train", "interpret"]
+
     /// collect and train per dataset, interpret per SAE, then eval and viz. Every problem the
     /// stages' settings and `Preflight` find is reported at once.
     public static func stages(for config: ResolvedConfig) throws -> [StageSpec] {

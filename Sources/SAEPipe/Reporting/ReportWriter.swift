@@ -5,20 +5,21 @@ import SAEPipeCore
 enum ReportWriter {
     static func number(_ value: Double, _ digits: Int = 3) -> String { NumberFormat.fixed(value, digits: digits) }
 
+    /// Every figure viz draws, with what to look for in it.
     static let figures: [(file: String, caption: String)] = [
-        ("fve_matrix", "Fraction of variance explained for each SAE on each dataset, with the half-width of its 95% interval."),
-        ("ce_recovered_matrix", "Share of the loss increase from zero-ablating the hook that each SAE's reconstruction recovers; cells without a measurable zero-ablation effect say so."),
-        ("generalization", "Each SAE's FVE on rows it trained on against held-out rows; a gap means it memorized its training rows."),
-        ("training_fve", "FVE during training: lines are the training batches, dots the held-out rows."),
-        ("training_l0", "Active features per token during training: lines on training batches, dots on held-out rows."),
-        ("training_mse", "Reconstruction MSE during training: lines on training batches, dots on held-out rows."),
-        ("training_loss", "Training loss (reconstruction plus λ × sparsity, on scaled inputs)."),
-        ("feature_density_A", "How often SAE A's features fire on dataset A."),
-        ("feature_density_B", "How often SAE B's features fire on dataset B."),
-        ("selectivity_A", "Mean activation of each SAE A feature on A against on B; the line is equal activation."),
-        ("selectivity_B", "The same for SAE B's features."),
-        ("l0_by_pair", "Average L0 for each (SAE, dataset) pair, with 95% intervals."),
-        ("l0_per_token", "Distribution of L0 per token on held-out rows, per pair."),
+        ("fve_matrix", "FVE of each SAE on each dataset: the diagonal is in-domain, and how much paler the off-diagonal cells are is what transfer costs."),
+        ("ce_recovered_matrix", "Share of the loss increase from zero-ablating the hook that each reconstruction recovers: compare each off-diagonal cell with the diagonal cell of its column."),
+        ("generalization", "Each SAE's FVE on rows it trained on and on held-out rows: a training bar clearly above its held-out bar means the SAE memorized its training rows."),
+        ("training_fve", "FVE during training (lines: training batches; dots: held-out rows): the curves should flatten before the end, with the dots on the lines."),
+        ("training_l0", "Active features per token during training: L0 should settle, not still be moving at the end."),
+        ("training_mse", "Reconstruction MSE during training: it should fall and flatten; held-out dots above the line mean overfitting."),
+        ("training_loss", "Training loss (reconstruction plus λ × sparsity, on scaled inputs): a smooth fall; spikes mean the learning rate is too high."),
+        ("feature_density_A", "How often SAE A's features fire on dataset A: bars far left are nearly dead features, bars near zero on the right are dense ones."),
+        ("feature_density_B", "How often SAE B's features fire on dataset B: bars far left are nearly dead features, bars near zero on the right are dense ones."),
+        ("selectivity_A", "Each SAE A feature's mean activation on A against on B: dots below the diagonal favour A, above it B; the farther from it, the more domain-selective."),
+        ("selectivity_B", "The same for SAE B's features: dots above the diagonal favour B."),
+        ("l0_by_pair", "Average L0 for each (SAE, dataset) pair with 95% intervals: compare an SAE's L0 on the other dataset with its L0 on its own."),
+        ("l0_per_token", "Cumulative share of held-out tokens by L0: a curve crosses 0.5 at its median L0; a curve further right uses more features per token."),
     ]
 
     struct Sections {

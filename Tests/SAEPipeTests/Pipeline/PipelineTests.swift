@@ -24,6 +24,15 @@ final class PipelineTests: XCTestCase {
         for figure in ["training_loss", "training_fve", "feature_density_A", "selectivity_B", "fve_matrix", "ce_recovered_matrix"] {
             XCTAssertTrue(FileSystem.exists("\(directory)/outputs/tiny/figures/\(figure).png"), figure)
         }
+        // Blog size at 1×, read from each PNG's header: line charts ≥ 1200 px wide, heatmaps ≥ 900.
+        let figures = FileSystem.listFiles(in: "\(directory)/outputs/tiny/figures")
+        XCTAssertEqual(figures.count, 13, "\(figures)")
+        for figure in figures {
+            let (width, height) = try pngSize("\(directory)/outputs/tiny/figures/\(figure)")
+            XCTAssertGreaterThanOrEqual(width, figure.hasSuffix("_matrix.png") ? 900 : 1200, figure)
+            XCTAssertGreaterThanOrEqual(height, 600, figure)
+            if figure.hasPrefix("selectivity_") { XCTAssertGreaterThanOrEqual(height, 1000, "a square plot: \(figure)") }
+        }
         for name in ["A_on_A", "A_on_B", "B_on_A", "B_on_B"] {
             let path = "\(directory)/outputs/tiny/features/\(name)"
             let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(path).json"))) as! [String: Any]
@@ -194,6 +203,15 @@ final class PipelineTests: XCTestCase {
             XCTAssertFalse(report.contains(phrase), "the one-dataset report mentions \(phrase):\n\(report)")
         }
         XCTAssertTrue(report.contains(String(format: "%.3f", results.eval[SAEPair(.A, .A)]!.fve)))
+    }
+
+    /// A PNG's width and height from its IHDR chunk.
+    func pngSize(_ path: String) throws -> (Int, Int) {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)).prefix(24))
+        XCTAssertEqual(Array(bytes[0..<8]), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], path)
+        XCTAssertEqual(String(decoding: bytes[12..<16], as: UTF8.self), "IHDR", path)
+        let big = { (range: Range<Int>) in bytes[range].reduce(0) { $0 << 8 | Int($1) } }
+        return (big(16..<20), big(20..<24))
     }
 
     /// Every number in the report's measured sections is a value of results.json (or of the run's

@@ -22,23 +22,23 @@ final class PlotTests: XCTestCase {
             XCTAssertEqual(Array(a.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "PNG signature")
             XCTAssertEqual(String(decoding: a[12..<16], as: UTF8.self), "IHDR")
             let width = a[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = a[20..<24].reduce(0) { $0 << 8 | Int($1) }
-            XCTAssertEqual(width, Int(640 * scale))
-            XCTAssertEqual(height, Int(420 * scale))
+            XCTAssertEqual(width, Int(1200 * scale), "blog size: 1200 pixels wide at 1×")
+            XCTAssertEqual(height, Int(750 * scale))
         }
     }
 
     func testPixelsOfASimpleChart() throws {
         let canvas = simpleChart().render(scale: 1, text: try TextRenderer())
-        // The plot spans x 74…620 and y 44…364; y runs from −0.1 to 2.1, so y = 1 sits at 204.
-        let column = (196..<212).map { canvas.pixel(150, $0) }
+        // The plot spans x 112…1164 and y 70…658; y runs from −0.1 to 2.1, so y = 1 sits at 364.
+        let column = (356..<372).map { canvas.pixel(300, $0) }
         let target = Color.palette[0]
         let closest = column.map { max(abs(Int($0.r) - Int(target.r)), abs(Int($0.g) - Int(target.g)), abs(Int($0.b) - Int(target.b))) }.min()!
         XCTAssertLessThan(closest, 30, "the flat series is drawn in the first palette color at y = 1: \(column)")
         XCTAssertTrue(column.contains { $0 != .white && $0 != target }, "anti-aliased edges mix color and background")
-        XCTAssertEqual(canvas.pixel(150, 100), .white, "background above the lines")
+        XCTAssertEqual(canvas.pixel(300, 200), .white, "background above the lines")
         XCTAssertEqual(canvas.pixel(5, 5), .white)
-        let span = (196..<212).filter { canvas.pixel(150, $0) != .white }
-        XCTAssertLessThanOrEqual(span.count, 4, "a 1.8-point line covers two or three pixel rows")
+        let span = (356..<372).filter { canvas.pixel(300, $0) != .white }
+        XCTAssertLessThanOrEqual(span.count, 5, "a 2.8-point line covers three or four pixel rows")
     }
 
     func testTextIsAntiAliasedAndRotates() throws {

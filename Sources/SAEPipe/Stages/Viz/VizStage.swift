@@ -22,12 +22,35 @@ public enum VizStage {
         var scale: FigureScale
         var labels: DatasetLabels
         var sides: [Side]
+        /// What the subtitles say about the SAEs besides what their checkpoints hold.
+        var activation: String
+        var k: Int
+        var l1Coefficient: Double
+        var trainingTokens: Int
+        var epochs: Double?
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
                 Settings(scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader),
-                         sides: try Side.present(reader))
+                         sides: try Side.present(reader), activation: try reader.decode(String.self, at: "sae.activation"),
+                         k: try reader.decode(Int.self, at: "sae.k"), l1Coefficient: try reader.decode(Double.self, at: "train.l1_coefficient"),
+                         trainingTokens: try reader.decode(Int.self, at: "train.tokens"), epochs: try reader.decode(Double?.self, at: "train.epochs"))
             }
+        }
+
+        /// "SmolLM2-135M-Instruct · layers.3.mlp_out · 4608-feature ReLU SAE, λ 3 · 2M training tokens".
+        func subtitle(_ checkpoint: SAELensConfig) -> String {
+            let model = ((checkpoint.metadata?.modelName ?? checkpoint.modelName ?? "?") as NSString).lastPathComponent
+                .replacingOccurrences(of: #"\.(gguf|safetensors)$"#, with: "", options: .regularExpression)
+            let hook = checkpoint.metadata?.hookName ?? checkpoint.hookName ?? "?"
+            let sparsity: String
+            switch activation {
+            case "topk": sparsity = "TopK SAE, k \(k)"
+            case "jumprelu": sparsity = "JumpReLU SAE, λ \(NumberFormat.short(l1Coefficient))"
+            default: sparsity = "ReLU SAE, λ \(NumberFormat.short(l1Coefficient))"
+            }
+            let budget = epochs.map { "\(NumberFormat.short($0)) passes" } ?? "\(NumberFormat.count(trainingTokens)) training tokens"
+            return "\(model) · \(hook) · \(checkpoint.dSAE)-feature \(sparsity) · \(budget)"
         }
     }
 
@@ -35,7 +58,7 @@ public enum VizStage {
     public static func stage(config: ResolvedConfig) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .viz, kind: "viz", version: 6,
+            id: .viz, kind: "viz", version: 7,
             upstream: settings.sides.map(StageID.train) + settings.sides.map(StageID.interpret) + [.eval],
             config: slice,
             run: { context in try run(context) },
@@ -56,6 +79,8 @@ public enum VizStage {
         let text = try TextRenderer()
         let output = context.output("figures")
         func save(_ canvas: Canvas, _ name: String) throws { try canvas.writePNG(to: "\(output)/\(name).png") }
+        let checkpoint = try JSONFile.read(SAELensConfig.self, from: try context.upstream(.train(.A)) + "/\(SAELensConfig.fileName)")
+        let subtitle = settings.subtitle(checkpoint)
 
         // Training curves, A and B together.
         var metrics: [Side: [TrainingMetrics.Row]] = [:]
@@ -74,12 +99,13 @@ public enum VizStage {
                 series.append(.line(name: "SAE \(side) (\(labels[side])), training batches", points: points(column), color: color))
                 if let heldOut = heldOutColumns[column], !points(heldOut).isEmpty {
                     series.append(.scatter(name: "SAE \(side) (\(labels[side])), held-out rows", points: points(heldOut), color: color.darker,
-                                           radius: 4))
+                                           radius: 6))
                 }
             }
             var chart = Chart(title: title, xLabel: "training tokens", yLabel: label, series: series)
+            chart.subtitle = subtitle
             if column == .loss || column == .l0 { chart.yScale = .log10 }
-            if series.count > 2 { chart.legendOutside = true; chart.width = 900 }
+            if series.count > 2 { chart.legendOutside = true; chart.width = 1500 }
             try save(chart.render(scale: scale, text: text), "training_\(column.rawValue)")
         }
 
@@ -95,9 +121,11 @@ public enum VizStage {
                 var counts = [Double](repeating: 0, count: bins)
                 for value in logs { counts[min(bins - 1, Int((value - low) / width))] += 1 }
                 let bars = (0..<bins).map { (x0: low + Double($0) * width, x1: low + Double($0 + 1) * width, y: counts[$0]) }
-                let chart = Chart(title: "Feature density: SAE \(side) on \(labels[side]) (\(dead) never fire)",
-                                  xLabel: "log10 activation frequency", yLabel: "features",
+                let silent = dead == 0 ? "every feature fires" : "\(dead) of \(home.count) features never fire"
+                var chart = Chart(title: "How often SAE \(side)'s features fire on \(labels[side]) (\(silent))",
+                                  xLabel: "log10 of the share of tokens a feature fires on", yLabel: "features",
                                   series: [.bars(name: "", bars: bars, color: Color.palette[side == .A ? 0 : 1])])
+                chart.subtitle = subtitle
                 try save(chart.render(scale: scale, text: text), "feature_density_\(side)")
             }
             guard compared else { continue }
@@ -107,12 +135,17 @@ public enum VizStage {
                 let (x, y) = (a.meanActivation, b.meanActivation)
                 return x > 0 && y > 0 ? (x, y) : nil
             }
-            var scatter = Chart(title: "Selectivity of SAE \(side)'s features", xLabel: "mean activation on A (\(labels[.A]))",
+            var scatter = Chart(title: "Selectivity of SAE \(side)'s features (one dot per feature)", xLabel: "mean activation on A (\(labels[.A]))",
                                 yLabel: "mean activation on B (\(labels[.B]))",
-                                series: [.scatter(name: "", points: points, color: Color.palette[side == .A ? 0 : 1], radius: 1.6)])
+                                series: [.scatter(name: "", points: points, color: Color.palette[side == .A ? 0 : 1], radius: 3)])
+            scatter.subtitle = subtitle
             scatter.xScale = .log10
             scatter.yScale = .log10
             scatter.diagonal = true
+            scatter.equalAspect = true
+            scatter.width = 1200
+            scatter.height = 1100
+            scatter.cornerLabels = (upperLeft: "more active on B (\(labels[.B]))", lowerRight: "more active on A (\(labels[.A]))")
             try save(scatter.render(scale: scale, text: text), "selectivity_\(side)")
         }
 
@@ -130,6 +163,7 @@ public enum VizStage {
             var heatmap = Heatmap(
                 title: title, rowTitle: "SAE trained on", columnTitle: "evaluated on", rowLabels: sideLabels, columnLabels: sideLabels,
                 values: Side.allCases.map { trained in Side.allCases.map { data in eval[SAEPair(trained, data)].flatMap(value) ?? .nan } })
+            heatmap.subtitle = subtitle
             heatmap.range = 0.0...1.0
             heatmap.notes = Side.allCases.map { trained in
                 Side.allCases.map { data in
@@ -147,6 +181,7 @@ public enum VizStage {
         }
         var l0 = Chart(title: "Average L0 per (SAE → dataset) pair (± 95% interval)", xLabel: "SAE trained on → evaluated on", yLabel: "L0",
                        series: [.bars(name: "", bars: bars, color: Color.palette[2]), .errorBars(intervals: whiskers, color: .axis)])
+        l0.subtitle = subtitle
         l0.xCategories = pairs.map(\.arrowLabel)
         try save(l0.render(scale: scale, text: text), "l0_by_pair")
 
@@ -166,22 +201,29 @@ public enum VizStage {
                               series: [.bars(name: "training rows", bars: generalizationBars, color: Color.palette[0]),
                                        .bars(name: "held-out rows", bars: heldBars, color: Color.palette[1]),
                                        .errorBars(intervals: generalizationWhiskers, color: .axis)])
+            chart.subtitle = subtitle
             chart.xCategories = sides.map { "SAE \($0) (\(labels[$0]))" }
             try save(chart.render(scale: scale, text: text), "generalization")
         }
 
-        // L0 per token: the distribution behind the averages, all four pairs.
-        let histograms = pairs.enumerated().compactMap { index, pair -> Series? in
+        // L0 per token as a cumulative distribution: smooth where a histogram of single L0
+        // values is noisy, and the median and tails read straight off it.
+        let distributions = pairs.enumerated().compactMap { index, pair -> Series? in
             guard let counts = eval[pair]?.l0Histogram, !counts.isEmpty else { return nil }
-            let total = Double(counts.reduce(0, +)), width = max(1, counts.count / 40)
-            let points = stride(from: 0, to: counts.count, by: width).map { start in
-                (Double(start) + Double(width) / 2, Double(counts[start..<min(start + width, counts.count)].reduce(0, +)) / total)
+            let total = Double(counts.reduce(0, +))
+            guard total > 0 else { return nil }
+            var running = 0.0
+            let points = counts.enumerated().map { l0, count -> (Double, Double) in
+                running += Double(count)
+                return (Double(l0), running / total)
             }
             return .line(name: pair.arrowLabel, points: points, color: Color.palette[index])
         }
-        if !histograms.isEmpty {
-            let chart = Chart(title: "L0 per token on held-out rows", xLabel: "active features per token (L0)",
-                              yLabel: "share of tokens", series: histograms)
+        if !distributions.isEmpty {
+            var chart = Chart(title: "L0 per token on held-out rows (cumulative)", xLabel: "active features per token (L0)",
+                              yLabel: "share of tokens with at most this L0", series: distributions)
+            chart.subtitle = subtitle
+            chart.legendAtBottom = true
             try save(chart.render(scale: scale, text: text), "l0_per_token")
         }
     }
