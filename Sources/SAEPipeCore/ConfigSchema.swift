@@ -138,27 +138,52 @@ public struct ConfigSchema: Sendable {
         return result
     }
 
-    /// Every key with its type, default and doc, as a Markdown table (the README's reference).
+    /// Every key with its type, default and doc, as Markdown: the top-level keys in one table,
+    /// then one table per section under its own heading. Sibling sections with the same keys
+    /// (`datasets.A`, `datasets.B`) are described once, as `datasets.<A|B>.key`.
     public func markdownReference() -> String {
-        var rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-        func walk(_ section: ConfigSection, _ prefix: String) {
+        func row(_ path: String, _ field: ConfigField) -> String {
+            let value = field.required ? "required" : field.defaultValue.isNull ? "—" : "`\(field.defaultValue.scalarDescription)`"
+            let type = field.type.name.replacingOccurrences(of: "|", with: "\\|")
+            return "| `\(path)` | \(type) | \(value) | \(field.doc) |"
+        }
+        func rows(_ section: ConfigSection, _ prefix: String) -> [String] {
+            // Sections whose children are all sections with the same keys collapse into one set of rows.
+            let children = section.fields.compactMap { field -> ConfigSection? in
+                if case .section(let child) = field.type { return child } else { return nil }
+            }
+            if children.count == section.fields.count, children.count > 1,
+                Set(children.map { $0.fields.map(\.name) }).count == 1 {
+                let names = section.fields.map(\.name).joined(separator: ",")
+                return rows(children[0], "\(prefix).{\(names)}")
+            }
+            var result: [String] = []
             for field in section.fields {
                 let path = prefix.isEmpty ? field.name : "\(prefix).\(field.name)"
                 switch field.type {
-                case .section(let child):
-                    walk(child, path)
+                case .section(let child): result += rows(child, path)
                 case .table(let child):
-                    rows.append("| `\(path).<name>` | mapping | | \(field.doc) |")
-                    walk(child, "\(path).<name>")
-                default:
-                    let value = field.required ? "required" : field.defaultValue.isNull ? "—" : "`\(field.defaultValue.scalarDescription)`"
-                    let type = field.type.name.replacingOccurrences(of: "|", with: "\\|")
-                    rows.append("| `\(path)` | \(type) | \(value) | \(field.doc) |")
+                    result.append("| `\(path).<name>` | mapping | | \(field.doc) |")
+                    result += rows(child, "\(path).<name>")
+                default: result.append(row(path, field))
                 }
             }
+            return result
         }
-        walk(root, "")
-        return rows.joined(separator: "\n") + "\n"
+        let header = ["| key | type | default | meaning |", "|---|---|---|---|"]
+        var text = ""
+        let scalars = root.fields.filter { if case .section = $0.type { return false } else { return true } }
+        text += "**Top level**\n\n" + (header + scalars.map { row($0.name, $0) }).joined(separator: "\n") + "\n"
+        for field in root.fields {
+            guard case .section(let child) = field.type else { continue }
+            var note = field.doc
+            let subsections = child.fields.filter { if case .section = $0.type { return true } else { return false } }
+            if subsections.count == child.fields.count, subsections.count > 1 {
+                note += " (" + subsections.map { "`\($0.name)`: \($0.doc)" }.joined(separator: "; ") + ")"
+            }
+            text += "\n**`\(field.name)`** — \(note)\n\n" + (header + rows(child, field.name)).joined(separator: "\n") + "\n"
+        }
+        return text
     }
 
     // MARK: - Decoding

@@ -47,6 +47,13 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(completed.out.contains("train.l1_coefficient="), "\(completed)")
     }
 
+    func testREADMEHoldsTheCurrentConfigReference() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../README.md").standardized
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        XCTAssertTrue(text.contains(ExperimentSchema.schema.markdownReference()),
+                      "README.md's config reference is stale: paste `saepipe config-reference` into its Configs section")
+    }
+
     func testAnErrorIsPrintedOnceWithItsLocation() throws {
         let (directory, config) = try makeTinyProject(self)
         let result = try saepipe(["run", config, "--set", "model.layer=99"], in: directory)

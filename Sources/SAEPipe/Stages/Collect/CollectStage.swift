@@ -12,9 +12,9 @@ public enum CollectStage {
         ModelSettings.configField,
         CollectSettings.configField,
         ConfigField("datasets", .section(ConfigSection([
-            ConfigField("A", .section(DatasetSpec.configFields), doc: "dataset A (prose in the reference experiment)"),
-            ConfigField("B", .section(DatasetSpec.configFields), doc: "dataset B (code in the reference experiment)"),
-        ])), doc: "the two datasets compared"),
+            ConfigField("A", .section(DatasetSpec.configFields), doc: "dataset A (prose in the reference experiment); required"),
+            ConfigField("B", .section(DatasetSpec.configFields), doc: "dataset B (code in the reference experiment); leave it out for a one-dataset run"),
+        ])), doc: "the datasets: an SAE is trained on each, and with two each is also evaluated on the other"),
     ]
 
     /// What a collect stage reads; the display label stays out (it does not change the activations).
