@@ -138,8 +138,11 @@ public struct DatasetSpec: Sendable, Equatable {
         guard let path else { return [] }
         let matches = Glob.expand(path)
         guard !matches.isEmpty else {
+            // A plain path (no glob characters) that is a typo of an existing file gets a suggestion.
+            let plain = !path.contains(where: { "*?[".contains($0) })
+            let nearby = plain ? FileSystem.closestEntry(to: path, where: FileSystem.isRegularFile) : nil
             throw SAEPipeError.input("no file matches \(path)", key: "\(configKey).path", file: path,
-                                     hint: "check the dataset's `path`")
+                                     hint: nearby.map { "did you mean \($0)?" } ?? "check the dataset's `path` (relative to the directory saepipe runs in)")
         }
         // A FIFO or device would block the reader (and the planner's hashing) forever.
         for file in matches where !FileSystem.isRegularFile(file) {

@@ -196,9 +196,13 @@ enum ReportWriter {
         var body = "<h1>\(escape(s.title))</h1>\n<h2>Research question and hypothesis</h2>\n<p>\(prose(s.question))</p>\n<h2>Method</h2>\n<ul>"
         body += s.method.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n<h2>Evaluation</h2>\n<p>\(prose(s.evaluation))</p>\n<h2>Key results</h2>\n<ul>"
         body += s.results.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n"
-        body += "<p class=\"meta\">Every metric per pair (SAE trained on → evaluated on):</p>" + htmlTable(run, "eval")
-        body += "<p class=\"meta\">Cross-domain degradation against the in-domain SAE (paired over the same windows):</p>" + htmlTable(run, "cross_domain")
-        body += "<p class=\"meta\">Each SAE on its training rows against held-out rows:</p>" + htmlTable(run, "generalization")
+        // A one-dataset run has no cross-domain table; its caption goes with it.
+        for (table, caption) in [("eval", "Every metric per pair (SAE trained on → evaluated on):"),
+                                 ("cross_domain", "Cross-domain degradation against the in-domain SAE (paired over the same windows):"),
+                                 ("generalization", "Each SAE on its training rows against held-out rows:")] {
+            let html = htmlTable(run, table)
+            if !html.isEmpty { body += "<p class=\"meta\">\(caption)</p>" + html }
+        }
         for figure in figures {
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(figure.file).png") else { continue }
             body += "<figure><img alt=\"\(escape(figure.caption))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(figure.caption))</figcaption></figure>\n"
@@ -222,7 +226,7 @@ enum ReportWriter {
         }
         body += "<h2>Failure modes</h2>\n<ul>" + s.failureModes.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n"
         body += "<h2>Limitations and next steps</h2>\n<ul>" + s.limitations.map { "<li>\(prose($0))</li>" }.joined() + "</ul>\n"
-        return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escape(s.title))</title><style>\(style)</style></head>\n<body>\n\(body)</body></html>\n"
+        return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>\(escape(s.title))</title><style>\(style)</style></head>\n<body>\n\(body)</body></html>\n"
     }
 
     static let style = """
@@ -233,6 +237,7 @@ enum ReportWriter {
         .feature{margin:.6em 0;border:1px solid #ddd;border-radius:4px;padding:.4em .8em}.meta{color:#555;font-size:13px;margin:.3em 0}
         .context{font-family:"DejaVu Sans Mono",monospace;font-size:13px;white-space:pre-wrap;margin:.25em 0}
         .act{display:inline-block;width:4em;color:#777}.tok{border-radius:2px}.tok.max{outline:1.5px solid #0072B2}
+        @media (max-width:600px){figure{overflow-x:auto;margin:1.5em -1em}figure img{max-width:none;width:800px}figcaption{padding:0 1em}}
         """
 
     static func htmlTable(_ run: BlogExport.Run, _ name: String) -> String {

@@ -114,7 +114,7 @@ public enum SweepExport {
             if !exported.isEmpty {
                 body += "<h2>Variants</h2>\n<ul>" + exported.map { "<li><a href=\"variants/\(e($0))/report.html\">\(e($0))</a></li>" }.joined() + "</ul>\n"
             }
-            return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sweep: \(e(name))</title><style>\(ReportWriter.style)</style></head>\n<body>\n\(body)</body></html>\n"
+            return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Sweep: \(e(name))</title><style>\(ReportWriter.style)</style></head>\n<body>\n\(body)</body></html>\n"
         }
     }
 }

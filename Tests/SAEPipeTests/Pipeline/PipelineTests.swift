@@ -203,6 +203,9 @@ final class PipelineTests: XCTestCase {
             XCTAssertFalse(report.contains(phrase), "the one-dataset report mentions \(phrase):\n\(report)")
         }
         XCTAssertTrue(report.contains(String(format: "%.3f", results.eval[SAEPair(.A, .A)]!.fve)))
+        let html = try String(contentsOfFile: "\(directory)/bundle/report.html", encoding: .utf8)
+        XCTAssertFalse(html.contains("Cross-domain") || html.contains("selective"), "no caption without its table")
+        XCTAssertTrue(html.contains("name=\"viewport\""), "readable on a phone")
     }
 
     /// A PNG's width and height from its IHDR chunk.

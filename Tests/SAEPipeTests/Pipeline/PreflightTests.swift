@@ -51,6 +51,7 @@ final class PreflightTests: XCTestCase {
         XCTAssertEqual(all.map(\.keyPath), ["model.name", "datasets.A.path"], "\(error)")
         XCTAssertEqual(all.map { $0.location?.line }, [line(text, containing: "model:"), line(text, containing: "A: {path")])
         XCTAssertEqual(all[0].hint, "did you mean \(fixturePath("tiny-neox"))?")
+        XCTAssertEqual(all[1].hint, "did you mean \(directory)/prose.txt?")
         XCTAssertTrue("\(error)".hasSuffix("2 problems"), "\(error)")
         XCTAssertEqual(error.exitCode, 2)
     }
@@ -90,5 +91,16 @@ final class PreflightTests: XCTestCase {
         let error = try XCTUnwrap(loadError(config, overrides: ["paths.outputs=\(directory)/occupied/runs"]))
         XCTAssertEqual(error.keyPath, "paths.outputs")
         XCTAssertTrue(error.message.contains("is a regular file"), error.message)
+    }
+
+    func testMissingConfigFilesAndDatasetAGetLocationsAndSuggestions() throws {
+        let (directory, config) = try makeTinyProject(self)
+        let misspelt = (config as NSString).deletingPathExtension + "s.yaml"
+        let missing = try XCTUnwrap(loadError(misspelt))
+        XCTAssertEqual(missing.hint, "did you mean \(config)?", "\(missing)")
+        let noA = try XCTUnwrap(loadError(config, overrides: ["datasets.A=null"]))
+        XCTAssertEqual(noA.keyPath, "datasets.A")
+        XCTAssertEqual(noA.location?.file, "--set[1] 'datasets.A=null'", "\(noA)")
+        XCTAssertTrue(FileSystem.listFiles(in: "\(directory)/artifacts").isEmpty)
     }
 }

@@ -52,7 +52,7 @@ public enum TrainStage {
         // The final training state stays beside the SAE (moments, data position) for later fine-tuning.
         if FileSystem.exists(resume) { try FileSystem.rename(from: resume, to: context.output("training_state")) }
         let summary = String(
-            format: "train.%@: validation fve %.4f, l0 %.1f, dead %.1f%%, %.0f tok/s", side.rawValue, result.validation.fve,
+            format: "held-out fve %.4f, l0 %.1f, dead %.1f%%, %.0f tok/s", result.validation.fve,
             result.validation.l0, 100 * result.validation.deadFraction, result.tokensPerSecond)
         context.logger.info("\(summary)")
     }

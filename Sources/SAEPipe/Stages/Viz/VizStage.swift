@@ -58,7 +58,7 @@ public enum VizStage {
     public static func stage(config: ResolvedConfig) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .viz, kind: "viz", version: 7,
+            id: .viz, kind: "viz", version: 8,
             upstream: settings.sides.map(StageID.train) + settings.sides.map(StageID.interpret) + [.eval],
             config: slice,
             run: { context in try run(context) },
@@ -105,7 +105,7 @@ public enum VizStage {
             var chart = Chart(title: title, xLabel: "training tokens", yLabel: label, series: series)
             chart.subtitle = subtitle
             if column == .loss || column == .l0 { chart.yScale = .log10 }
-            if series.count > 2 { chart.legendOutside = true; chart.width = 1500 }
+            if series.count > 2 { chart.legendOutside = true }
             try save(chart.render(scale: scale, text: text), "training_\(column.rawValue)")
         }
 
