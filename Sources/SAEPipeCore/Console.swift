@@ -117,6 +117,8 @@ public final class Progress: @unchecked Sendable {
     private var finished = false
     /// Live figures shown after the rate (e.g. loss and L0 while training).
     private var detail: String?
+    /// The caller's own estimate of the time left, when it knows better than the rate.
+    private var secondsLeft: Double?
     /// Work done before this process started (a resumed run): not part of the rate.
     private var skipped = 0
     /// (time, items) samples the ETA's recent rate is measured over.
@@ -142,10 +144,11 @@ public final class Progress: @unchecked Sendable {
         lock.unlock()
     }
 
-    public func advance(by count: Int = 1, detail newDetail: String? = nil) {
+    public func advance(by count: Int = 1, detail newDetail: String? = nil, secondsLeft newEstimate: Double? = nil) {
         lock.lock()
         done += count
         if let newDetail { detail = newDetail }
+        if let newEstimate { secondsLeft = newEstimate }
         let now = Date()
         if samples.isEmpty { samples.append((start, skipped)) }
         if now.timeIntervalSince(samples.last!.time) >= 1 { samples.append((now, done)) }
@@ -187,7 +190,7 @@ public final class Progress: @unchecked Sendable {
         let now = Date()
         let elapsed = now.timeIntervalSince(start)
         lock.lock()
-        let (recent, detail, skipped) = (Progress.recentRate(samples, now: now, done: count), self.detail, self.skipped)
+        let (recent, detail, skipped, estimate) = (Progress.recentRate(samples, now: now, done: count), self.detail, self.skipped, secondsLeft)
         lock.unlock()
         let rate = elapsed > 0 ? Double(count - skipped) / elapsed : 0
         var text = "\(label) "
@@ -200,7 +203,9 @@ public final class Progress: @unchecked Sendable {
             }
             text += String(format: "%3.0f%% %@/%@ %@", fraction * 100, Progress.compact(count), Progress.compact(total), unit)
             text += " \(Progress.rate(final ? rate : recent)) \(unit)/s"
-            if !final, recent > 0 {
+            if !final, let estimate {
+                text += " ETA " + Progress.duration(estimate)
+            } else if !final, recent > 0 {
                 text += " ETA " + Progress.duration(Double(total - count) / recent)
             } else if final {
                 text += " in " + Progress.duration(elapsed)

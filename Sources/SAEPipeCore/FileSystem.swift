@@ -31,8 +31,8 @@ public enum FileSystem {
     public static func replaceDirectory<Result>(
         at path: String, alreadyLocked: Bool = false, build: (_ temporary: String) throws -> Result
     ) throws -> Result {
-        let parent = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
+        let parent = FileSystem.parent(of: path).isEmpty ? "." : FileSystem.parent(of: path)
+        let name = FileSystem.lastComponent(of: path)
         try createDirectory(parent)
         removeLeftovers(of: name, in: parent)
         let token = "\(getpid())-\(UUID().uuidString.prefix(8))"
@@ -146,11 +146,32 @@ public enum FileSystem {
         }
     }
 
+    /// The directory part of a path, as NSString's `deletingLastPathComponent` gives it ("" for a
+    /// bare name, "/" for a file at the root). Foundation's own traps on one-character paths
+    /// (swift-corelibs-foundation 6.3: `"a"` crashes it), so saepipe never calls it.
+    public static func parent(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        if slash == trimmed.startIndex { return "/" }
+        var head = trimmed[..<slash]
+        while head.count > 1, head.hasSuffix("/") { head = head.dropLast() }
+        return String(head)
+    }
+
+    /// The last component of a path, as NSString's `lastPathComponent` gives it (see `parent(of:)`).
+    public static func lastComponent(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard trimmed != "/", let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
+    }
+
     /// For a path that does not exist: the entry of its directory with the nearest name
     /// (a typo, a missing or extra `s`), as the user would write it; nil when none is near.
     public static func closestEntry(to path: String, where keep: (String) -> Bool = { _ in true }) -> String? {
         let url = URL(fileURLWithPath: path)
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FileSystem.parent(of: path)
         let listed = directory.isEmpty ? "." : directory
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: listed) else { return nil }
         let candidates = entries.filter { !$0.hasPrefix(".") && keep(directory.isEmpty ? $0 : "\(directory)/\($0)") }
@@ -197,7 +218,7 @@ public enum FileSystem {
     public static func copyReplacing(_ source: String, to destination: String) throws {
         remove(destination)
         try FileManager.default.createDirectory(
-            atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            atPath: FileSystem.parent(of: destination), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: source, toPath: destination)
     }
 }

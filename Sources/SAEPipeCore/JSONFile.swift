@@ -20,12 +20,12 @@ public enum JSONFile {
     /// Decodes `path`; a missing or malformed file is an input error naming the file and what to do.
     public static func read<T: Decodable>(_ type: T.Type, from path: String, hint: String? = nil) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SAEPipeError.input("cannot read \((path as NSString).lastPathComponent)", file: path, hint: hint)
+            throw SAEPipeError.input("cannot read \(FileSystem.lastComponent(of: path))", file: path, hint: hint)
         }
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
-            throw SAEPipeError.input("malformed \((path as NSString).lastPathComponent): \(ConfigReader.describe(error))",
+            throw SAEPipeError.input("malformed \(FileSystem.lastComponent(of: path)): \(ConfigReader.describe(error))",
                                      file: path, hint: hint)
         }
     }

@@ -88,7 +88,7 @@ public struct HubCache: Sendable {
         let path = "\(snapshotFolder(repo, commit: commit))/\(file)"
         let depth = file.split(separator: "/").count + 1
         let target = String(repeating: "../", count: depth) + "blobs/\(etag)"
-        try FileSystem.createDirectory((path as NSString).deletingLastPathComponent)
+        try FileSystem.createDirectory(FileSystem.parent(of: path))
         let temporary = path + ".link-\(getpid())"
         FileSystem.remove(temporary)
         guard symlink(target, temporary) == 0 else {

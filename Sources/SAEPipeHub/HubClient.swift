@@ -114,7 +114,7 @@ public struct HubClient: Sendable {
 
     /// Streams into `blob.incomplete`, resuming from its current size, then checks size and hash.
     func download(_ repo: HubRepo, _ file: String, _ metadata: FileMetadata, to blob: String) throws {
-        try FileSystem.createDirectory((blob as NSString).deletingLastPathComponent)
+        try FileSystem.createDirectory(FileSystem.parent(of: blob))
         let lock = try FileLock(path: blob + ".lock")
         defer { lock.release() }
         if FileSystem.fileSize(blob) == UInt64(metadata.size) { return }  // another process finished it

@@ -44,7 +44,7 @@ public enum ModelSource {
                 for shard in try shards(indexAt: last) { _ = try client.file(repo, shard) }
             }
         }
-        return (last as NSString).deletingLastPathComponent
+        return FileSystem.parent(of: last)
     }
 
     /// The local directory a Hub id already resolves to without the network, or nil (not a
@@ -63,7 +63,7 @@ public enum ModelSource {
     /// The cached snapshot of a revision when it already holds config and weights (no network).
     static func completeSnapshot(_ repo: HubRepo, cache: HubCache) -> String? {
         guard let config = cache.cachedFile(repo, "config.json") else { return nil }
-        let directory = (config as NSString).deletingLastPathComponent
+        let directory = FileSystem.parent(of: config)
         if FileSystem.exists("\(directory)/model.safetensors") { return directory }
         if let shardList = try? shards(indexAt: "\(directory)/model.safetensors.index.json"),
             shardList.allSatisfy({ FileSystem.exists("\(directory)/\($0)") })

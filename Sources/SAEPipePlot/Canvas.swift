@@ -129,8 +129,8 @@ public final class Canvas {
     /// Writes an 8-bit RGB PNG through libpng's simplified API (no timestamps: same pixels,
     /// same bytes), to a temporary file renamed into place.
     public func writePNG(to path: String) throws {
-        try FileSystem.createDirectory((path as NSString).deletingLastPathComponent)
-        let temporary = (path as NSString).deletingLastPathComponent + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        try FileSystem.createDirectory(FileSystem.parent(of: path))
+        let temporary = FileSystem.parent(of: path) + "/.\(FileSystem.lastComponent(of: path)).tmp-\(getpid())"
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)

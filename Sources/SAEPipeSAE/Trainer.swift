@@ -89,6 +89,9 @@ public struct Trainer {
         progress.skip(state.step * batchSize)
         // Smoothed training-batch figures and the latest held-out FVE, for the live line.
         var smoothedLoss: Double?, smoothedL0: Double?, lastHeldOutFVE: Double?
+        var eta = TrainingETA(maximumDensity: { if case .automatic(let m) = settings.compute { return m } else { return nil } }())
+        // Scratch buffers for timing the sparse path while training still runs dense (never read back).
+        var probe: (workspace: SAEWorkspace, gradients: SAEParameters)?
         let started = Date()
         let startStep = state.step
         var windowStart = (Date(), state.step)
@@ -100,10 +103,12 @@ public struct Trainer {
         defer { if !trainingEnded { Interruption.shared.endTraining() } }
 
         while state.step < total {
+            let stepStarted = Date()
             let indices = state.order.next(batchSize, from: dataset.training, cache: &orderCache)
             let rows = indices.count
             batch.withUnsafeMutableBufferPointer { dataset.gather(indices, scale: state.scale, into: $0.baseAddress!) }
             let lambda = state.lambda * settings.lambdaFactor(step: state.step, total: total)
+            let passStarted = Date()
             let stats = batch.withUnsafeBufferPointer { x -> SAEBatchStats in
                 let stats = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation,
                                             form: settings.form, workspace: workspace, mode: settings.compute)
@@ -111,6 +116,7 @@ public struct Trainer {
                                  lambda: lambda, workspace: workspace, into: &gradients)
                 return stats
             }
+            let passSeconds = Date().timeIntervalSince(passStarted)
             let loss = stats.reconstruction + Double(lambda) * stats.sparsity
             guard loss.isFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "loss is \(loss)") }
             let reference = firstLoss ?? loss
@@ -131,14 +137,36 @@ public struct Trainer {
             if settings.resampleEvery > 0, state.step % settings.resampleEvery == 0, state.step < total {
                 resampleDead(&state, workspace: workspace)
             }
+            let density = stats.l0 / Double(features)
+            eta.recordStep(seconds: Date().timeIntervalSince(stepStarted), sparse: workspace.usedSparse, density: density, step: state.step)
+            if eta.maximumDensity != nil, !workspace.usedSparse, state.step % 50 == 1 {
+                let stepSeconds = Date().timeIntervalSince(stepStarted)
+                if probe == nil { probe = (SAEWorkspace(batch: batchSize, d: d, features: features), state.parameters) }
+                let probeStarted = Date()
+                batch.withUnsafeBufferPointer { x in
+                    _ = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation,
+                                        form: settings.form, workspace: probe!.workspace, mode: .sparse)
+                    SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation, form: settings.form,
+                                     lambda: lambda, workspace: probe!.workspace, into: &probe!.gradients)
+                }
+                eta.recordProbe(denseStepSeconds: stepSeconds, denseSeconds: passSeconds, sparseSeconds: Date().timeIntervalSince(probeStarted))
+            }
+
             // Held-out points on a schedule and at the end, so curves show generalization beside the training batches.
             let validates = settings.validateEvery > 0 && state.step % settings.validateEvery == 0 || state.step == total
+            let validationStarted = Date()
             let heldOut = validates
                 ? evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation) : nil
+            if heldOut != nil { eta.recordValidation(seconds: Date().timeIntervalSince(validationStarted)) }
             smoothedLoss = smoothedLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
             smoothedL0 = smoothedL0.map { 0.95 * $0 + 0.05 * stats.l0 } ?? stats.l0
             if let heldOut { lastHeldOutFVE = heldOut.fve }
-            progress.advance(by: rows, detail: Trainer.liveDetail(loss: smoothedLoss!, l0: smoothedL0!, heldOutFVE: lastHeldOutFVE))
+            // Held-out evaluations still to come: the scheduled ones, the one at the last step and the final one.
+            let validationsLeft = (settings.validateEvery > 0 ? (total - state.step) / settings.validateEvery : 0) + (state.step < total ? 2 : 0)
+            let secondsLeft = eta.secondsLeft(step: state.step, total: total, sparseNow: workspace.usedSparse, density: density,
+                                              validationsLeft: validationsLeft)
+            progress.advance(by: rows, detail: Trainer.liveDetail(loss: smoothedLoss!, l0: smoothedL0!, heldOutFVE: lastHeldOutFVE),
+                             secondsLeft: secondsLeft)
             if let v = heldOut, state.step < total {
                 log(String(format: "step %d: held-out fve %.4f, l0 %.1f, mse %.4g", state.step, v.fve, v.l0, v.mse))
             }

@@ -35,7 +35,7 @@ public enum BlogExport {
         for candidate in [run, "\(outputs)/\(run)", "\(outputs)/sweeps/\(run)"]
         where FileSystem.exists("\(candidate)/manifest.json") || SweepExport.isSweep(candidate) { return candidate }
         let known = RunListing.runs(outputs: outputs).map(\.name) + RunListing.sweeps(outputs: outputs)
-        let suggestions = ConfigSchema.suggestions(for: (run as NSString).lastPathComponent, in: known)
+        let suggestions = ConfigSchema.suggestions(for: FileSystem.lastComponent(of: run), in: known)
         let hint = !suggestions.isEmpty ? "did you mean \(ConfigSchema.alternatives(suggestions))?"
             : known.isEmpty ? "run `saepipe run CONFIG` or `saepipe sweep CONFIG` first"
             : "runs and sweeps in \(outputs)/: " + known.prefix(12).joined(separator: ", ") + (known.count > 12 ? ", …" : "") + " (`saepipe runs` lists them)"

@@ -53,7 +53,7 @@ enum ReportWriter {
                                       findings: findings, writer: writer)
         }
         return Sections(
-            title: "Do sparse-autoencoder features transfer from \(a) to \(b)? (\((model as NSString).lastPathComponent), \(hook))",
+            title: "Do sparse-autoencoder features transfer from \(a) to \(b)? (\(FileSystem.lastComponent(of: model)), \(hook))",
             question: "Sparse autoencoders (SAEs) decompose a language model's activations into sparse, hopefully interpretable features. "
                 + "We train one SAE on the model's activations over \(a) (dataset A) and one over \(b) (dataset B), and ask how much each "
                 + "SAE's dictionary is specific to the text it was trained on. Hypothesis: each SAE reconstructs its own domain well and "
@@ -78,7 +78,7 @@ enum ReportWriter {
                                    findings: [Finding], writer: FindingWriter) -> Sections {
         let a = run.label(.A)
         return Sections(
-            title: "What does a sparse autoencoder learn on \(a)? (\((model as NSString).lastPathComponent), \(hook))",
+            title: "What does a sparse autoencoder learn on \(a)? (\(FileSystem.lastComponent(of: model)), \(hook))",
             question: "Sparse autoencoders (SAEs) decompose a language model's activations into sparse, hopefully interpretable features. "
                 + "We train one SAE on the model's activations over \(a) and ask how well it reconstructs activations it never saw, "
                 + "how few features it needs per token, how much of the model's next-token loss survives when its reconstruction "

@@ -31,3 +31,17 @@ final class SystemErrorTests: XCTestCase {
         }
     }
 }
+
+/// Path splitting without Foundation's NSString methods, which trap on one-character paths.
+final class PathComponentTests: XCTestCase {
+    func testParentAndLastComponentMatchNSStringWhereItWorks() {
+        let cases: [(String, String, String)] = [
+            ("a", "", "a"), ("ab", "", "ab"), ("a/b", "a", "b"), ("a/b/", "a", "b"), ("/x", "/", "x"), ("/", "/", "/"),
+            ("", "", ""), ("dir//x.gguf", "dir", "x.gguf"), ("outputs/default", "outputs", "default"), ("/a/b/c", "/a/b", "c"),
+        ]
+        for (path, parent, last) in cases {
+            XCTAssertEqual(FileSystem.parent(of: path), parent, path)
+            XCTAssertEqual(FileSystem.lastComponent(of: path), last, path)
+        }
+    }
+}

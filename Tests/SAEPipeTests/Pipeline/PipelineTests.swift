@@ -137,6 +137,9 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(report.contains(String(format: "%.3f", eval["A->A"]!["fve"] as! Double)))
         assertEveryNumberTraces(report, results: results, manifestConfig: manifest["config"] as! [String: Any])
         XCTAssertTrue(report.contains("![") && FileSystem.exists("\(bundle)/figures/fve_matrix.png"))
+        for figure in FileSystem.listFiles(in: "\(bundle)/figures") {
+            XCTAssertTrue(report.contains("](figures/\(figure))\n\n*"), "\(figure) appears in the report with a caption")
+        }
         let html = try String(contentsOfFile: "\(bundle)/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("data:image/png;base64,"))
         XCTAssertFalse(html.contains("src=\"http") || html.contains("href=\"http"), "the page opens offline")

@@ -1,7 +1,7 @@
 import Foundation
 import SAEPipeCore
 import SAEPipeData
-import SAEPipeSAE
+@testable import SAEPipeSAE
 import XCTest
 
 /// The training loop on small synthetic activations: it learns, resumes bit for bit,
@@ -135,5 +135,33 @@ final class TrainerTests: XCTestCase {
         let evaluation = SAEEvaluator.evaluate(loaded, activation: .relu, dataset: data, rows: data.validation, batchSize: 64)
         XCTAssertEqual(evaluation.fve, result.validation.fve, accuracy: 1e-9)
         XCTAssertEqual(evaluation.l0, result.validation.l0, accuracy: 1e-9)
+    }
+}
+
+/// The training line's ETA: dense steps until the density's trend crosses the sparse switch,
+/// then the (probed) sparse step time, plus the held-out evaluations still to come.
+final class TrainingETATests: XCTestCase {
+    func testTheETAExpectsTheSwitchToTheSparsePath() throws {
+        var eta = TrainingETA(maximumDensity: 0.08)
+        // Density halves every 100 steps from 0.32: it crosses 0.08 at step 200.
+        var density = 0.32
+        for step in 1...100 {
+            density = 0.32 * pow(0.5, Double(step) / 100)
+            eta.recordStep(seconds: 1.0, sparse: false, density: density, step: step)
+        }
+        // Before a probe only the dense time is known.
+        XCTAssertEqual(eta.secondsLeft(step: 100, total: 1000, sparseNow: false, density: density, validationsLeft: 0)!, 900, accuracy: 1e-6)
+        // A dense step of 1 s spent 0.8 s in its forward and backward pass; the sparse pass took 0.3 s.
+        eta.recordProbe(denseStepSeconds: 1.0, denseSeconds: 0.8, sparseSeconds: 0.3)
+        XCTAssertEqual(eta.stepsUntilSparse(step: 100, density: density), 100)
+        // 100 dense steps of 1 s, then 800 sparse steps of 0.5 s, and two evaluations of 3 s.
+        eta.recordValidation(seconds: 3)
+        XCTAssertEqual(eta.secondsLeft(step: 100, total: 1000, sparseNow: false, density: density, validationsLeft: 2)!,
+                       100 + 400 + 6, accuracy: 1)
+        // A density that is not falling keeps training dense.
+        var flat = TrainingETA(maximumDensity: 0.08)
+        for step in 1...100 { flat.recordStep(seconds: 1.0, sparse: false, density: 0.2, step: step) }
+        flat.recordProbe(denseStepSeconds: 1.0, denseSeconds: 0.8, sparseSeconds: 0.3)
+        XCTAssertEqual(flat.secondsLeft(step: 100, total: 1000, sparseNow: false, density: 0.2, validationsLeft: 0)!, 900, accuracy: 1e-6)
     }
 }

@@ -79,7 +79,7 @@ public enum CollectStage {
         context.logger.info("\(positions.count) activations, \(Int(Double(windows.tokens.count) / max(Date().timeIntervalSince(started), 1e-9))) tok/s, \(ProcessStats.describeMemory())")
         try ActivationStore.writeInt32(windows.tokens, to: context.output("tokens.mmap"))
         try ActivationStore.writeInt32(positions, to: context.output("positions.mmap"))
-        let revision = modelPath.contains("/snapshots/") ? (modelPath as NSString).lastPathComponent : nil
+        let revision = modelPath.contains("/snapshots/") ? FileSystem.lastComponent(of: modelPath) : nil
         let meta = ActivationSetMeta(
             dtype: settings.collect.dtype.rawValue, rows: positions.count, width: model.dimensions.dModel,
             provenance: ActivationSetMeta.Provenance(

@@ -40,7 +40,7 @@ public enum VizStage {
 
         /// "SmolLM2-135M-Instruct · layers.3.mlp_out · 4608-feature ReLU SAE, λ 3 · 2M training tokens".
         func subtitle(_ checkpoint: SAELensConfig) -> String {
-            let model = ((checkpoint.metadata?.modelName ?? checkpoint.modelName ?? "?") as NSString).lastPathComponent
+            let model = FileSystem.lastComponent(of: (checkpoint.metadata?.modelName ?? checkpoint.modelName ?? "?"))
                 .replacingOccurrences(of: #"\.(gguf|safetensors)$"#, with: "", options: .regularExpression)
             let hook = checkpoint.metadata?.hookName ?? checkpoint.hookName ?? "?"
             let sparsity: String

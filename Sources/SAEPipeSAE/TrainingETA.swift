@@ -1,0 +1,70 @@
+import Foundation
+
+/// The time left in a training run, from a model of its steps rather than the average rate:
+/// in `auto` compute mode training starts on the dense path and speeds up about twice once
+/// the features are sparse enough for the sparse path, so the early rate overstates the
+/// time left. The model knows each path's step time (the sparse one probed on the current
+/// batch before training gets there), extrapolates when the density will cross the switch,
+/// and adds the held-out evaluations still to come.
+struct TrainingETA {
+    /// Seconds per step on each path (exponential moving averages of measured steps).
+    private(set) var denseStep: Double?
+    private(set) var sparseStep: Double?
+    /// Seconds of one held-out evaluation.
+    private(set) var validation: Double?
+    /// (step, log density) samples, for the density's trend.
+    private var densities: [(step: Int, log: Double)] = []
+    let maximumDensity: Double?
+
+    init(maximumDensity: Double?) { self.maximumDensity = maximumDensity }
+
+    static func average(_ old: Double?, _ new: Double) -> Double { old.map { 0.9 * $0 + 0.1 * new } ?? new }
+
+    mutating func recordStep(seconds: Double, sparse: Bool, density: Double, step: Int) {
+        if sparse { sparseStep = Self.average(sparseStep, seconds) } else { denseStep = Self.average(denseStep, seconds) }
+        if density > 0, step % 10 == 0 { densities.append((step, log(density))) }
+        if densities.count > 400 { densities.removeFirst(densities.count - 400) }
+    }
+
+    /// A dense step's time with its forward and backward pass replaced by the sparse path's.
+    mutating func recordProbe(denseStepSeconds: Double, denseSeconds: Double, sparseSeconds: Double) {
+        guard sparseStep == nil || denseStep != nil else { return }
+        let estimate = max(denseStepSeconds - denseSeconds + sparseSeconds, 1e-6)
+        sparseStep = Self.average(sparseStep, estimate)
+    }
+
+    mutating func recordValidation(seconds: Double) { validation = Self.average(validation, seconds) }
+
+    /// Steps until the density falls below the switch, from its trend over the recent steps
+    /// (nil: it is not falling, so training stays dense).
+    func stepsUntilSparse(step: Int, density: Double) -> Int? {
+        guard let maximumDensity, density > 0 else { return nil }
+        if density < maximumDensity { return 0 }
+        let recent = densities.filter { $0.step >= step - max(50, step / 5) }
+        guard let first = recent.first, let last = recent.last, last.step > first.step else { return nil }
+        let slope = (last.log - first.log) / Double(last.step - first.step)
+        guard slope < 0 else { return nil }
+        return Int(((log(maximumDensity) - log(density)) / slope).rounded(.up))
+    }
+
+    /// Seconds left after `step` of `total`, or nil before any step was timed.
+    func secondsLeft(step: Int, total: Int, sparseNow: Bool, density: Double, validationsLeft: Int) -> Double? {
+        let remaining = Double(max(total - step, 0))
+        var seconds: Double
+        if sparseNow, let sparseStep {
+            seconds = remaining * sparseStep
+        } else if let denseStep {
+            if let sparseStep, let switchIn = stepsUntilSparse(step: step, density: density) {
+                let dense = min(Double(switchIn), remaining)
+                seconds = dense * denseStep + (remaining - dense) * sparseStep
+            } else {
+                seconds = remaining * denseStep
+            }
+        } else if let sparseStep {
+            seconds = remaining * sparseStep
+        } else {
+            return nil
+        }
+        return seconds + Double(validationsLeft) * (validation ?? 0)
+    }
+}
