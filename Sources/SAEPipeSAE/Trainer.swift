@@ -139,7 +139,8 @@ public struct Trainer {
             }
             let density = stats.l0 / Double(features)
             eta.recordStep(seconds: Date().timeIntervalSince(stepStarted), sparse: workspace.usedSparse, density: density, step: state.step)
-            if eta.maximumDensity != nil, !workspace.usedSparse, state.step % 50 == 1 {
+            // Probed near the switch only: far above it the sparse path says little about its later speed.
+            if let maximum = eta.maximumDensity, !workspace.usedSparse, density < 3 * maximum, state.step % 50 == 1 {
                 let stepSeconds = Date().timeIntervalSince(stepStarted)
                 if probe == nil { probe = (SAEWorkspace(batch: batchSize, d: d, features: features), state.parameters) }
                 let probeStarted = Date()
@@ -149,7 +150,8 @@ public struct Trainer {
                     SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation, form: settings.form,
                                      lambda: lambda, workspace: probe!.workspace, into: &probe!.gradients)
                 }
-                eta.recordProbe(denseStepSeconds: stepSeconds, denseSeconds: passSeconds, sparseSeconds: Date().timeIntervalSince(probeStarted))
+                eta.recordProbe(denseStepSeconds: stepSeconds, denseSeconds: passSeconds, sparseSeconds: Date().timeIntervalSince(probeStarted),
+                                density: density)
             }
 
             // Held-out points on a schedule and at the end, so curves show generalization beside the training batches.

@@ -26,10 +26,16 @@ struct TrainingETA {
         if densities.count > 400 { densities.removeFirst(densities.count - 400) }
     }
 
-    /// A dense step's time with its forward and backward pass replaced by the sparse path's.
-    mutating func recordProbe(denseStepSeconds: Double, denseSeconds: Double, sparseSeconds: Double) {
-        guard sparseStep == nil || denseStep != nil else { return }
-        let estimate = max(denseStepSeconds - denseSeconds + sparseSeconds, 1e-6)
+    /// A dense step's time with its forward and backward pass replaced by the sparse path's,
+    /// probed at `density`. The sparse pass is the dense encoder product (about a fifth of the
+    /// dense pass: one of its five products) plus work in proportion to the density, which will
+    /// have fallen further by the time training runs sparse: the estimate is for half the
+    /// switch density, about where the quickstart's SAEs spend their sparse steps.
+    mutating func recordProbe(denseStepSeconds: Double, denseSeconds: Double, sparseSeconds: Double, density: Double) {
+        guard let maximumDensity, density > 0 else { return }
+        let encoder = denseSeconds / 5
+        let scaled = encoder + max(sparseSeconds - encoder, 0) * min(1, maximumDensity / 2 / density)
+        let estimate = max(denseStepSeconds - denseSeconds + scaled, 1e-6)
         sparseStep = Self.average(sparseStep, estimate)
     }
 

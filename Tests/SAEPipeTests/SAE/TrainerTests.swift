@@ -151,17 +151,18 @@ final class TrainingETATests: XCTestCase {
         }
         // Before a probe only the dense time is known.
         XCTAssertEqual(eta.secondsLeft(step: 100, total: 1000, sparseNow: false, density: density, validationsLeft: 0)!, 900, accuracy: 1e-6)
-        // A dense step of 1 s spent 0.8 s in its forward and backward pass; the sparse pass took 0.3 s.
-        eta.recordProbe(denseStepSeconds: 1.0, denseSeconds: 0.8, sparseSeconds: 0.3)
+        // A dense step of 1 s spent 0.8 s in its forward and backward pass; the sparse pass took
+        // 0.46 s at density 0.08: 0.16 s of encoder product and 0.3 s that halves with the density.
+        eta.recordProbe(denseStepSeconds: 1.0, denseSeconds: 0.8, sparseSeconds: 0.46, density: 0.08)
         XCTAssertEqual(eta.stepsUntilSparse(step: 100, density: density), 100)
-        // 100 dense steps of 1 s, then 800 sparse steps of 0.5 s, and two evaluations of 3 s.
+        // 100 dense steps of 1 s, then 800 sparse steps of 1 − 0.8 + 0.16 + 0.15 = 0.51 s, and two evaluations of 3 s.
         eta.recordValidation(seconds: 3)
         XCTAssertEqual(eta.secondsLeft(step: 100, total: 1000, sparseNow: false, density: density, validationsLeft: 2)!,
-                       100 + 400 + 6, accuracy: 1)
+                       100 + 800 * 0.51 + 6, accuracy: 1e-6)
         // A density that is not falling keeps training dense.
         var flat = TrainingETA(maximumDensity: 0.08)
         for step in 1...100 { flat.recordStep(seconds: 1.0, sparse: false, density: 0.2, step: step) }
-        flat.recordProbe(denseStepSeconds: 1.0, denseSeconds: 0.8, sparseSeconds: 0.3)
+        flat.recordProbe(denseStepSeconds: 1.0, denseSeconds: 0.8, sparseSeconds: 0.46, density: 0.08)
         XCTAssertEqual(flat.secondsLeft(step: 100, total: 1000, sparseNow: false, density: 0.2, validationsLeft: 0)!, 900, accuracy: 1e-6)
     }
 }
