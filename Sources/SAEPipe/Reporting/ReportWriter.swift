@@ -59,9 +59,9 @@ enum ReportWriter {
                 + "SAE's dictionary is specific to the text it was trained on. Hypothesis: each SAE reconstructs its own domain well and "
                 + "transfers only partly to the other, and some features are domain-selective while others are shared.",
             method: [
-                "Model: \(model); activations at \(hook) (stream `\(run.text("model.stream") ?? "?")`).",
+                modelLine(run, model: model, hook: hook),
                 "Data: A = \(a) (\(source(.A))), B = \(b) (\(source(.B))); \(rows) activation rows from windows of \(run.text("collect.seq_len") ?? "?") tokens; special-token positions excluded: \(run.text("collect.exclude_special") ?? "?").",
-                "SAE: \(run.text("sae.activation") ?? "?") activation, \(run.text("sae.expansion") ?? "?")× expansion, sparsity form `\(run.text("sae.sparsity") ?? "?")`, λ = \(run.text("train.l1_coefficient") ?? "?"), \(run.text("train.tokens") ?? "?") training tokens in batches of \(run.text("train.batch_size") ?? "?"), Adam at learning rate \(run.text("train.lr") ?? "?"), inputs scaled to E‖x‖ = √d.",
+                saeLine(run),
             ],
             evaluation: "Each SAE is evaluated on held-out data of both datasets — \(counted) — never seen in training. " + metricDefinitions(run),
             results: findings.filter(\.isKeyResult).map(writer.sentence),
@@ -84,9 +84,9 @@ enum ReportWriter {
                 + "how few features it needs per token, how much of the model's next-token loss survives when its reconstruction "
                 + "replaces the activation, and what its features respond to.",
             method: [
-                "Model: \(model); activations at \(hook) (stream `\(run.text("model.stream") ?? "?")`).",
+                modelLine(run, model: model, hook: hook),
                 "Data: \(a) (\(source)); \(rows) activation rows from windows of \(run.text("collect.seq_len") ?? "?") tokens; special-token positions excluded: \(run.text("collect.exclude_special") ?? "?").",
-                "SAE: \(run.text("sae.activation") ?? "?") activation, \(run.text("sae.expansion") ?? "?")× expansion, sparsity form `\(run.text("sae.sparsity") ?? "?")`, λ = \(run.text("train.l1_coefficient") ?? "?"), \(run.text("train.tokens") ?? "?") training tokens in batches of \(run.text("train.batch_size") ?? "?"), Adam at learning rate \(run.text("train.lr") ?? "?"), inputs scaled to E‖x‖ = √d.",
+                saeLine(run),
             ],
             evaluation: "The SAE is evaluated on held-out data — \(counted) — never seen in training. " + metricDefinitions(run),
             results: findings.filter(\.isKeyResult).map(writer.sentence),
@@ -96,6 +96,18 @@ enum ReportWriter {
                 "Labels describe what each feature's top contexts share; they are not validated explanations. Direct logit attribution is left out: from a hook this far from the output it is not evidence of what a feature does.",
                 "Next steps: add a second dataset (`datasets.B`) to compare the dictionary across domains, sweep λ and width (L0–FVE frontier), and repeat across layers.",
             ])
+    }
+
+    /// The method's model and SAE lines, shared by both kinds of write-up.
+    static func modelLine(_ run: BlogExport.Run, model: String, hook: String) -> String {
+        "Model: \(model); activations at \(hook) (stream `\(run.text("model.stream") ?? "?")`)."
+    }
+
+    static func saeLine(_ run: BlogExport.Run) -> String {
+        let text = { (key: String) in run.text(key) ?? "?" }
+        return "SAE: \(text("sae.activation")) activation, \(text("sae.expansion"))× expansion, sparsity form `\(text("sae.sparsity"))`, "
+            + "λ = \(text("train.l1_coefficient")), \(text("train.tokens")) training tokens in batches of \(text("train.batch_size")), "
+            + "Adam at learning rate \(text("train.lr")), inputs scaled to E‖x‖ = √d."
     }
 
     /// The metrics' definitions, shared by both kinds of write-up.

@@ -32,14 +32,7 @@ public struct LanguageModel: Sendable {
     }
 
     static func load(directory: String, scope: LoadScope) throws -> LanguageModel {
-        let configPath = "\(directory)/config.json"
-        guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw SAEPipeError.input("model directory has no config.json", file: directory,
-                                     hint: "download config.json next to the weights")
-        }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw SAEPipeError.input("config.json is not a JSON object", file: configPath)
-        }
+        let (data, object, configPath) = try ModelHeader.configJSON(directory: directory)
         let modelType = object["model_type"] as? String ?? ""
         let weights = try SafetensorsWeights(directory: directory)
         let architecture: any DecoderArchitecture

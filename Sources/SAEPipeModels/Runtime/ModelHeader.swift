@@ -31,19 +31,12 @@ public struct ModelHeader: Sendable, Equatable {
             }
             return ModelHeader(architecture: name, layerCount: layers, source: path)
         }
-        let configPath = "\(path)/config.json"
         guard FileSystem.isDirectory(path) else {
             throw SAEPipeError.input(
                 "no model directory or .gguf file at this path", file: path,
                 hint: "pass a local Hugging Face model directory, a .gguf file or a Hub id like ORG/NAME")
         }
-        guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw SAEPipeError.input("model directory has no readable config.json", file: path,
-                                     hint: "download config.json next to the weights")
-        }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw SAEPipeError.input("config.json is not a JSON object", file: configPath)
-        }
+        let (_, object, configPath) = try configJSON(directory: path)
         let modelType = object["model_type"] as? String ?? "(missing)"
         guard supportedArchitectures.contains(modelType) else {
             throw SAEPipeError.input(
@@ -54,5 +47,18 @@ public struct ModelHeader: Sendable, Equatable {
             throw SAEPipeError.input("config.json has no positive integer `num_hidden_layers`", file: configPath)
         }
         return ModelHeader(architecture: modelType, layerCount: layers, source: configPath)
+    }
+
+    /// A model directory's config.json: its bytes, its top-level object and its path.
+    static func configJSON(directory: String) throws -> (data: Data, object: [String: Any], path: String) {
+        let configPath = "\(directory)/config.json"
+        guard FileSystem.isRegularFile(configPath), let data = FileManager.default.contents(atPath: configPath) else {
+            throw SAEPipeError.input("model directory has no readable config.json", file: directory,
+                                     hint: "download config.json next to the weights")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw SAEPipeError.input("config.json is not a JSON object", file: configPath)
+        }
+        return (data, object, configPath)
     }
 }
