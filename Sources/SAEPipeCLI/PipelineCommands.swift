@@ -25,11 +25,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Rerun STAGE even if cached: an id (\(Completions.stageList.components(separatedBy: ", eval")[0]), eval, viz) or a kind (collect, train, interpret); bare --force reruns all.", valueName: "stage"),
             completion: Completions.stages)
     var force: [String] = []
-    @Option(help: ArgumentHelp("Run only this stage (its upstream must be cached).", valueName: "stage"), completion: Completions.stages)
+    @Option(help: ArgumentHelp("Run only this stage (its upstream must be cached): \(Completions.stageList).", valueName: "stage"),
+            completion: Completions.stages)
     var only: String?
-    @Option(help: ArgumentHelp("Run this stage and everything downstream of it.", valueName: "stage"), completion: Completions.stages)
+    @Option(help: ArgumentHelp("Run this stage and everything downstream of it (ids as for --only).", valueName: "stage"), completion: Completions.stages)
     var from: String?
-    @Option(help: ArgumentHelp("Run this stage and everything it depends on, nothing after.", valueName: "stage"), completion: Completions.stages)
+    @Option(help: ArgumentHelp("Run this stage and everything it depends on, nothing after (ids as for --only).", valueName: "stage"), completion: Completions.stages)
     var until: String?
     @Flag(help: "Say which stages would run and why; run nothing.")
     var dryRun = false

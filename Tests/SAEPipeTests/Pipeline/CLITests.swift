@@ -29,6 +29,7 @@ final class CLITests: XCTestCase {
         }
         let run = try saepipe(["run", "--help"]).out
         XCTAssertTrue(run.contains("<run_name>-<hash>") && run.contains("collect.A, train.A"), run)
+        XCTAssertTrue(run.contains("--only <stage>") && run.contains("interpret.B, eval, viz"), "valid stage ids are listed: \(run)")
         XCTAssertTrue(try saepipe(["export", "--help"]).out.contains("sweep"))
     }
 
