@@ -159,7 +159,7 @@ public struct Trainer {
             let validationStarted = Date()
             let heldOut = validates
                 ? evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation) : nil
-            if heldOut != nil { eta.recordValidation(seconds: Date().timeIntervalSince(validationStarted)) }
+            if heldOut != nil { eta.recordValidation(seconds: Date().timeIntervalSince(validationStarted), sparse: workspace.usedSparse) }
             smoothedLoss = smoothedLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
             smoothedL0 = smoothedL0.map { 0.95 * $0 + 0.05 * stats.l0 } ?? stats.l0
             if let heldOut { lastHeldOutFVE = heldOut.fve }

@@ -10,8 +10,9 @@ struct TrainingETA {
     /// Seconds per step on each path (exponential moving averages of measured steps).
     private(set) var denseStep: Double?
     private(set) var sparseStep: Double?
-    /// Seconds of one held-out evaluation.
+    /// Seconds of one held-out evaluation, and whether training was on the sparse path then.
     private(set) var validation: Double?
+    private var validationWasSparse = false
     /// (step, log density) samples, for the density's trend.
     private var densities: [(step: Int, log: Double)] = []
     let maximumDensity: Double?
@@ -39,7 +40,12 @@ struct TrainingETA {
         sparseStep = Self.average(sparseStep, estimate)
     }
 
-    mutating func recordValidation(seconds: Double) { validation = Self.average(validation, seconds) }
+    /// The latest evaluation's time: there are few of them, and they speed up with the path
+    /// (the first ones run dense), so the newest says most about the ones to come.
+    mutating func recordValidation(seconds: Double, sparse: Bool) {
+        validation = seconds
+        validationWasSparse = sparse
+    }
 
     /// Steps until the density falls below the switch, from its trend over the recent steps
     /// (nil: it is not falling, so training stays dense).
@@ -57,12 +63,18 @@ struct TrainingETA {
     func secondsLeft(step: Int, total: Int, sparseNow: Bool, density: Double, validationsLeft: Int) -> Double? {
         let remaining = Double(max(total - step, 0))
         var seconds: Double
+        // Evaluations speed up with the features' density as steps do.
+        var validationFactor = 1.0
         if sparseNow, let sparseStep {
             seconds = remaining * sparseStep
         } else if let denseStep {
             if let sparseStep, let switchIn = stepsUntilSparse(step: step, density: density) {
                 let dense = min(Double(switchIn), remaining)
                 seconds = dense * denseStep + (remaining - dense) * sparseStep
+                if !validationWasSparse, remaining > 0 {
+                    let sparseShare = (remaining - dense) / remaining
+                    validationFactor = (1 - sparseShare) + sparseShare * sparseStep / denseStep
+                }
             } else {
                 seconds = remaining * denseStep
             }
@@ -71,6 +83,6 @@ struct TrainingETA {
         } else {
             return nil
         }
-        return seconds + Double(validationsLeft) * (validation ?? 0)
+        return seconds + Double(validationsLeft) * (validation ?? 0) * validationFactor
     }
 }

@@ -156,7 +156,7 @@ final class TrainingETATests: XCTestCase {
         eta.recordProbe(denseStepSeconds: 1.0, denseSeconds: 0.8, sparseSeconds: 0.46, density: 0.08)
         XCTAssertEqual(eta.stepsUntilSparse(step: 100, density: density), 100)
         // 100 dense steps of 1 s, then 800 sparse steps of 1 − 0.8 + 0.16 + 0.15 = 0.51 s, and two evaluations of 3 s.
-        eta.recordValidation(seconds: 3)
+        eta.recordValidation(seconds: 3, sparse: true)
         XCTAssertEqual(eta.secondsLeft(step: 100, total: 1000, sparseNow: false, density: density, validationsLeft: 2)!,
                        100 + 800 * 0.51 + 6, accuracy: 1e-6)
         // A density that is not falling keeps training dense.
