@@ -1,11 +1,11 @@
 import Foundation
 import SAEPipeCore
-import SAEPipeData
 import SAEPipeHub
 import SAEPipeModels
 
-/// Everything about a config that can be checked before any work: the model file and its
-/// layer count, the datasets' files, the output directories. `validate`, `status`,
+/// Everything about a config that can be checked before any work and that building the stages
+/// does not already check (the datasets' files are checked by the collect stages' inputs): the
+/// model file and its layer count, a half-written `datasets.B`, the output directories. `validate`, `status`,
 /// `run --dry-run` and `run` all load through it, so a problem is reported once, with the
 /// key and where it was written, before a stage starts.
 public enum Preflight {
@@ -20,9 +20,6 @@ public enum Preflight {
         let artifacts = config[path: "paths.artifacts"].stringValue ?? "artifacts"
         check { try checkModel(config, artifacts: artifacts) }
         check { try checkDatasetB(config) }
-        for side in Side.present(in: config.value) {
-            check { _ = try DatasetSpec.read(ConfigReader(config.value), at: "datasets.\(side)").localFiles() }
-        }
         for key in ["paths.artifacts", "paths.outputs"] {
             check { try checkWritableDirectory(config, key: key) }
         }
