@@ -18,6 +18,7 @@ struct RunCommand: ParsableCommand {
               saepipe run configs/default.yaml --set train.l1_coefficient=5 --set train.tokens=500000
               saepipe run configs/default.yaml --until train --dry-run
               saepipe run configs/default.yaml --force interpret
+              saepipe run configs/default.yaml --executor slurm       # each stage a Slurm job
             """)
 
     @OptionGroup var configOptions: ConfigOptions
@@ -36,9 +37,15 @@ struct RunCommand: ParsableCommand {
     var dryRun = false
     @Option(help: "Independent stages to run at once.")
     var jobs = 1
+    @Option(help: "Where the stages run: local (here) or slurm (one job per stage, options from the slurm: section).")
+    var executor: Executor = .local
+    @Flag(help: "With slurm: submit the jobs and return; the same command without --detach follows them.")
+    var detach = false
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if detach, executor != .slurm { throw ValidationError("--detach is for --executor slurm") }
+        if executor == .slurm, !force.isEmpty { throw ValidationError("--force is not supported with --executor slurm") }
     }
 
     func run() throws {
@@ -46,7 +53,13 @@ struct RunCommand: ParsableCommand {
         let experiment = try configOptions.load()
         experiment.configureThreads(jobs: jobs)
         let selection = RunSelection(force: force, only: only, from: from, until: until)
-        let report = try experiment.runner().run(RunOptions(selection: selection, dryRun: dryRun, jobs: jobs))
+        let report: RunReport
+        if executor == .slurm, !dryRun {
+            guard let finished = try RunOnSlurm.run(experiment, selection: selection, detach: detach) else { return }
+            report = finished
+        } else {
+            report = try experiment.runner().run(RunOptions(selection: selection, dryRun: dryRun, jobs: jobs))
+        }
         if dryRun {
             print(StatusReport.render(report.plans), terminator: "")
             print(StatusReport.destination(experiment.location()))
@@ -198,5 +211,33 @@ struct ExportCommand: ParsableCommand {
         global.apply()
         try BlogExport.export(run: runName, to: to, force: force)
         Console.shared.line("wrote \(to)/report.md and \(to)/report.html")
+    }
+}
+
+/// What a Slurm job runs: one stage's cache entry, from the resolved config its submitter wrote.
+struct StageJobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stage-job", abstract: "Compute one stage's cache entry (what --executor slurm's jobs run).",
+        discussion: """
+            Refuses to run when the stage's cache key is no longer --key (a file it reads changed after \
+            submission). Writes no run directory; the submitting command builds it.
+
+            Examples:
+              saepipe stage-job outputs/.slurm/default/configs/default.json --stage train.A --key 3f2a…
+            """,
+        shouldDisplay: false)
+
+    @Argument(help: "The resolved config the submitter wrote.")
+    var config: String
+    @Option(help: "The stage id.")
+    var stage: String
+    @Option(help: "The cache key the submitter computed.")
+    var key: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.apply()
+        let status = try StageJob.run(configPath: config, stage: stage, key: key)
+        Console.shared.line("\(stage): \(status == .ran ? "computed" : "already cached")")
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// An exclusive `flock` on a lock file, released by `release()`, on deinit or when the
-/// process dies (so a killed run never leaves a lock held). The holder's pid is written
-/// into the file so a waiter can say whom it waits for.
+/// process dies (so a killed run never leaves a lock held). The holder's pid and host are
+/// written into the file so a waiter can say whom it waits for.
 public final class FileLock: @unchecked Sendable {
     private var fd: Int32
 
@@ -14,10 +14,10 @@ public final class FileLock: @unchecked Sendable {
             throw SAEPipeError.runtime("cannot open lock file: \(String(cString: strerror(errno)))", file: path)
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            var buffer = [UInt8](repeating: 0, count: 32)
-            let count = pread(fd, &buffer, 31, 0)
+            var buffer = [UInt8](repeating: 0, count: 300)
+            let count = pread(fd, &buffer, 299, 0)
             let holder = count > 0 ? Int32(String(decoding: buffer[0..<count], as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)) : nil
+                .split(whereSeparator: \.isWhitespace).first ?? "") : nil
             waiting(holder)
             while flock(fd, LOCK_EX) != 0 {
                 if errno != EINTR {
@@ -27,7 +27,7 @@ public final class FileLock: @unchecked Sendable {
                 }
             }
         }
-        let pid = Array("\(getpid())\n".utf8)
+        let pid = Array("\(getpid()) \(FileSystem.hostName)\n".utf8)
         ftruncate(fd, 0)
         _ = pwrite(fd, pid, pid.count, 0)
     }

@@ -12,7 +12,7 @@ public enum FileSystem {
         }
         let temporary = url.deletingLastPathComponent()
             // Unique per call: threads of one process (a sweep's concurrent variants) may write the same file.
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
+            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(ownerTag)-\(UUID().uuidString.prefix(8))")
         do {
             try data.write(to: temporary)
             try syncFile(temporary.path)
@@ -35,7 +35,7 @@ public enum FileSystem {
         let name = FileSystem.lastComponent(of: path)
         try createDirectory(parent)
         removeLeftovers(of: name, in: parent)
-        let token = "\(getpid())-\(UUID().uuidString.prefix(8))"
+        let token = "\(ownerTag)-\(UUID().uuidString.prefix(8))"
         let temporary = "\(parent)/.tmp-\(name)-\(token)"
         try createDirectory(temporary)
         do {
@@ -64,7 +64,7 @@ public enum FileSystem {
     static func removeLeftovers(of name: String, in parent: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
         for entry in entries where entry.hasPrefix(".tmp-\(name)-") || entry.hasPrefix(".old-\(name)-") {
-            if let pid = leftoverOwner(entry), isGone(pid) { remove("\(parent)/\(entry)") }
+            if let owner = leftoverOwner(entry), isGone(owner) { remove("\(parent)/\(entry)") }
         }
     }
 
@@ -76,32 +76,59 @@ public enum FileSystem {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         var removed: [String] = []
         for entry in entries.sorted() {
-            guard let pid = leftoverOwner(entry), isGone(pid) else { continue }
+            guard let owner = leftoverOwner(entry), isGone(owner) else { continue }
             remove("\(directory)/\(entry)")
             removed.append(entry)
         }
         return removed
     }
 
-    /// The pid in one of saepipe's temporary names, or nil when `entry` is not one.
-    static func leftoverOwner(_ entry: String) -> Int32? {
-        guard entry.hasPrefix(".") else { return nil }
-        if entry.hasPrefix(".tmp-") || entry.hasPrefix(".old-") {
-            // NAME may contain '-': the pid and the 8-character token are the last two parts.
-            let parts = entry.split(separator: "-", omittingEmptySubsequences: false)
-            guard parts.count >= 4, parts.last!.count == 8 else { return nil }
-            return Int32(parts[parts.count - 2])
-        }
-        guard let marker = entry.range(of: ".tmp-", options: .backwards), marker.lowerBound > entry.index(after: entry.startIndex) else {
-            return nil
-        }
-        let rest = entry[marker.upperBound...]
-        return Int32(rest.prefix { $0 != "-" })
+    /// Who made a temporary: its pid, and a tag of its host's name (names without one are from
+    /// versions that wrote the pid alone, taken to be from this host).
+    struct LeftoverOwner: Equatable {
+        var pid: Int32
+        var host: String?
     }
 
-    /// True when no process has this pid (ours never counts as gone).
-    static func isGone(_ pid: Int32) -> Bool {
-        pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+    /// `PID@HOST` in temporary names: on a filesystem that several machines share (a Slurm
+    /// cluster's), a pid alone would let one node remove another node's live temporaries.
+    public static let ownerTag = "\(getpid())@\(hostTag)"
+
+    /// The first 8 hex digits of the SHA-256 of this machine's host name (host names may hold '-').
+    public static let hostTag = String(Hashing.sha256Hex(hostName).prefix(8))
+
+    public static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The owner named in one of saepipe's temporary names, or nil when `entry` is not one.
+    static func leftoverOwner(_ entry: String) -> LeftoverOwner? {
+        guard entry.hasPrefix(".") else { return nil }
+        let tag: Substring
+        if entry.hasPrefix(".tmp-") || entry.hasPrefix(".old-") {
+            // NAME may contain '-': the owner and the 8-character token are the last two parts.
+            let parts = entry.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count >= 4, parts.last!.count == 8 else { return nil }
+            tag = parts[parts.count - 2]
+        } else {
+            guard let marker = entry.range(of: ".tmp-", options: .backwards), marker.lowerBound > entry.index(after: entry.startIndex) else {
+                return nil
+            }
+            tag = entry[marker.upperBound...].prefix { $0 != "-" }
+        }
+        let pieces = tag.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let pid = Int32(pieces[0]) else { return nil }
+        return LeftoverOwner(pid: pid, host: pieces.count == 2 ? String(pieces[1]) : nil)
+    }
+
+    /// True when the owner ran on this host and no process has its pid any more (ours never
+    /// counts as gone; another host's temporaries are never ours to judge).
+    static func isGone(_ owner: LeftoverOwner) -> Bool {
+        guard owner.host == nil || owner.host == hostTag else { return false }
+        let pid = owner.pid
+        return pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
     }
 
     public static func writeAtomically(_ text: String, to path: String) throws {

@@ -12,6 +12,7 @@ public final class Interruption: @unchecked Sendable {
     private var received: Int32?
     private var trainers = 0
     private var reports: [String] = []
+    private var notes: [String] = []
     private var sources: [DispatchSourceSignal] = []
     /// If a trainer has not checkpointed within this long, stop anyway.
     static let checkpointGrace: TimeInterval = 60
@@ -31,6 +32,9 @@ public final class Interruption: @unchecked Sendable {
             }
         }
     }
+
+    /// A line to add when a signal stops the process (e.g. that submitted jobs keep running).
+    public func addNote(_ note: String) { lock.withLock { notes.append(note) } }
 
     /// Brackets a training loop that honours `requested` by checkpointing.
     public func beginTraining() { lock.withLock { trainers += 1 } }
@@ -70,9 +74,10 @@ public final class Interruption: @unchecked Sendable {
     }
 
     private func finish() -> Never {
-        let (number, reports) = lock.withLock { (received ?? SIGINT, self.reports) }
+        let (number, reports, notes) = lock.withLock { (received ?? SIGINT, self.reports, self.notes) }
         var text = "saepipe: interrupted by \(Self.name(number))"
         text += reports.isEmpty ? ".\n" : ":\n" + reports.map { "  \($0)\n" }.joined()
+        text += notes.map { "  \($0.prefix(1).uppercased() + $0.dropFirst()).\n" }.joined()
         text += "  Finished stages stay cached; run the same command again to continue"
         text += reports.isEmpty ? ".\n" : " (training resumes from its checkpoint).\n"
         Self.write(text)

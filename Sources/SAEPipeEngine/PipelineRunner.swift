@@ -8,11 +8,15 @@ public struct RunOptions: Sendable {
     public var dryRun: Bool
     /// How many independent stages may run at once.
     public var jobs: Int
+    /// Build the run directory afterwards. A Slurm job computes one cache entry and leaves
+    /// the run directory to the command that submitted it.
+    public var assemble: Bool
 
-    public init(selection: RunSelection = RunSelection(), dryRun: Bool = false, jobs: Int = 1) {
+    public init(selection: RunSelection = RunSelection(), dryRun: Bool = false, jobs: Int = 1, assemble: Bool = true) {
         self.selection = selection
         self.dryRun = dryRun
         self.jobs = max(1, jobs)
+        self.assemble = assemble
     }
 }
 
@@ -74,6 +78,9 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         removeDeadLeftovers()
         var outcomes = try execute(plans, jobs: options.jobs, forced: Set(plans.filter(\.forced).map(\.stage.id)))
+        guard options.assemble else {
+            return RunReport(plans: plans, outcomes: outcomes, runDirectory: nil, runNote: nil, seconds: Date().timeIntervalSince(started))
+        }
         let location = location()
         if let note = location.note { logger.notice("\(note)") }
         let runDirectory = try assembleRunDirectory(at: location.path, plans: plans, outcomes: &outcomes, started: started)

@@ -15,13 +15,25 @@ public struct RunLocation: Sendable, Equatable {
     /// Characters of the config's SHA-256 in a suffixed name.
     public static let hashLength = 8
 
-    public static func choose(paths: ProjectPaths, runName: String, config: ConfigValue) -> RunLocation {
+    /// Sections that say how to run, not what to compute: a run with another executor, Slurm
+    /// options or BLAS thread count is the same run.
+    public static let executionSections: Set<String> = ["runtime", "slurm", "sweep"]
+
+    /// The part of a resolved config that makes a run what it is.
+    public static func identity(of config: ConfigValue) -> ConfigValue {
+        guard case .map(var sections) = config else { return config }
+        for key in executionSections { sections.removeValue(forKey: key) }
+        return .map(sections)
+    }
+
+    public static func choose(paths: ProjectPaths, runName: String, config fullConfig: ConfigValue) -> RunLocation {
         let base = paths.runDirectory(runName)
-        guard let existing = try? RunManifest.read(runDirectory: base), existing.config.canonicalJSON != config.canonicalJSON else {
+        let config = identity(of: fullConfig)
+        guard let existing = try? RunManifest.read(runDirectory: base), identity(of: existing.config).canonicalJSON != config.canonicalJSON else {
             return RunLocation(path: base, name: runName, note: nil)
         }
         let name = "\(runName)-\(String(Hashing.sha256Hex(config.canonicalJSON).prefix(hashLength)))"
-        let changes = Planner.configChanges(old: existing.config, new: config).map { $0.replacingOccurrences(of: "config ", with: "") }
+        let changes = Planner.configChanges(old: identity(of: existing.config), new: config).map { $0.replacingOccurrences(of: "config ", with: "") }
         let shown = changes.prefix(4).joined(separator: "; ") + (changes.count > 4 ? "; … (\(changes.count) differences)" : "")
         return RunLocation(
             path: paths.runDirectory(name), name: name,

@@ -130,7 +130,7 @@ public final class Canvas {
     /// same bytes), to a temporary file renamed into place.
     public func writePNG(to path: String) throws {
         try FileSystem.createDirectory(FileSystem.parent(of: path))
-        let temporary = FileSystem.parent(of: path) + "/.\(FileSystem.lastComponent(of: path)).tmp-\(getpid())"
+        let temporary = FileSystem.parent(of: path) + "/.\(FileSystem.lastComponent(of: path)).tmp-\(FileSystem.ownerTag)"
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)

@@ -46,10 +46,12 @@ public struct Experiment: Sendable {
         PipelineRunner(graph: graph, config: config, runName: runName, paths: paths)
     }
 
-    /// Gives each concurrently running stage its share of the cores.
+    /// Gives each concurrently running stage its share of the cores: the machine's, or in a
+    /// Slurm job the CPUs allotted to it (`SLURM_CPUS_PER_TASK`).
     public func configureThreads(jobs: Int) {
         let requested = settings.runtime.blasThreads
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let allotted = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+        let cores = allotted ?? ProcessInfo.processInfo.activeProcessorCount
         BLAS.threads = requested > 0 ? requested : max(1, cores / max(1, jobs))
     }
 }

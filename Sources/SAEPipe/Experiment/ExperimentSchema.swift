@@ -18,8 +18,8 @@ public enum ExperimentSchema {
             .section(ConfigSection([
                 ConfigField("blas_threads", .int(0...1024), default: .int(0), doc: "OpenBLAS threads per stage; 0 uses every core, split between --jobs"),
             ])),
-            doc: "execution settings that do not change results"),
+            doc: "execution settings, not part of any cache key or of the run's identity (the BLAS thread count can change the last bits of floating-point results)"),
     ]
 
-    public static var schema: ConfigSchema { ConfigSchema(ConfigSection(core + PipelineStages.configFields + SweepDefinition.configFields)) }
+    public static var schema: ConfigSchema { ConfigSchema(ConfigSection(core + PipelineStages.configFields + SweepDefinition.configFields + SlurmSettings.configFields)) }
 }

@@ -18,6 +18,8 @@ public struct SweepDefinition: Sendable {
     public var until: String?
     /// Why the sweep is not in `sweeps/<name>/`; nil when it is.
     public var note: String? = nil
+    /// Where the variants' stages run (`sweep.executor`, or `--executor`).
+    public var executor: Executor = .local
 
     public var sweptKeys: [String] { axes.map(\.key) }
 }
@@ -56,9 +58,11 @@ public struct SweepArguments: Sendable {
     public var seed: Int?
     public var name: String?
     public var until: String?
+    public var executor: Executor?
 
     public init(grid: [String] = [], random: Int? = nil, ranges: [String] = [], logRanges: [String] = [],
-                choices: [String] = [], seed: Int? = nil, name: String? = nil, until: String? = nil) {
+                choices: [String] = [], seed: Int? = nil, name: String? = nil, until: String? = nil, executor: Executor? = nil) {
+        self.executor = executor
         self.grid = grid
         self.random = random
         self.ranges = ranges
@@ -84,6 +88,8 @@ extension SweepDefinition {
                 ConfigField("choice", .dictionary(.list(.any)), default: .map([:]), doc: "`key.path: [v1, v2, …]`, one drawn uniformly"),
             ])), doc: "random search"),
             ConfigField("until", .string, doc: "run each variant up to this stage (e.g. eval skips the figures); every stage by default"),
+            ConfigField("executor", .choice(Executor.allCases.map(\.rawValue)), default: .string(Executor.local.rawValue),
+                        doc: "`local` runs the variants here; `slurm` submits each stage as a Slurm job (see the `slurm` section)"),
         ])), doc: "`saepipe sweep`: the keys to vary; ignored by `saepipe run`"),
     ]
 
@@ -91,6 +97,7 @@ extension SweepDefinition {
     struct SweepSection {
         var name: String?
         var until: String?
+        var executor: Executor
         var randomCount: Int
         var randomSeed: Int?
 
@@ -98,6 +105,7 @@ extension SweepDefinition {
             let reader = ConfigReader(config)
             return SweepSection(
                 name: try reader.decode(String?.self, at: "sweep.name"), until: try reader.decode(String?.self, at: "sweep.until"),
+                executor: try reader.decode(Executor.self, at: "sweep.executor"),
                 randomCount: try reader.decode(Int.self, at: "sweep.random.count"),
                 randomSeed: try reader.decode(Int?.self, at: "sweep.random.seed"))
         }
@@ -189,7 +197,7 @@ extension SweepDefinition {
         var variants = try build(in: directory)
         var note: String?
         if let clash = variants.first(where: { $0.experiment.location().note != nil }) {
-            let fingerprint = Hashing.sha256Hex(variants.map(\.experiment.config.value.canonicalJSON).joined(separator: "\n"))
+            let fingerprint = Hashing.sha256Hex(variants.map { RunLocation.identity(of: $0.experiment.config.value).canonicalJSON }.joined(separator: "\n"))
             let moved = "\(outputs)/sweeps/\(name)-\(fingerprint.prefix(RunLocation.hashLength))"
             note = "\(directory)/ holds a sweep of a different config (its variant \(clash.name) differs), so this sweep's outputs are in \(moved)/"
             directory = moved
@@ -200,7 +208,8 @@ extension SweepDefinition {
             throw SAEPipeError.input("no stage `\(until)` to run the variants until", key: "sweep.until",
                                      hint: "use one of " + first.experiment.graph.stages.map(\.id.rawValue).joined(separator: ", "))
         }
-        return SweepDefinition(name: name, directory: directory, base: base, axes: ordered, variants: variants, until: until, note: note)
+        return SweepDefinition(name: name, directory: directory, base: base, axes: ordered, variants: variants, until: until, note: note,
+                               executor: arguments.executor ?? section.executor)
     }
 
     // MARK: - Axes

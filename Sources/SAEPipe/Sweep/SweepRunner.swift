@@ -26,9 +26,9 @@ public final class SweepRunner: @unchecked Sendable {
     public let definition: SweepDefinition
     public let jobs: Int
     /// The summary table written at the end of `run()`.
-    public private(set) var summary: Table?
+    public internal(set) var summary: Table?
     private let lock = NSLock()
-    private var outcomes: [Outcome]
+    var outcomes: [Outcome]
 
     public init(_ definition: SweepDefinition, jobs: Int = 1) {
         self.definition = definition
@@ -122,7 +122,7 @@ public final class SweepRunner: @unchecked Sendable {
         return "; about \(Progress.duration(mean * Double(left) / Double(jobs))) left for \(left) more"
     }
 
-    private func update(_ index: Int, _ change: (inout Outcome) -> Void) {
+    func update(_ index: Int, _ change: (inout Outcome) -> Void) {
         lock.lock()
         change(&outcomes[index])
         lock.unlock()
@@ -134,14 +134,14 @@ public final class SweepRunner: @unchecked Sendable {
         return outcomes[index]
     }
 
-    private func snapshot() -> [Outcome] {
+    func snapshot() -> [Outcome] {
         lock.lock()
         defer { lock.unlock() }
         return outcomes
     }
 
     /// `sweep.json`: the sweep's definition and each variant's state, rewritten whole on every change.
-    private func saveState() throws {
+    func saveState() throws {
         let current = snapshot()
         let variants = zip(definition.variants, current).map { variant, outcome in
             var overrides: OrderedDictionary<String, ConfigValue> = [:]

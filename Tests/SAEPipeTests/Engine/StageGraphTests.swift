@@ -209,9 +209,14 @@ final class StageGraphTests: XCTestCase {
         finished.waitUntilExit()
         let dead = finished.processIdentifier
         let outputs = "\(directory)/outputs", cache = "\(directory)/artifacts/cache/train"
-        let leftovers = ["\(outputs)/.tmp-exp-\(dead)-0badf00d", "\(outputs)/.old-exp-\(dead)-0badf00d",
-                         "\(cache)/.tmp-.resume-abc-\(dead)-12345678", "\(outputs)/.results.json.tmp-\(dead)-abcdef12"]
-        let kept = ["\(outputs)/.tmp-exp-1-0badf00d", "\(outputs)/notes.tmp-\(dead)", "\(outputs)/.tmp-exp-\(getpid())-0badf00d"]
+        let here = "\(dead)@\(FileSystem.hostTag)"
+        let leftovers = ["\(outputs)/.tmp-exp-\(dead)-0badf00d", "\(outputs)/.old-exp-\(here)-0badf00d",
+                         "\(cache)/.tmp-.resume-abc-\(here)-12345678", "\(outputs)/.results.json.tmp-\(dead)-abcdef12",
+                         "\(outputs)/.summary.csv.tmp-\(here)-abcdef12"]
+        // Another host's temporaries on a shared filesystem may belong to a live process there.
+        let otherHost = FileSystem.hostTag == "0000beef" ? "0000feed" : "0000beef"
+        let kept = ["\(outputs)/.tmp-exp-1-0badf00d", "\(outputs)/notes.tmp-\(dead)", "\(outputs)/.tmp-exp-\(getpid())-0badf00d",
+                    "\(outputs)/.tmp-exp-\(dead)@\(otherHost)-0badf00d", "\(outputs)/.x.json.tmp-\(dead)@\(otherHost)-abcdef12"]
         for path in leftovers + kept { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
         _ = try run(config)
         for path in leftovers { XCTAssertFalse(FileManager.default.fileExists(atPath: path), path) }

@@ -159,6 +159,10 @@ final class PipelineTests: XCTestCase {
         let again = try Experiment.load(configPath: config).runner().run(RunOptions(selection: RunSelection(until: "collect.A")))
         XCTAssertEqual(again.runDirectory, "\(outputs)/tiny", "the same config reuses its directory")
         XCTAssertNil(again.runNote)
+        // How it runs is not what it is: thread counts and Slurm options keep the directory.
+        let executionOnly = try Experiment.load(configPath: config, overrides: ["runtime.blas_threads=1", "slurm.mem=8G", "sweep.executor=slurm"])
+        XCTAssertEqual(executionOnly.location().path, "\(outputs)/tiny")
+        XCTAssertNil(executionOnly.location().note)
         let variant = try Experiment.load(configPath: config, overrides: ["collect.tokens=500"])
         let report = try variant.runner().run(RunOptions(selection: RunSelection(until: "collect.A")))
         let suffixed = try XCTUnwrap(report.runDirectory)

@@ -1,0 +1,4 @@
+import ArgumentParser
+import SAEPipe
+
+extension Executor: ExpressibleByArgument {}
