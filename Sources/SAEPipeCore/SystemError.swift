@@ -22,6 +22,12 @@ extension SAEPipeError {
             "cannot \(operation)\(path.map { " \($0)" } ?? ""): \(reason)", file: path, hint: hint(for: posix))
     }
 
+    /// Runs `body`, turning a system error into one that names `operation` and `path` (a
+    /// FileHandle's errors carry neither).
+    public static func naming<T>(_ operation: String, _ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw fromSystem(error, operation: operation, path: path) }
+    }
+
     static func posixCode(of error: NSError) -> Int32? {
         if error.domain == NSPOSIXErrorDomain { return Int32(error.code) }
         if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError { return posixCode(of: underlying) }

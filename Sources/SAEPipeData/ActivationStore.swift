@@ -13,16 +13,19 @@ public enum ActivationStore {
     /// Appends rows to a file through a buffer, so memory stays bounded.
     public final class RowWriter {
         private let handle: FileHandle
+        private let path: String
         private var buffer = Data()
         public let dtype: DType
         public private(set) var rows = 0
 
         public init(path: String, dtype: DType) throws {
-            FileManager.default.createFile(atPath: path, contents: nil)
-            guard let handle = FileHandle(forWritingAtPath: path) else {
-                throw SAEPipeError.runtime("cannot write \(path)", file: path)
+            // open(2), not FileManager.createFile, which writes a new file and renames it over the path.
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw SAEPipeError.fromSystem(NSError(domain: NSPOSIXErrorDomain, code: Int(errno)), operation: "create", path: path)
             }
-            self.handle = handle
+            self.handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            self.path = path
             self.dtype = dtype
         }
 
@@ -38,19 +41,21 @@ public enum ActivationStore {
         }
 
         public func flush() throws {
-            try handle.write(contentsOf: buffer)
+            try SAEPipeError.naming("write", path) { try handle.write(contentsOf: buffer) }
             buffer.removeAll(keepingCapacity: true)
         }
 
         public func close() throws {
             try flush()
-            try handle.synchronize()
-            try handle.close()
+            try SAEPipeError.naming("write", path) {
+                try handle.synchronize()
+                try handle.close()
+            }
         }
     }
 
     public static func writeInt32(_ values: [Int32], to path: String) throws {
-        try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path))
+        try SAEPipeError.naming("write", path) { try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path)) }
     }
 
     public static func readInt32(_ path: String) throws -> [Int32] {

@@ -149,7 +149,7 @@ public struct HubClient: Sendable {
                     },
                     onData: { data in
                         if status == 200 || status == 206 {  // not the body of a redirect or an error
-                            try handle.write(contentsOf: data)
+                            try SAEPipeError.naming("write", partial) { try handle.write(contentsOf: data) }
                             have += data.count
                             progress.advance(by: data.count)
                         }
@@ -164,7 +164,7 @@ public struct HubClient: Sendable {
                 break
             }
         }
-        try handle.synchronize()
+        try SAEPipeError.naming("write", partial) { try handle.synchronize() }
         guard have == metadata.size else {
             throw SAEPipeError.runtime(
                 "download of \(file) from \(repo) stopped at \(have) of \(metadata.size) bytes", file: partial,

@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeData
 import XCTest
 
 /// Errors from the file system read as saepipe errors: operation, path and reason in words.
@@ -28,6 +29,17 @@ final class SystemErrorTests: XCTestCase {
             let described = "\(error)"
             XCTAssertTrue(described.contains("cannot") && described.contains("\(directory)/file"), described)
             XCTAssertFalse(described.contains("Error Domain"), described)
+        }
+    }
+
+    /// A FileHandle's write errors carry no path; the activation writer adds it (/dev/full fails every write with ENOSPC).
+    func testAFullDiskDuringCollectNamesTheFile() throws {
+        guard FileSystem.exists("/dev/full") else { throw XCTSkip("no /dev/full here") }
+        let writer = try ActivationStore.RowWriter(path: "/dev/full", dtype: .float32)
+        let row = [Float](repeating: 1, count: 4)
+        XCTAssertThrowsError(try row.withUnsafeBufferPointer { try writer.append($0); try writer.close() }) { error in
+            let described = "\(error)"
+            XCTAssertTrue(described.contains("cannot write /dev/full") && described.contains("ENOSPC"), described)
         }
     }
 }
