@@ -48,6 +48,10 @@ extension SweepRunner {
                 return nil
             }
         case .status(let detach):
+            guard !(try SlurmJobsFile.read(directory: executor.directory)).jobs.isEmpty else {
+                console.line("sweep \(definition.name): no Slurm jobs were submitted for it yet; run the same command without --status to submit them")
+                return nil
+            }
             shown = try executor.status()
             print(executor.table(shown), terminator: "")
             if detach { return nil }

@@ -78,7 +78,11 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(detach.err.contains("--detach is for --executor slurm"), detach.err)
         let force = try saepipe(["run", config, "--executor", "slurm", "--force", "train"], in: directory)
         XCTAssertEqual(force.status, 2)
+        let nothingYet = try saepipe(["sweep", config, "--executor", "slurm", "--status"], in: directory)
+        XCTAssertEqual(nothingYet.status, 0, nothingYet.err)
+        XCTAssertTrue(nothingYet.err.contains("no Slurm jobs were submitted for it yet"), nothingYet.err)
         XCTAssertFalse(FileSystem.exists("\(directory)/artifacts/cache/collect"), "nothing ran")
+        XCTAssertFalse(FileSystem.exists("\(directory)/outputs/sweeps/config/sweep.json"), "no sweep state was written")
     }
 
     /// Why no Slurm cluster can take jobs from here, or nil when one answers.
