@@ -15,8 +15,9 @@ struct BenchCommand: ParsableCommand {
               saepipe bench blas --size 1024
               saepipe bench forward --model artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf --layer 3
               saepipe bench train --d 576 --f 4608
+              saepipe bench match --a outputs/default/…/train/A --b …/train/B
             """,
-        subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self])
+        subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self, BenchMatch.self])
 }
 
 /// `--threads`, shared by the benchmarks.
@@ -126,5 +127,30 @@ struct BenchTrain: ParsableCommand {
         print("batch:      \(batch) rows, \(BLAS.threads) threads, openblas \(BLAS.coreName)")
         print(String(format: "density:    L0 %.1f of %d (%.2f%%) over the timed steps", result.l0, f, 100 * result.density))
         print(String(format: "tokens/s:   %.0f (%d timed steps after %d warm-up steps)", result.tokensPerSecond, result.timedSteps, warmup))
+    }
+}
+
+struct BenchMatch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "match",
+        abstract: "Time the A↔B feature matching (decoder cosines, best matches, one-to-one assignment) of two SAE checkpoints.")
+
+    @Option(help: "A SAELens-format checkpoint directory (cfg.json + sae_weights.safetensors), e.g. a train cache entry.")
+    var a: String
+    @Option(help: "The other checkpoint directory.")
+    var b: String
+    @OptionGroup var threads: BenchThreads
+
+    func run() throws {
+        threads.apply()
+        let (first, _) = try SAECheckpoint.readSAELens(a)
+        let (second, _) = try SAECheckpoint.readSAELens(b)
+        let started = Date()
+        let matching = try FeatureMatching(first, second)
+        let seconds = Date().timeIntervalSince(started)
+        print("features:      \(first.features) × \(second.features), d \(first.d)")
+        print(String(format: "MMCS:          A→B %.4f, B→A %.4f", matching.mmcsForward, matching.mmcsBackward))
+        print(String(format: "matched ≥ 0.7: %.1f%% of %d pairs", 100 * matching.sharedFraction(threshold: 0.7), matching.pairs.count))
+        print(String(format: "time:          %.2f s", seconds))
     }
 }

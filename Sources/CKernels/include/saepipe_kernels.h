@@ -53,3 +53,7 @@ void saepipe_count_nonzeros(const float *m, long cols, long first, long last, in
 /// Writes the nonzeros of rows first ..< last of m [rows, cols] at row_start[r]: column and value.
 void saepipe_collect_nonzeros(const float *m, long cols, long first, long last, const int64_t *row_start,
                               int32_t *out_cols, float *out_vals);
+
+/// Minimum-cost assignment of each row to a distinct column (rows <= cols) of a row-major cost
+/// matrix; column_of_row[r] gets row r's column. Returns 0, or -1 (rows > cols, or no memory).
+int saepipe_linear_assignment(const float *cost, long rows, long cols, int32_t *column_of_row);

@@ -51,6 +51,8 @@ enum Finding: Equatable {
     case deadFeatures(side: Side, fraction: Measured)
     /// Whether both SAEs reconstruct the other dataset measurably worse than its own SAE.
     case hypothesis(measurableDrops: Int, transfers: Int, retained: [Double])
+    /// How many features the two dictionaries share by decoder direction.
+    case matching(EvalResults.Matching)
     case health(HealthIssue)
 
     enum TransferQuality: String, Equatable {
@@ -101,6 +103,7 @@ enum Finding: Equatable {
             findings.append(.hypothesis(measurableDrops: transfers.filter(\.0).count, transfers: transfers.count,
                                         retained: transfers.map(\.1)))
         }
+        if let matching = results.matching { findings.append(.matching(matching)) }
         for side in Side.allCases {
             guard let home = results.eval[SAEPair(side, side)], let away = results.eval[SAEPair(side, side.other)] else { continue }
             let (h, a) = (measured(home, "l0", home.l0), measured(away, "l0", away.l0))
@@ -194,6 +197,17 @@ struct FindingWriter {
                 return "Against the hypothesis, no SAE reconstructs the other dataset measurably worse than that dataset's own SAE does."
             }
             return "The hypothesis holds for \(drops) of the \(count) transfers: the others show no measurable drop."
+        case .matching(let m):
+            let percent = NumberFormat.fixed(100 * m.sharedFraction, digits: 1)
+            let threshold = NumberFormat.fixed(m.threshold, digits: 1)
+            let means = "the mean best-match cosine is \(NumberFormat.fixed(m.mmcsAToB, digits: 3)) from SAE A to SAE B and \(NumberFormat.fixed(m.mmcsBToA, digits: 3)) from B to A"
+            let share: String
+            if m.sharedFraction >= 0.5 {
+                share = "so most features have a close counterpart in the other SAE"
+            } else {
+                share = "so most of each dictionary has no close counterpart in the other. How much of that is specific to a domain, rather than the difference any two training runs show, would need a second SAE trained on the same dataset"
+            }
+            return "By decoder direction, \(m.shared) of the \(m.pairs) pairs of a one-to-one matching between the two SAEs' features (\(percent)%) have cosine ≥ \(threshold) and count as shared; \(means), \(share)."
         case .health(let issue):
             return "\(issue.severity.rawValue.capitalized): \(issue.message)."
         }
@@ -204,7 +218,7 @@ extension Finding {
     /// Key results; the rest (shrinkage, dead features, health) goes under failure modes.
     var isKeyResult: Bool {
         switch self {
-        case .inDomain, .splicedLoss, .transfer, .hypothesis, .firingOutOfDomain, .generalization: return true
+        case .inDomain, .splicedLoss, .transfer, .hypothesis, .matching, .firingOutOfDomain, .generalization: return true
         case .shrinkage, .deadFeatures, .health: return false
         }
     }

@@ -86,6 +86,14 @@ final class PipelineTests: XCTestCase {
         let cross = results["cross_domain"] as! [String: [String: Any]]
         XCTAssertEqual(cross["A->B"]!["fve_drop"] as! Double, (eval["B->B"]!["fve"] as! Double) - (eval["A->B"]!["fve"] as! Double), accuracy: 1e-12)
         XCTAssertEqual(cross["B->A"]!["mse_ratio"] as! Double, (eval["B->A"]!["mse"] as! Double) / (eval["A->A"]!["mse"] as! Double), accuracy: 1e-12)
+        // Matching: the decoders' cosines, recomputed here from the checkpoints.
+        let matching = try XCTUnwrap(try EvalResults.read("\(directory)/outputs/tiny/results.json").matching)
+        let runManifest = try RunManifest.read(runDirectory: "\(directory)/outputs/tiny")
+        let checkpoint = { (id: String) in try SAECheckpoint.readSAELens(runManifest.stages.first { $0.id.rawValue == id }!.entry).0 }
+        let direct = try FeatureMatching(try checkpoint("train.A"), try checkpoint("train.B"))
+        XCTAssertEqual(matching.mmcsAToB, direct.mmcsForward, accuracy: 1e-12)
+        XCTAssertEqual(matching.pairs, direct.pairs.count)
+        XCTAssertEqual(matching.threshold, 0.7)
         // A label never contradicts the contexts beside it: a single activating token it names is
         // the marked token of most of the feature's top contexts on that dataset.
         var checkedLabels = 0
@@ -130,6 +138,7 @@ final class PipelineTests: XCTestCase {
         try BlogExport.export(run: "\(directory)/outputs/tiny", to: bundle, artifacts: "\(directory)/artifacts")
         XCTAssertTrue(FileSystem.exists("\(bundle)/\(BlogExport.bundleMarker)"))
         let report = try String(contentsOfFile: "\(bundle)/report.md", encoding: .utf8)
+        XCTAssertTrue(report.contains("pairs of a one-to-one matching between the two SAEs' features"), "the matching finding is in the report")
         for heading in ["## Research question and hypothesis", "## Method", "## Evaluation", "## Key results", "## Failure modes",
                         "## Limitations and next steps"] {
             XCTAssertTrue(report.contains(heading), heading)
@@ -195,6 +204,7 @@ final class PipelineTests: XCTestCase {
         let results = try EvalResults.read("\(outputs)/results.json")
         XCTAssertEqual(Array(results.eval.keys), [SAEPair(.A, .A)])
         XCTAssertTrue(results.crossDomain.isEmpty)
+        XCTAssertNil(results.matching, "one dictionary: nothing to match")
         let tables = FileSystem.listFiles(in: "\(outputs)/tables")
         for absent in ["fve_matrix.csv", "ce_recovered_matrix.csv", "cross_domain.csv"] { XCTAssertFalse(tables.contains(absent), absent) }
         XCTAssertFalse(try String(contentsOfFile: "\(outputs)/tables/eval.csv", encoding: .utf8).contains("n/a,n/a,n/a"))

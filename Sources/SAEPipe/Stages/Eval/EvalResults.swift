@@ -161,6 +161,33 @@ public struct EvalResults: Codable, Sendable, Equatable {
         }
     }
 
+    /// How SAE A's and SAE B's dictionaries relate, by the cosine of their decoder directions.
+    public struct Matching: Codable, Sendable, Equatable {
+        /// Mean over A's features of the highest cosine to any of B's (MMCS), and the reverse.
+        public var mmcsAToB: Double
+        public var mmcsBToA: Double
+        /// Pairs in the one-to-one matching that maximises the summed cosine (the smaller dictionary's size).
+        public var pairs: Int
+        /// Matched pairs at cosine ≥ threshold: features the two SAEs share.
+        public var shared: Int
+        public var sharedFraction: Double
+        public var threshold: Double
+        public var meanMatchedCosine: Double
+
+        public init(_ matching: FeatureMatching, threshold: Double) {
+            (mmcsAToB, mmcsBToA, pairs) = (matching.mmcsForward, matching.mmcsBackward, matching.pairs.count)
+            shared = matching.pairs.filter { Double($0.cosine) >= threshold }.count
+            sharedFraction = matching.sharedFraction(threshold: threshold)
+            self.threshold = threshold
+            meanMatchedCosine = matching.pairs.isEmpty ? 0 : matching.pairs.map { Double($0.cosine) }.reduce(0, +) / Double(matching.pairs.count)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case mmcsAToB = "mmcs_a_to_b", mmcsBToA = "mmcs_b_to_a", pairs, shared, sharedFraction = "shared_fraction", threshold
+            case meanMatchedCosine = "mean_matched_cosine"
+        }
+    }
+
     public var model: String
     public var hook: String
     public var eval: [SAEPair: PairMetrics]
@@ -171,6 +198,8 @@ public struct EvalResults: Codable, Sendable, Equatable {
     public var datasetRows: [Side: Int]
     /// The datasets evaluated: A and B, or A alone in a one-dataset run.
     public var sides: [Side] { datasetRows.keys.sorted() }
+    /// Null in a one-dataset run (and in results written before matching existed).
+    @EncodedAsNull public var matching: Matching?
     /// Resamples behind every interval, and its seed.
     public var bootstrap: BootstrapInfo
     public var saepipeVersion: String
@@ -183,14 +212,16 @@ public struct EvalResults: Codable, Sendable, Equatable {
     }
 
     public init(model: String, hook: String, eval: [SAEPair: PairMetrics], crossDomain: [SAEPair: Transfer],
-                generalization: [Side: Generalization], health: [HealthIssue], datasetRows: [Side: Int], bootstrap: BootstrapInfo) {
+                generalization: [Side: Generalization], health: [HealthIssue], datasetRows: [Side: Int], bootstrap: BootstrapInfo,
+                matching: Matching? = nil) {
         (self.model, self.hook, self.eval, self.crossDomain, self.datasetRows) = (model, hook, eval, crossDomain, datasetRows)
+        self.matching = matching
         (self.generalization, self.health, self.bootstrap) = (generalization, health, bootstrap)
         saepipeVersion = SAEPipeVersion.current
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, hook, eval, crossDomain = "cross_domain", generalization, health, datasetRows = "dataset_rows", bootstrap
+        case model, hook, eval, crossDomain = "cross_domain", generalization, health, datasetRows = "dataset_rows", matching, bootstrap
         case saepipeVersion = "saepipe_version"
     }
 

@@ -15,6 +15,8 @@ public enum EvalStage {
             ConfigField("batch_size", .int(1...1024), default: .int(8), doc: "windows per forward pass"),
             ConfigField("dense_threshold", .double(0...1), default: .double(0.1), doc: "a feature firing on more than this share of tokens counts as dense"),
             ConfigField("bootstrap_resamples", .int(100...100_000), default: .int(1000), doc: "resamples of held-out windows behind every 95% interval"),
+            ConfigField("match_threshold", .double(0...1), default: .double(0.7),
+                        doc: "decoder cosine at which a one-to-one matched pair of A and B features counts as shared"),
         ])), doc: "evaluation of the SAEs on both datasets"),
     ]
 
@@ -24,8 +26,10 @@ public enum EvalStage {
         var batchSize: Int
         var denseThreshold: Double
         var bootstrapResamples: Int
+        var matchThreshold: Double
         enum CodingKeys: String, CodingKey {
             case sequences, batchSize = "batch_size", denseThreshold = "dense_threshold", bootstrapResamples = "bootstrap_resamples"
+            case matchThreshold = "match_threshold"
         }
     }
 
@@ -51,7 +55,7 @@ public enum EvalStage {
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .eval, kind: "eval", version: 6, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
+            id: .eval, kind: "eval", version: 7, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
             config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
@@ -126,11 +130,16 @@ public enum EvalStage {
                     "gap": Bootstrap.interval(zip(trainResamples, held.resampledReconstruction).map { $0.fve - $1.fve }),
                 ].compactMapValues { $0 })
         }
+        // Which features the two dictionaries share: decoder directions, not activations.
+        let matching = try saes[.A].flatMap { a in
+            try saes[.B].map { b in EvalResults.Matching(try FeatureMatching(a.0, b.0), threshold: settings.eval.matchThreshold) }
+        }
         let health = Health.check(eval: eval, generalization: generalization, training: training.mapValues(\.rows),
                                   denseThreshold: settings.eval.denseThreshold)
         let results = EvalResults(
             model: settings.model.name, hook: hook.description, eval: eval, crossDomain: crossDomain, generalization: generalization,
-            health: health, datasetRows: datasetRows, bootstrap: .init(resamples: resamples, unit: "held-out window", level: 0.95))
+            health: health, datasetRows: datasetRows, bootstrap: .init(resamples: resamples, unit: "held-out window", level: 0.95),
+            matching: matching)
         try ResultsWriter.write(results, to: context.outputDirectory)
     }
 }
