@@ -117,42 +117,14 @@ public struct SlurmClient: Sendable {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    struct ToolResult {
-        var status: Int32
-        var output: String
-        var error: String
-    }
-
-    func run(_ tool: String, _ arguments: [String]) throws -> ToolResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let (output, error) = (Pipe(), Pipe())
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
+    func run(_ tool: String, _ arguments: [String]) throws -> Subprocess.Result {
+        let result: Subprocess.Result
+        do { result = try Subprocess.run(tool, arguments) } catch {
             throw SAEPipeError.runtime("cannot start \(tool): \(error.localizedDescription)", hint: "is Slurm installed on this machine?")
         }
-        // Read both pipes before waiting: a full pipe would block the tool.
-        let errorData = LockedData()
-        let errorReader = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
-        errorReader.start()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errorData.isSet { Thread.sleep(forTimeInterval: 0.005) }
-        if process.terminationStatus == 127 {
+        if result.status == 127 {
             throw SAEPipeError.runtime("\(tool) not found on PATH", hint: "run where Slurm's client tools are installed")
         }
-        return ToolResult(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-                          error: String(decoding: errorData.value, as: UTF8.self))
+        return result
     }
-}
-
-private final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    func set(_ value: Data) { lock.withLock { data = value } }
-    var isSet: Bool { lock.withLock { data != nil } }
-    var value: Data { lock.withLock { data ?? Data() } }
 }

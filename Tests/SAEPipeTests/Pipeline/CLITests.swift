@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipe
+import SAEPipeCore
 import XCTest
 
 /// The command line as a newcomer meets it: help with examples, stage ids listed, shell
@@ -7,17 +8,8 @@ import XCTest
 final class CLITests: XCTestCase {
     /// Runs the built saepipe; returns exit status, stdout and stderr.
     func saepipe(_ arguments: [String], in directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = builtProductsDirectory().appendingPathComponent("saepipe")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile(), errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        let result = try Subprocess.run(builtProductsDirectory().appendingPathComponent("saepipe").path, arguments, in: directory)
+        return (result.status, result.output, result.error)
     }
 
     func testEveryCommandsHelpHasExamples() throws {

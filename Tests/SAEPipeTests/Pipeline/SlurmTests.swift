@@ -10,21 +10,8 @@ import XCTest
 /// cluster; the test command starts it).
 final class SlurmTests: XCTestCase {
     func saepipe(_ arguments: [String], in directory: String) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = builtProductsDirectory().appendingPathComponent("saepipe")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let errData = LockedBuffer()
-        let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errData.isSet { Thread.sleep(forTimeInterval: 0.01) }
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.value, as: UTF8.self))
+        let result = try Subprocess.run(builtProductsDirectory().appendingPathComponent("saepipe").path, arguments, in: directory)
+        return (result.status, result.output, result.error)
     }
 
     func testSettingsMergePerStageKindAndRefuseMalformedValues() throws {
@@ -88,16 +75,9 @@ final class SlurmTests: XCTestCase {
     /// Why no Slurm cluster can take jobs from here, or nil when one answers.
     static func clusterProblem() -> String? {
         if let reason = SlurmClient.unavailableReason() { return reason }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sinfo", "--noheader", "--format=%T"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        guard (try? process.run()) != nil else { return "sinfo did not start" }
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, text.contains("idle") || text.contains("mix") || text.contains("alloc") else {
+        guard let result = try? Subprocess.run("sinfo", ["--noheader", "--format=%T"]) else { return "sinfo did not start" }
+        let text = result.output + result.error
+        guard result.status == 0, ["idle", "mix", "alloc"].contains(where: text.contains) else {
             return "sinfo: \(text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "no node")"
         }
         return nil
@@ -134,11 +114,7 @@ final class SlurmTests: XCTestCase {
         let victim = try XCTUnwrap(jobs.jobs.first { $0.stages == ["l1_coefficient=4: train.A"] })
         XCTAssertEqual(victim.dependencies, [collects.first { $0.stages[0].hasSuffix("collect.A") }!.id], "train.A waits for collect.A")
         _ = try saepipe(["sweep", config, "--executor", "slurm", "--status", "--detach"], in: directory)
-        let cancel = Process()
-        cancel.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cancel.arguments = ["scancel", victim.id]
-        try cancel.run()
-        cancel.waitUntilExit()
+        XCTAssertEqual(try Subprocess.run("scancel", [victim.id]).status, 0)
 
         // Following the jobs: the first variant completes, the second fails at the cancelled job.
         let followed = try saepipe(["sweep", config, "--executor", "slurm", "--status"], in: directory)
@@ -199,12 +175,4 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(idle.status, 0, idle.err)
         XCTAssertTrue(idle.err.contains("(0 jobs submitted now)"), idle.err)
     }
-}
-
-private final class LockedBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    func set(_ value: Data) { lock.withLock { data = value } }
-    var isSet: Bool { lock.withLock { data != nil } }
-    var value: Data { lock.withLock { data ?? Data() } }
 }
