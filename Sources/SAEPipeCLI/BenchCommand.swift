@@ -151,6 +151,7 @@ struct BenchMatch: ParsableCommand {
         print("features:      \(first.features) × \(second.features), d \(first.d)")
         print(String(format: "MMCS:          A→B %.4f, B→A %.4f", matching.mmcsForward, matching.mmcsBackward))
         print(String(format: "matched ≥ 0.7: %.1f%% of %d pairs", 100 * matching.sharedFraction(threshold: 0.7), matching.pairs.count))
+        print(String(format: "same index:    %.1f%% of the pairs", 100 * matching.sameIndexFraction))
         print(String(format: "time:          %.2f s", seconds))
     }
 }

@@ -19,6 +19,12 @@ public struct FeatureMatching: Sendable {
     public var mmcsForward: Double { FeatureMatching.mean(bestForward.map(\.cosine)) }
     public var mmcsBackward: Double { FeatureMatching.mean(bestBackward.map(\.cosine)) }
 
+    /// The share of the matching's pairs that join features with the same index. Far above
+    /// chance (1 / features) it says the SAEs share an initialisation and still carry it.
+    public var sameIndexFraction: Double {
+        pairs.isEmpty ? 0 : Double(pairs.filter { $0.first == $0.second }.count) / Double(pairs.count)
+    }
+
     /// The share of the smaller dictionary that the matching pairs at cosine ≥ `threshold`.
     public func sharedFraction(threshold: Double) -> Double {
         pairs.isEmpty ? 0 : Double(pairs.filter { Double($0.cosine) >= threshold }.count) / Double(pairs.count)

@@ -207,7 +207,12 @@ struct FindingWriter {
             } else {
                 share = "so most of each dictionary has no close counterpart in the other. How much of that is specific to a domain, rather than the difference any two training runs show, would need a second SAE trained on the same dataset"
             }
-            return "By decoder direction, \(m.shared) of the \(m.pairs) pairs of a one-to-one matching between the two SAEs' features (\(percent)%) have cosine ≥ \(threshold) and count as shared; \(means), \(share)."
+            var text = "By decoder direction, \(m.shared) of the \(m.pairs) pairs of a one-to-one matching between the two SAEs' features (\(percent)%) have cosine ≥ \(threshold) and count as shared; \(means), \(share)."
+            // Far more same-index pairs than chance: the SAEs share an initial dictionary (one seed) and still carry it.
+            if m.pairs > 0, m.sameIndexFraction > max(0.01, 10 / Double(m.pairs)) {
+                text += " Both SAEs started from the same initial dictionary, and \(NumberFormat.fixed(100 * m.sameIndexFraction, digits: 1))% of the matched pairs join features with the same index (chance: 1 in \(m.pairs)), so part of the similarity is inherited from that start rather than learned from the data."
+            }
+            return text
         case .health(let issue):
             return "\(issue.severity.rawValue.capitalized): \(issue.message)."
         }

@@ -59,12 +59,15 @@ final class FindingTests: XCTestCase {
         XCTAssertFalse(sentences(shared).contains("decoder direction"), "no matching, no sentence")
         shared.matching = try JSONDecoder().decode(EvalResults.Matching.self, from: Data("""
             {"mmcs_a_to_b": 0.3036, "mmcs_b_to_a": 0.2939, "pairs": 4608, "shared": 51, "shared_fraction": 0.011067708, "threshold": 0.7,
-             "mean_matched_cosine": 0.25}
+             "mean_matched_cosine": 0.25, "same_index_fraction": 0.0004}
             """.utf8))
         let low = sentences(shared)
         XCTAssertTrue(low.contains("51 of the 4608 pairs of a one-to-one matching between the two SAEs' features (1.1%) have cosine ≥ 0.7"), low)
         XCTAssertTrue(low.contains("0.304 from SAE A to SAE B and 0.294 from B to A"), low)
         XCTAssertTrue(low.contains("no close counterpart") && low.contains("second SAE trained on the same dataset"), low)
+        XCTAssertFalse(low.contains("same initial dictionary"), "2 same-index pairs in 4608 are chance")
+        shared.matching!.sameIndexFraction = 0.486
+        XCTAssertTrue(sentences(shared).contains("Both SAEs started from the same initial dictionary, and 48.6% of the matched pairs join features with the same index (chance: 1 in 4608)"))
         shared.matching!.sharedFraction = 0.8
         shared.matching!.shared = 3686
         XCTAssertTrue(sentences(shared).contains("(80.0%) have cosine ≥ 0.7 and count as shared; the mean best-match cosine is 0.304 from SAE A to SAE B and 0.294 from B to A, so most features have a close counterpart"))

@@ -26,7 +26,7 @@ final class PipelineTests: XCTestCase {
         }
         // Blog size at 1×, read from each PNG's header: line charts ≥ 1200 px wide, heatmaps ≥ 900.
         let figures = FileSystem.listFiles(in: "\(directory)/outputs/tiny/figures")
-        XCTAssertEqual(figures.count, 13, "\(figures)")
+        XCTAssertEqual(figures.count, 15, "\(figures)")
         for figure in figures {
             let (width, height) = try pngSize("\(directory)/outputs/tiny/figures/\(figure)")
             XCTAssertGreaterThanOrEqual(width, figure.hasSuffix("_matrix.png") ? 900 : 1200, figure)
@@ -94,6 +94,11 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(matching.mmcsAToB, direct.mmcsForward, accuracy: 1e-12)
         XCTAssertEqual(matching.pairs, direct.pairs.count)
         XCTAssertEqual(matching.threshold, 0.7)
+        let perFeature = try MatchingFile.read("\(directory)/outputs/tiny/\(MatchingFile.fileName)")
+        XCTAssertEqual(perFeature.a.count, 128)
+        XCTAssertEqual(perFeature.a.map(\.bestCosine).reduce(0, +) / 128, matching.mmcsAToB, accuracy: 1e-6)
+        XCTAssertEqual(perFeature.b.filter { ($0.matchedCosine ?? 0) >= 0.7 }.count, matching.shared)
+        for feature in perFeature.a { XCTAssertEqual(feature.best, direct.bestForward[feature.feature].feature) }
         // A label never contradicts the contexts beside it: a single activating token it names is
         // the marked token of most of the feature's top contexts on that dataset.
         var checkedLabels = 0

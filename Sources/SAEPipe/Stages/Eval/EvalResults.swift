@@ -173,8 +173,11 @@ public struct EvalResults: Codable, Sendable, Equatable {
         public var sharedFraction: Double
         public var threshold: Double
         public var meanMatchedCosine: Double
+        /// Pairs joining features of the same index: inherited from a shared initialisation when far above 1 / pairs.
+        public var sameIndexFraction: Double
 
         public init(_ matching: FeatureMatching, threshold: Double) {
+            sameIndexFraction = matching.sameIndexFraction
             (mmcsAToB, mmcsBToA, pairs) = (matching.mmcsForward, matching.mmcsBackward, matching.pairs.count)
             shared = matching.pairs.filter { Double($0.cosine) >= threshold }.count
             sharedFraction = matching.sharedFraction(threshold: threshold)
@@ -184,7 +187,7 @@ public struct EvalResults: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case mmcsAToB = "mmcs_a_to_b", mmcsBToA = "mmcs_b_to_a", pairs, shared, sharedFraction = "shared_fraction", threshold
-            case meanMatchedCosine = "mean_matched_cosine"
+            case meanMatchedCosine = "mean_matched_cosine", sameIndexFraction = "same_index_fraction"
         }
     }
 

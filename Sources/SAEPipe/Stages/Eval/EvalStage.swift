@@ -60,6 +60,9 @@ public enum EvalStage {
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
                 try FileSystem.copyReplacing(context.entryDirectory + "/\(EvalResults.fileName)", to: context.runDirectory + "/\(EvalResults.fileName)")
+                if FileSystem.exists(context.entryDirectory + "/\(MatchingFile.fileName)") {
+                    try FileSystem.copyReplacing(context.entryDirectory + "/\(MatchingFile.fileName)", to: context.runDirectory + "/\(MatchingFile.fileName)")
+                }
                 for name in FileSystem.listFiles(in: context.entryDirectory + "/tables") {
                     try FileSystem.copyReplacing(context.entryDirectory + "/tables/\(name)", to: context.runDirectory + "/tables/\(name)")
                 }
@@ -131,9 +134,9 @@ public enum EvalStage {
                 ].compactMapValues { $0 })
         }
         // Which features the two dictionaries share: decoder directions, not activations.
-        let matching = try saes[.A].flatMap { a in
-            try saes[.B].map { b in EvalResults.Matching(try FeatureMatching(a.0, b.0), threshold: settings.eval.matchThreshold) }
-        }
+        let featureMatching = try saes[.A].flatMap { a in try saes[.B].map { b in try FeatureMatching(a.0, b.0) } }
+        let matching = featureMatching.map { EvalResults.Matching($0, threshold: settings.eval.matchThreshold) }
+        try featureMatching.map { MatchingFile($0, threshold: settings.eval.matchThreshold) }?.write(to: context.outputDirectory)
         let health = Health.check(eval: eval, generalization: generalization, training: training.mapValues(\.rows),
                                   denseThreshold: settings.eval.denseThreshold)
         let results = EvalResults(

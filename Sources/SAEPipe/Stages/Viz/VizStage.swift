@@ -58,7 +58,7 @@ public enum VizStage {
     public static func stage(config: ResolvedConfig) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .viz, kind: "viz", version: 8,
+            id: .viz, kind: "viz", version: 9,
             upstream: settings.sides.map(StageID.train) + settings.sides.map(StageID.interpret) + [.eval],
             config: slice,
             run: { context in try run(context) },
@@ -206,6 +206,11 @@ public enum VizStage {
             try save(chart.render(scale: scale, text: text), "generalization")
         }
 
+        if compared, FileSystem.exists(try context.upstream(.eval) + "/\(MatchingFile.fileName)") {
+            let matching = try MatchingFile.read(try context.upstream(.eval) + "/\(MatchingFile.fileName)")
+            try drawMatching(matching, context: context, settings: settings, subtitle: subtitle, text: text, save: save)
+        }
+
         // L0 per token as a cumulative distribution: smooth where a histogram of single L0
         // values is noisy, and the median and tails read straight off it.
         let distributions = pairs.enumerated().compactMap { index, pair -> Series? in
@@ -226,5 +231,47 @@ public enum VizStage {
             chart.legendAtBottom = true
             try save(chart.render(scale: scale, text: text), "l0_per_token")
         }
+    }
+
+    /// How the dictionaries relate: each feature's best decoder cosine in the other SAE, and the
+    /// share of each selectivity class that has a counterpart at the matching threshold.
+    static func drawMatching(_ matching: MatchingFile, context: StageContext, settings: Settings, subtitle: String, text: TextRenderer,
+                             save: (Canvas, String) throws -> Void) throws {
+        let labels = settings.labels, scale = settings.scale.factor
+        let threshold = NumberFormat.short(matching.threshold)
+        let curves = Side.allCases.enumerated().map { index, side -> Series in
+            let cosines = matching.features(of: side).map(\.bestCosine).sorted()
+            let count = Double(max(cosines.count, 1))
+            let points = cosines.enumerated().map { (rank, cosine) in (cosine, Double(rank + 1) / count) }
+            return .line(name: "SAE \(side) (\(labels[side])) → SAE \(side.other)", points: [(0, 0)] + points, color: Color.palette[index])
+        }
+        var chart = Chart(title: "Each feature's closest direction in the other SAE (cumulative)", xLabel: "highest decoder cosine to the other SAE's features",
+                          yLabel: "share of features with at most this cosine", series: curves)
+        chart.subtitle = subtitle
+        chart.legendAtBottom = true
+        try save(chart.render(scale: scale, text: text), "feature_matching")
+
+        // By selectivity class (from each SAE's own feature summary): matched at the threshold or not.
+        let classes = ["\(labels[.A])-selective", "\(labels[.B])-selective", "active on both"]
+        var series: [Series] = []
+        for (index, side) in Side.allCases.enumerated() {
+            let summaries = try FeatureSummaryFile.read(try context.upstream(.interpret(side)) + "/features/"
+                                                        + FeatureSummaryFile.fileName(sae: side, data: side)).features
+            let matchedCosine = Dictionary(uniqueKeysWithValues: matching.features(of: side).map { ($0.feature, $0.matchedCosine ?? 0) })
+            let bars = classes.enumerated().map { position, name -> (x0: Double, x1: Double, y: Double) in
+                let members = summaries.filter { summary in
+                    position < 2 ? summary.featureClass == name : summary.featureClass == "shared"
+                }
+                let shared = members.filter { (matchedCosine[$0.feature] ?? 0) >= matching.threshold }.count
+                let base = Double(position) + (index == 0 ? 0.1 : 0.52)
+                return (base, base + 0.38, members.isEmpty ? 0 : Double(shared) / Double(members.count))
+            }
+            series.append(.bars(name: "SAE \(side) (\(labels[side]))", bars: bars, color: Color.palette[index]))
+        }
+        var byClass = Chart(title: "Share of each class with a counterpart in the other SAE (matched cosine ≥ \(threshold))",
+                            xLabel: "feature class (by mean activation on A against B)", yLabel: "share of the class's features", series: series)
+        byClass.subtitle = subtitle
+        byClass.xCategories = classes
+        try save(byClass.render(scale: scale, text: text), "matching_by_class")
     }
 }
