@@ -26,14 +26,31 @@ public struct RunLocation: Sendable, Equatable {
         return .map(sections)
     }
 
+    /// Two configs' identities over the keys both hold: a key one saepipe version has and another
+    /// lacks (a setting added since, with its default) is not a difference between runs.
+    public static func comparable(_ old: ConfigValue, _ new: ConfigValue) -> (old: ConfigValue, new: ConfigValue) {
+        func common(_ a: ConfigValue, _ b: ConfigValue) -> (ConfigValue, ConfigValue) {
+            guard case .map(let left) = a, case .map(let right) = b else { return (a, b) }
+            var (keptLeft, keptRight) = (left, right)
+            for key in left.keys where right[key] == nil { keptLeft.removeValue(forKey: key) }
+            for key in right.keys where left[key] == nil { keptRight.removeValue(forKey: key) }
+            for key in keptLeft.keys {
+                let (l, r) = common(keptLeft[key]!, keptRight[key]!)
+                (keptLeft[key], keptRight[key]) = (l, r)
+            }
+            return (.map(keptLeft), .map(keptRight))
+        }
+        return common(identity(of: old), identity(of: new))
+    }
+
     public static func choose(paths: ProjectPaths, runName: String, config fullConfig: ConfigValue) -> RunLocation {
         let base = paths.runDirectory(runName)
         let config = identity(of: fullConfig)
-        guard let existing = try? RunManifest.read(runDirectory: base), identity(of: existing.config).canonicalJSON != config.canonicalJSON else {
-            return RunLocation(path: base, name: runName, note: nil)
-        }
+        guard let existing = try? RunManifest.read(runDirectory: base) else { return RunLocation(path: base, name: runName, note: nil) }
+        let (before, now) = comparable(existing.config, fullConfig)
+        guard before.canonicalJSON != now.canonicalJSON else { return RunLocation(path: base, name: runName, note: nil) }
         let name = "\(runName)-\(String(Hashing.sha256Hex(config.canonicalJSON).prefix(hashLength)))"
-        let changes = Planner.configChanges(old: identity(of: existing.config), new: config).map { $0.replacingOccurrences(of: "config ", with: "") }
+        let changes = Planner.configChanges(old: before, new: now).map { $0.replacingOccurrences(of: "config ", with: "") }
         let shown = changes.prefix(4).joined(separator: "; ") + (changes.count > 4 ? "; … (\(changes.count) differences)" : "")
         return RunLocation(
             path: paths.runDirectory(name), name: name,

@@ -34,7 +34,8 @@ public enum RunListing {
             let stages = m.stages.filter { $0.status != .notRun }.count
             lines.append("\(run.name)  \(m.started.prefix(16).replacingOccurrences(of: "T", with: " "))  \(stages)/\(m.stages.count) stages  from \(m.configFiles.last ?? "?")")
             if run.name != m.runName, let namesake = byName[m.runName] {
-                let changes = Planner.configChanges(old: RunLocation.identity(of: namesake.manifest.config), new: RunLocation.identity(of: m.config)).map { $0.replacingOccurrences(of: "config ", with: "") }
+                let (before, now) = RunLocation.comparable(namesake.manifest.config, m.config)
+                let changes = Planner.configChanges(old: before, new: now).map { $0.replacingOccurrences(of: "config ", with: "") }
                 for change in changes.prefix(8) {
                     lines += StatusReport.wrap(change, width: width, first: "  - ", rest: "    ")
                 }

@@ -177,6 +177,13 @@ final class PipelineTests: XCTestCase {
         let executionOnly = try Experiment.load(configPath: config, overrides: ["runtime.blas_threads=1", "slurm.mem=8G", "sweep.executor=slurm"])
         XCTAssertEqual(executionOnly.location().path, "\(outputs)/tiny")
         XCTAssertNil(executionOnly.location().note)
+        // A run made before a setting existed (its manifest lacks the key) is still this config's run.
+        let manifestPath = "\(outputs)/tiny/manifest.json"
+        let text = try String(contentsOfFile: manifestPath, encoding: .utf8)
+        let older = text.replacingOccurrences(of: #",\s*"match_threshold"\s*:\s*[0-9.]+"#, with: "", options: .regularExpression)
+        XCTAssertNotEqual(older, text)
+        try older.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        XCTAssertNil(try Experiment.load(configPath: config).location().note)
         let variant = try Experiment.load(configPath: config, overrides: ["collect.tokens=500"])
         let report = try variant.runner().run(RunOptions(selection: RunSelection(until: "collect.A")))
         let suffixed = try XCTUnwrap(report.runDirectory)
