@@ -205,7 +205,7 @@ struct FindingWriter {
             if m.sharedFraction >= 0.5 {
                 share = "so most features have a close counterpart in the other SAE"
             } else {
-                share = "so most of each dictionary has no close counterpart in the other. How much of that is specific to a domain, rather than the difference any two training runs show, would need a second SAE trained on the same dataset"
+                share = "so most of each dictionary has no close counterpart in the other. Telling how much of that is specific to a domain, rather than what separates any two training runs, would need a second SAE trained on the same dataset"
             }
             var text = "By decoder direction, \(m.shared) of the \(m.pairs) pairs of a one-to-one matching between the two SAEs' features (\(percent)%) have cosine ≥ \(threshold) and count as shared; \(means), \(share)."
             // Far more same-index pairs than chance: the SAEs share an initial dictionary (one seed) and still carry it.

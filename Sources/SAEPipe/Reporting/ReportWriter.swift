@@ -19,7 +19,7 @@ enum ReportWriter {
         ("selectivity_A", "Each SAE A feature's mean activation on A against on B: dots below the diagonal favour A, above it B; the farther from it, the more domain-selective."),
         ("selectivity_B", "The same for SAE B's features: dots above the diagonal favour B."),
         ("feature_matching", "Each feature's highest decoder cosine to any feature of the other SAE, as a cumulative share: a curve that rises late means most features have a close counterpart; one that rises early means the dictionaries point different ways."),
-        ("matching_by_class", "For each class of features (by mean activation on A against B), the share whose one-to-one partner in the other SAE has a decoder cosine at the matching threshold: domain-selective features are expected to be matched less often than features active on both."),
+        ("matching_by_class", "For each class of features (by mean activation on A against B; its size in each SAE below it), the share whose one-to-one partner in the other SAE reaches the matching threshold: compare the selective classes with the features active on both."),
         ("l0_by_pair", "Average L0 for each (SAE, dataset) pair with 95% intervals: compare an SAE's L0 on the other dataset with its L0 on its own."),
         ("l0_per_token", "Cumulative share of held-out tokens by L0: a curve crosses 0.5 at its median L0; a curve further right uses more features per token."),
     ]

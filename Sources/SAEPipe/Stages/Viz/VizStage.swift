@@ -254,14 +254,17 @@ public enum VizStage {
         // By selectivity class (from each SAE's own feature summary): matched at the threshold or not.
         let classes = ["\(labels[.A])-selective", "\(labels[.B])-selective", "active on both"]
         var series: [Series] = []
+        var sizes: [[Int]] = []
         for (index, side) in Side.allCases.enumerated() {
             let summaries = try FeatureSummaryFile.read(try context.upstream(.interpret(side)) + "/features/"
                                                         + FeatureSummaryFile.fileName(sae: side, data: side)).features
             let matchedCosine = Dictionary(uniqueKeysWithValues: matching.features(of: side).map { ($0.feature, $0.matchedCosine ?? 0) })
+            let members = classes.enumerated().map { position, name in
+                summaries.filter { position < 2 ? $0.featureClass == name : $0.featureClass == "shared" }
+            }
+            sizes.append(members.map(\.count))
             let bars = classes.enumerated().map { position, name -> (x0: Double, x1: Double, y: Double) in
-                let members = summaries.filter { summary in
-                    position < 2 ? summary.featureClass == name : summary.featureClass == "shared"
-                }
+                let members = members[position]
                 let shared = members.filter { (matchedCosine[$0.feature] ?? 0) >= matching.threshold }.count
                 let base = Double(position) + (index == 0 ? 0.1 : 0.52)
                 return (base, base + 0.38, members.isEmpty ? 0 : Double(shared) / Double(members.count))
@@ -269,9 +272,10 @@ public enum VizStage {
             series.append(.bars(name: "SAE \(side) (\(labels[side]))", bars: bars, color: Color.palette[index]))
         }
         var byClass = Chart(title: "Share of each class with a counterpart in the other SAE (matched cosine ≥ \(threshold))",
-                            xLabel: "feature class (by mean activation on A against B)", yLabel: "share of the class's features", series: series)
+                            xLabel: "feature class by mean activation on A against B (its features in SAE A / SAE B)",
+                            yLabel: "share of the class's features", series: series)
         byClass.subtitle = subtitle
-        byClass.xCategories = classes
+        byClass.xCategories = classes.indices.map { "\(classes[$0]) (\(sizes[0][$0]) / \(sizes[1][$0]))" }
         try save(byClass.render(scale: scale, text: text), "matching_by_class")
     }
 }
