@@ -190,7 +190,13 @@ public final class SlurmExecutor: @unchecked Sendable {
         return zip(needs, complete).map { need, done in
             let job = file.job(forEntry: need.entry)
             if done { return Row(need: need, state: .done, job: job, detail: nil) }
-            guard let job else { return Row(need: need, state: .notSubmitted, job: nil, detail: nil) }
+            guard let job else {
+                // A job for the same stage but another entry: submitted for another config or saepipe version.
+                let labels = Set(stageLabels(need))
+                let earlier = file.jobs.last { !labels.isDisjoint(with: $0.stages) }
+                return Row(need: need, state: .notSubmitted, job: nil,
+                           detail: earlier.map { "job \($0.id) computes another version of it; rerun without --status to submit this one" })
+            }
             switch states[job.id] {
             case .pending(let reason)?: return Row(need: need, state: .pending, job: job, detail: reason == "None" ? nil : reason)
             case .running?: return Row(need: need, state: .running, job: job, detail: nil)
