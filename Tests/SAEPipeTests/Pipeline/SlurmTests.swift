@@ -72,6 +72,21 @@ final class SlurmTests: XCTestCase {
         XCTAssertFalse(FileSystem.exists("\(directory)/outputs/sweeps/config/sweep.json"), "no sweep state was written")
     }
 
+    /// What a job runs: exactly the submitted entry, no run directory, and nothing when the key moved.
+    func testAStageJobComputesItsEntryOrRefusesAChangedOne() throws {
+        let (directory, config) = try makeTinyProject(self)
+        let experiment = try Experiment.load(configPath: config)
+        let key = try XCTUnwrap(try experiment.runner().plan().first { $0.stage.id == "collect.A" }).key
+        XCTAssertThrowsError(try StageJob.run(configPath: config, stage: "collect.A", key: "0123456789ab")) { error in
+            XCTAssertTrue("\(error)".contains("not the submitted 0123456789ab"), "\(error)")
+        }
+        XCTAssertFalse(FileSystem.exists("\(directory)/artifacts/cache/collect/\(key)"))
+        XCTAssertEqual(try StageJob.run(configPath: config, stage: "collect.A", key: key), .ran)
+        XCTAssertTrue(FileSystem.exists("\(directory)/artifacts/cache/collect/\(key)/manifest.json"))
+        XCTAssertFalse(FileSystem.exists("\(directory)/outputs/tiny"), "the submitter builds run directories")
+        XCTAssertEqual(try StageJob.run(configPath: config, stage: "collect.A", key: key), .cached)
+    }
+
     /// Why no Slurm cluster can take jobs from here, or nil when one answers.
     static func clusterProblem() -> String? {
         if let reason = SlurmClient.unavailableReason() { return reason }
