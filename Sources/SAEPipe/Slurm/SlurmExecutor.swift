@@ -74,7 +74,12 @@ public final class SlurmExecutor: @unchecked Sendable {
     }
 
     static func entry(kind: String, key: String) -> String { "\(kind)/\(key)" }
-    static func jobName(kind: String, key: String) -> String { "saepipe-\(kind)-\(key.prefix(12))" }
+    /// `saepipe-<kind>-<key prefix>-<cache tag>`: the same entry of another cache (another
+    /// project's) is a different job, since its output goes elsewhere.
+    func jobName(_ need: Need) -> String {
+        let cache = absolute(unit(need.units[0]).experiment.paths.cache)
+        return "saepipe-\(need.kind)-\(need.key.prefix(12))-\(Hashing.sha256Hex(cache).prefix(6))"
+    }
 
     /// What must be computed (and what earlier jobs of this directory computed, to show them
     /// done), in an order where every entry follows the entries it reads.
@@ -125,7 +130,7 @@ public final class SlurmExecutor: @unchecked Sendable {
         var jobOf: [String: String] = [:]
         var configs: [String: String] = [:]
         for need in needs where !isComplete(need) {
-            let name = SlurmExecutor.jobName(kind: need.kind, key: need.key)
+            let name = jobName(need)
             if let job = file.job(forEntry: need.entry), active[job.id] != nil {
                 jobOf[need.entry] = job.id
                 continue
