@@ -78,11 +78,14 @@ extension SweepRunner {
                 continue
             }
             _ = try runner.run(RunOptions(selection: selection))
-            let computed = rows.filter { $0.need.units.contains(variant.name) }.map(\.need.stageId)
+            let mine = rows.filter { $0.need.units.contains(variant.name) }
+            // The variant's compute time: what its jobs' stages took (queueing left out).
+            let cache = CacheStore(root: variant.experiment.paths.cache)
+            let seconds = mine.compactMap { cache.readManifest(kind: $0.need.kind, key: $0.need.key)?.seconds }.reduce(0, +)
             update(index) {
-                $0.status = computed.isEmpty ? .done : .finished
-                $0.ranStages = computed
-                $0.seconds = Date().timeIntervalSince(started)
+                $0.status = mine.isEmpty ? .done : .finished
+                $0.ranStages = mine.map(\.need.stageId)
+                $0.seconds = seconds
             }
         }
         try saveState()
