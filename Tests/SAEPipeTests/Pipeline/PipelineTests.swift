@@ -99,6 +99,10 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(perFeature.a.map(\.bestCosine).reduce(0, +) / 128, matching.mmcsAToB, accuracy: 1e-6)
         XCTAssertEqual(perFeature.b.filter { ($0.matchedCosine ?? 0) >= 0.7 }.count, matching.shared)
         for feature in perFeature.a { XCTAssertEqual(feature.best, direct.bestForward[feature.feature].feature) }
+        let byClass = try XCTUnwrap(Table.parseCSV(try String(contentsOfFile: "\(directory)/outputs/tiny/tables/matching_by_class.csv", encoding: .utf8)))
+        XCTAssertEqual(byClass.rows.count, 6, "three classes for each SAE")
+        let sharedInClasses = byClass.rows.filter { $0[0] == "B" }.map { Int($0[3])! }.reduce(0, +)
+        XCTAssertLessThanOrEqual(sharedInClasses, matching.shared, "dead features may be matched too; no class counts more")
         // A label never contradicts the contexts beside it: a single activating token it names is
         // the marked token of most of the feature's top contexts on that dataset.
         var checkedLabels = 0

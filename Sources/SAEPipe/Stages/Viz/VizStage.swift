@@ -63,8 +63,10 @@ public enum VizStage {
             config: slice,
             run: { context in try run(context) },
             publish: { context in
-                for name in FileSystem.listFiles(in: context.entryDirectory + "/figures") {
-                    try FileSystem.copyReplacing(context.entryDirectory + "/figures/\(name)", to: context.runDirectory + "/figures/\(name)")
+                for folder in ["figures", "tables"] {
+                    for name in FileSystem.listFiles(in: context.entryDirectory + "/\(folder)") {
+                        try FileSystem.copyReplacing(context.entryDirectory + "/\(folder)/\(name)", to: context.runDirectory + "/\(folder)/\(name)")
+                    }
                 }
                 return [:]
             })
@@ -234,7 +236,8 @@ public enum VizStage {
     }
 
     /// How the dictionaries relate: each feature's best decoder cosine in the other SAE, and the
-    /// share of each selectivity class that has a counterpart at the matching threshold.
+    /// share of each selectivity class that has a counterpart at the matching threshold (a figure,
+    /// and `tables/matching_by_class` beside eval's tables).
     static func drawMatching(_ matching: MatchingFile, context: StageContext, settings: Settings, subtitle: String, text: TextRenderer,
                              save: (Canvas, String) throws -> Void) throws {
         let labels = settings.labels, scale = settings.scale.factor
@@ -255,6 +258,7 @@ public enum VizStage {
         let classes = ["\(labels[.A])-selective", "\(labels[.B])-selective", "active on both"]
         var series: [Series] = []
         var sizes: [[Int]] = []
+        var rows: [[String]] = []
         for (index, side) in Side.allCases.enumerated() {
             let summaries = try FeatureSummaryFile.read(try context.upstream(.interpret(side)) + "/features/"
                                                         + FeatureSummaryFile.fileName(sae: side, data: side)).features
@@ -263,14 +267,19 @@ public enum VizStage {
                 summaries.filter { position < 2 ? $0.featureClass == name : $0.featureClass == "shared" }
             }
             sizes.append(members.map(\.count))
-            let bars = classes.enumerated().map { position, name -> (x0: Double, x1: Double, y: Double) in
-                let members = members[position]
-                let shared = members.filter { (matchedCosine[$0.feature] ?? 0) >= matching.threshold }.count
+            let shared = members.map { $0.filter { (matchedCosine[$0.feature] ?? 0) >= matching.threshold }.count }
+            let bars = classes.indices.map { position -> (x0: Double, x1: Double, y: Double) in
                 let base = Double(position) + (index == 0 ? 0.1 : 0.52)
-                return (base, base + 0.38, members.isEmpty ? 0 : Double(shared) / Double(members.count))
+                return (base, base + 0.38, members[position].isEmpty ? 0 : Double(shared[position]) / Double(members[position].count))
             }
             series.append(.bars(name: "SAE \(side) (\(labels[side]))", bars: bars, color: Color.palette[index]))
+            rows += classes.indices.map { position in
+                [side.rawValue, classes[position], "\(members[position].count)", "\(shared[position])",
+                 NumberFormat.fixed(bars[position].y, digits: 3)]
+            }
         }
+        try Table(header: ["SAE", "class", "features", "shared", "shared_fraction"], rows: rows)
+            .write(to: context.outputDirectory + "/tables", name: "matching_by_class")
         var byClass = Chart(title: "Share of each class with a counterpart in the other SAE (matched cosine ≥ \(threshold))",
                             xLabel: "feature class by mean activation on A against B (its features in SAE A / SAE B)",
                             yLabel: "share of the class's features", series: series)
