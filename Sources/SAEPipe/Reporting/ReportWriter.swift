@@ -122,6 +122,11 @@ enum ReportWriter {
             + "(KL score = 1 − KL_SAE / KL_zero). A ratio is reported only when zeroing the hook has a clearly measurable effect. "
             + "Every number is followed by ± the half-width of its 95% bootstrap interval (\(run.results.bootstrap.resamples) resamples of held-out windows); "
             + "a difference is called a rise, a drop or a difference only when its interval excludes zero."
+            + (run.results.matching.map { matching in
+                " The two dictionaries are compared by decoder direction: each feature's highest cosine to any of the other SAE's features "
+                    + "(their mean is the MMCS) and a one-to-one matching that maximises the summed cosine (Hungarian method); a matched pair "
+                    + "at cosine ≥ \(NumberFormat.short(matching.threshold)) counts as shared."
+            } ?? "")
     }
 
     static func markdown(_ run: BlogExport.Run, features: FeatureBrowser) -> String {
