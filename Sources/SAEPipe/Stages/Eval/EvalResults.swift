@@ -180,7 +180,7 @@ public struct EvalResults: Codable, Sendable, Equatable {
             sameIndexFraction = matching.sameIndexFraction
             (mmcsAToB, mmcsBToA, pairs) = (matching.mmcsForward, matching.mmcsBackward, matching.pairs.count)
             shared = matching.pairs.filter { Double($0.cosine) >= threshold }.count
-            sharedFraction = matching.sharedFraction(threshold: threshold)
+            sharedFraction = pairs == 0 ? 0 : Double(shared) / Double(pairs)
             self.threshold = threshold
             meanMatchedCosine = matching.pairs.isEmpty ? 0 : matching.pairs.map { Double($0.cosine) }.reduce(0, +) / Double(matching.pairs.count)
         }

@@ -112,9 +112,11 @@ public enum VizStage {
         }
 
         // Feature density and selectivity, from the feature summaries.
+        var homeSummaries: [Side: [FeatureSummaryFile.Feature]] = [:]
         for side in sides {
             let interpret = try context.upstream(.interpret(side)) + "/features"
             let home = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: side)).features
+            homeSummaries[side] = home
             let frequencies = home.map(\.frequency)
             let dead = frequencies.filter { $0 == 0 }.count
             let logs = frequencies.filter { $0 > 0 }.map { log10($0) }
@@ -131,8 +133,9 @@ public enum VizStage {
                 try save(chart.render(scale: scale, text: text), "feature_density_\(side)")
             }
             guard compared else { continue }
-            let onA = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .A)).features
-            let onB = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: .B)).features
+            // The SAE's summary on its own dataset is `home`, read above; only the other one is read here.
+            let away = try FeatureSummaryFile.read(interpret + "/" + FeatureSummaryFile.fileName(sae: side, data: side.other)).features
+            let (onA, onB) = side == .A ? (home, away) : (away, home)
             let points = zip(onA, onB).compactMap { a, b -> (Double, Double)? in
                 let (x, y) = (a.meanActivation, b.meanActivation)
                 return x > 0 && y > 0 ? (x, y) : nil
@@ -210,7 +213,7 @@ public enum VizStage {
 
         if compared, FileSystem.exists(try context.upstream(.eval) + "/\(MatchingFile.fileName)") {
             let matching = try MatchingFile.read(try context.upstream(.eval) + "/\(MatchingFile.fileName)")
-            try drawMatching(matching, context: context, settings: settings, subtitle: subtitle, text: text, save: save)
+            try drawMatching(matching, summaries: homeSummaries, context: context, settings: settings, subtitle: subtitle, text: text, save: save)
         }
 
         // L0 per token as a cumulative distribution: smooth where a histogram of single L0
@@ -238,7 +241,8 @@ public enum VizStage {
     /// How the dictionaries relate: each feature's best decoder cosine in the other SAE, and the
     /// share of each selectivity class that has a counterpart at the matching threshold (a figure,
     /// and `tables/matching_by_class` beside eval's tables).
-    static func drawMatching(_ matching: MatchingFile, context: StageContext, settings: Settings, subtitle: String, text: TextRenderer,
+    static func drawMatching(_ matching: MatchingFile, summaries homeSummaries: [Side: [FeatureSummaryFile.Feature]], context: StageContext,
+                             settings: Settings, subtitle: String, text: TextRenderer,
                              save: (Canvas, String) throws -> Void) throws {
         let labels = settings.labels, scale = settings.scale.factor
         let threshold = NumberFormat.short(matching.threshold)
@@ -260,8 +264,7 @@ public enum VizStage {
         var sizes: [[Int]] = []
         var rows: [[String]] = []
         for (index, side) in Side.allCases.enumerated() {
-            let summaries = try FeatureSummaryFile.read(try context.upstream(.interpret(side)) + "/features/"
-                                                        + FeatureSummaryFile.fileName(sae: side, data: side)).features
+            let summaries = homeSummaries[side] ?? []
             let matchedCosine = Dictionary(uniqueKeysWithValues: matching.features(of: side).map { ($0.feature, $0.matchedCosine ?? 0) })
             let members = classes.enumerated().map { position, name in
                 summaries.filter { position < 2 ? $0.featureClass == name : $0.featureClass == "shared" }
