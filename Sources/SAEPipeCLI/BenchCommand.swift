@@ -16,8 +16,9 @@ struct BenchCommand: ParsableCommand {
               saepipe bench forward --model artifacts/models/SmolLM2-135M-Instruct.Q4_1.gguf --layer 3
               saepipe bench train --d 576 --f 4608
               saepipe bench match --a outputs/default/…/train/A --b …/train/B
+              saepipe bench quality --acts artifacts/cache/collect/<key> --tokens 1000000 --json quality.json
             """,
-        subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self, BenchMatch.self])
+        subcommands: [BenchBLAS.self, BenchForward.self, BenchTrain.self, BenchMatch.self, BenchQuality.self])
 }
 
 /// `--threads`, shared by the benchmarks.
@@ -153,5 +154,75 @@ struct BenchMatch: ParsableCommand {
         print(String(format: "matched ≥ 0.7: %.1f%% of %d pairs", 100 * matching.sharedFraction(threshold: 0.7), matching.pairs.count))
         print(String(format: "same index:    %.1f%% of the pairs", 100 * matching.sameIndexFraction))
         print(String(format: "time:          %.2f s", seconds))
+    }
+}
+
+struct BenchQuality: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quality",
+        abstract: "Train SAE recipes at several sparsity levels on one activation set and print the held-out L0–FVE frontier.",
+        discussion: """
+            Every run uses the train stage's defaults (configs' schema) with its held-out windows, except
+            what the options set. Recipes: \(QualityBenchmark.Recipe.allCases.map(\.rawValue).joined(separator: ", ")).
+            relu runs at each --l1 λ; the others at each --k.
+            """)
+
+    @Option(help: "An activation set: a directory with acts.mmap and meta.json (a collect cache entry).")
+    var acts: String
+    @Option(help: "Training tokens per SAE.")
+    var tokens = 1_000_000
+    @Option(help: "Comma-separated recipes.")
+    var recipes = "relu,topk,batchtopk"
+    @Option(help: "Comma-separated k values (topk, topk-noaux, batchtopk).")
+    var k = "16,32,64,128"
+    @Option(help: "Comma-separated λ values (relu).")
+    var l1 = "1.5,3,6,12"
+    @Option(help: "Comma-separated learning rates (default: train.lr's default).")
+    var lr: String?
+    @Option(help: "Features (default: sae.expansion × d).")
+    var features: Int?
+    @Option(help: "Rows per step (default: train.batch_size's default).")
+    var batch: Int?
+    @Option(help: "Seed of the split, the initialization and the batches.")
+    var seed: UInt64 = 0
+    @Option(help: "Write the runs as JSON to this file.")
+    var json: String?
+    @Option(help: "Write the frontier figure to this PNG.")
+    var png = "quality_frontier.png"
+    @OptionGroup var threads: BenchThreads
+
+    func list<T>(_ text: String, _ name: String, _ parse: (String) -> T?) throws -> [T] {
+        let values = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = values.compactMap(parse)
+        guard !values.isEmpty, parsed.count == values.count else { throw ValidationError("--\(name) takes comma-separated values, got '\(text)'") }
+        return parsed
+    }
+
+    func plan() throws -> QualityBenchmark.Plan {
+        let recipeList = try list(recipes, "recipes") { QualityBenchmark.Recipe(rawValue: $0) }
+        let kValues = try list(k, "k") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let l1Values = try list(l1, "l1") { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
+        let rates = try lr.map { try list($0, "lr") { Double($0).flatMap { $0 > 0 ? $0 : nil } } } ?? [Double(TrainSettings.defaults.lr)]
+        guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
+        return QualityBenchmark.Plan(recipes: recipeList, kValues: kValues, l1Values: l1Values, learningRates: rates, tokens: tokens,
+                                     features: features, expansion: nil, batchSize: batch, seed: seed)
+    }
+
+    func validate() throws { _ = try plan() }
+
+    func run() throws {
+        threads.apply()
+        let plan = try plan()
+        let runs = try QualityBenchmark.run(activations: acts, plan: plan, console: Console.shared) { run in
+            Console.shared.line(String(format: "%@ %@: L0 %.1f, FVE %.3f, dead %.1f%%, %.0f s", run.recipe, run.levelText, run.l0, run.fve,
+                                       100 * run.deadFraction, run.seconds))
+        }
+        print(QualityBenchmark.table(runs))
+        try QualityBenchmark.writeFigure(runs, subtitle: QualityBenchmark.subtitle(activations: acts, runs: runs), to: png)
+        print("figure: \(png)")
+        if let json {
+            try JSONFile.write(runs, to: json)
+            print("runs:   \(json)")
+        }
     }
 }

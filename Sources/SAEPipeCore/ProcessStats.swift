@@ -16,6 +16,15 @@ public enum ProcessStats {
         return nil
     }
 
+    /// The CPU's model name (/proc/cpuinfo), so a benchmark says which machine its figures came from.
+    public static var cpuModel: String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
+    }
+
     public static func describeMemory() -> String {
         let mib = { (bytes: Int?) in bytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "?" }
         return "rss \(mib(residentBytes)), peak \(mib(peakResidentBytes))"

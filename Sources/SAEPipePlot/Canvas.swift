@@ -129,8 +129,10 @@ public final class Canvas {
     /// Writes an 8-bit RGB PNG through libpng's simplified API (no timestamps: same pixels,
     /// same bytes), to a temporary file renamed into place.
     public func writePNG(to path: String) throws {
-        try FileSystem.createDirectory(FileSystem.parent(of: path))
-        let temporary = FileSystem.parent(of: path) + "/.\(FileSystem.lastComponent(of: path)).tmp-\(FileSystem.ownerTag)"
+        // A bare file name lives in the working directory, not in "" (nor beside "/").
+        let directory = FileSystem.parent(of: path).isEmpty ? "." : FileSystem.parent(of: path)
+        try FileSystem.createDirectory(directory)
+        let temporary = directory + "/.\(FileSystem.lastComponent(of: path)).tmp-\(FileSystem.ownerTag)"
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)

@@ -131,7 +131,7 @@ public enum SAECheckpoint {
             guard let k = config.k else { throw SAEPipeError.input("a topk cfg.json needs `k`", file: configPath) }
             activation = .topK(k)
         case "jumprelu":
-            activation = .jumpReLU(bandwidth: 0.001)
+            activation = .jumpReLU(bandwidth: SAEActivation.inferenceBandwidth)
             logThreshold = try tensor("threshold", [features]).map { Foundation.log($0) }
         default: break
         }
@@ -162,6 +162,8 @@ public struct TrainingState: Sendable, Equatable {
     /// Tokens since each feature last fired.
     public var tokensSinceFired: [Int32]
     public var scale: Float
+    /// BatchTopK's encoding threshold so far (0 before the first step and for other activations).
+    public var batchThreshold: Double = 0
     /// metrics.csv rows so far.
     public var metrics: [String]
 
@@ -182,7 +184,7 @@ public struct TrainingState: Sendable, Equatable {
         let info = Info(
             step: step, epoch: order.epoch, offset: order.offset, orderSeed: String(order.seed), lambdaBits: lambda.bitPattern,
             l0AverageBits: String(l0Average.bitPattern), scaleBits: scale.bitPattern, adamStep: adam.step, d: parameters.d,
-            features: parameters.features, metrics: metrics)
+            features: parameters.features, metrics: metrics, batchThresholdBits: String(batchThreshold.bitPattern))
         try JSONFile.write(info, to: "\(temporary)/\(Self.infoFile)", pretty: false)
         }
     }
@@ -200,10 +202,11 @@ public struct TrainingState: Sendable, Equatable {
         var d: Int
         var features: Int
         var metrics: [String]
+        var batchThresholdBits: String?
 
         enum CodingKeys: String, CodingKey {
             case step, epoch, offset, orderSeed = "order_seed", lambdaBits = "lambda_bits", l0AverageBits = "l0_average_bits"
-            case scaleBits = "scale_bits", adamStep = "adam_step", d, features, metrics
+            case scaleBits = "scale_bits", adamStep = "adam_step", d, features, metrics, batchThresholdBits = "batch_threshold_bits"
         }
     }
 
@@ -211,7 +214,8 @@ public struct TrainingState: Sendable, Equatable {
         guard FileSystem.exists("\(directory)/\(infoFile)") else { return nil }
         let hint = "delete \(directory) to start the training over"
         let info = try JSONFile.read(Info.self, from: "\(directory)/\(infoFile)", hint: hint)
-        guard let seed = UInt64(info.orderSeed), let l0Bits = UInt64(info.l0AverageBits) else {
+        guard let seed = UInt64(info.orderSeed), let l0Bits = UInt64(info.l0AverageBits),
+              let thresholdBits = UInt64(info.batchThresholdBits ?? "0") else {
             throw SAEPipeError.input("training state is unreadable", file: "\(directory)/\(infoFile)", hint: hint)
         }
         let (step, epoch, offset, d, features, adamStep) = (info.step, info.epoch, info.offset, info.d, info.features, info.adamStep)
@@ -238,6 +242,6 @@ public struct TrainingState: Sendable, Equatable {
         return TrainingState(
             parameters: parameters, adam: adam, order: BatchOrder(seed: seed, epoch: epoch, offset: offset), step: step,
             lambda: Float(bitPattern: lambdaBits), l0Average: Double(bitPattern: l0Bits), tokensSinceFired: fired,
-            scale: Float(bitPattern: scaleBits), metrics: info.metrics)
+            scale: Float(bitPattern: scaleBits), batchThreshold: Double(bitPattern: thresholdBits), metrics: info.metrics)
     }
 }

@@ -134,7 +134,7 @@ public enum SAEMath {
         stats.mse = stats.squaredError / Double(rows * d)
         switch activation {
         case .relu: stats.sparsity = form == .decoderNormWeighted ? penalty / Double(rows) : stats.l1
-        case .topK: stats.sparsity = 0
+        case .topK, .batchTopK: stats.sparsity = 0
         case .jumpReLU: stats.sparsity = stats.l0
         }
         return stats
@@ -175,11 +175,35 @@ public enum SAEMath {
                     f[base + i] = keep ? max(value, 0) : 0
                 }
             }
+        case .batchTopK(let k):
+            batchTopK(pre: pre, into: f, count: rows * F, keep: k * rows, scratch: w.featureGradient)
+        }
+    }
+
+    /// f = the `keep` largest of ReLU(pre) over the whole batch (ties at the cutoff in index
+    /// order), zero elsewhere. `scratch` (count floats) is overwritten.
+    static func batchTopK(pre: UnsafePointer<Float>, into f: UnsafeMutablePointer<Float>, count: Int, keep: Int,
+                          scratch: UnsafeMutablePointer<Float>) {
+        for index in 0..<count { scratch[index] = max(pre[index], 0) }
+        let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: count), min(keep, count))
+        var above = 0
+        for index in 0..<count where pre[index] > cutoff { above += 1 }
+        var ties = keep - above
+        for index in 0..<count {
+            let value = pre[index]
+            var kept = value > cutoff
+            if !kept, value == cutoff, ties > 0 { kept = true; ties -= 1 }
+            f[index] = kept ? max(value, 0) : 0
         }
     }
 
     /// The k-th largest value (quickselect on a scratch copy).
     static func kthLargest(_ values: inout [Float], _ k: Int) -> Float {
+        values.withUnsafeMutableBufferPointer { kthLargest($0, k) }
+    }
+
+    /// The k-th largest value of a buffer, reordering it in place (Hoare quickselect).
+    static func kthLargest(_ values: UnsafeMutableBufferPointer<Float>, _ k: Int) -> Float {
         var low = 0, high = values.count - 1
         let target = max(0, min(values.count - 1, k - 1))
         while low < high {
@@ -241,7 +265,7 @@ public enum SAEMath {
                     for j in 0..<d { g.wDec[i * d + j] += factor * p.wDec[i * d + j] }
                 }
             }
-        case .topK:
+        case .topK, .batchTopK:
             Parallel.chunks(rows * F, minimumChunk: 1 << 15) { range in for index in range where f[index] == 0 { df[index] = 0 } }
         case .jumpReLU(let bandwidth):
             let thresholds = p.logThreshold.map { Foundation.exp($0) }

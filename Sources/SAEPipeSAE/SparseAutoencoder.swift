@@ -8,6 +8,10 @@ public enum SAEActivation: Sendable, Equatable {
     case relu
     /// Keep the k largest pre-activations of each row (then ReLU); no sparsity penalty.
     case topK(Int)
+    /// Keep the k·rows largest ReLU activations of the whole batch (Bussmann et al. 2024), so a
+    /// token may use more or fewer than k; training only: the trained SAE encodes one token at a
+    /// time as a JumpReLU with one threshold for every feature (see `inference`).
+    case batchTopK(Int)
     /// f = pre · H(pre − θ) with learned θ = exp(logθ); L0 penalty through a straight-through
     /// estimator with a rectangle kernel of width `bandwidth`.
     case jumpReLU(bandwidth: Float)
@@ -16,9 +20,29 @@ public enum SAEActivation: Sendable, Equatable {
         switch self {
         case .relu: return "relu"
         case .topK: return "topk"
+        case .batchTopK: return "batchtopk"
         case .jumpReLU: return "jumprelu"
         }
     }
+
+    /// Whether features are chosen by rank (TopK, BatchTopK): no sparsity penalty, and the
+    /// auxiliary loss revives dead features.
+    public var selectsByRank: Bool {
+        switch self {
+        case .topK, .batchTopK: return true
+        case .relu, .jumpReLU: return false
+        }
+    }
+
+    /// How the trained SAE encodes: BatchTopK becomes a JumpReLU (its threshold in the
+    /// parameters), as SAELens saves it; the others encode as they train.
+    public var inference: SAEActivation {
+        if case .batchTopK = self { return .jumpReLU(bandwidth: SAEActivation.inferenceBandwidth) }
+        return self
+    }
+
+    /// The kernel width given to a JumpReLU that only encodes (it plays no part in encoding).
+    public static let inferenceBandwidth: Float = 0.001
 }
 
 /// How the L1 penalty meets the decoder.

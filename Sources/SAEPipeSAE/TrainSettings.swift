@@ -10,9 +10,9 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         ConfigField("sae", .section(ConfigSection([
             ConfigField("expansion", .int(1...1024), default: .int(8), doc: "features per activation dimension: d_sae = expansion × d_model"),
             ConfigField("d_sae", .int(1...10_000_000), doc: "the number of features, instead of expansion"),
-            ConfigField("activation", .choice(["relu", "topk", "jumprelu"]), default: .string("relu"),
-                        doc: "ReLU with an L1 penalty, TopK (k per token), or JumpReLU (learned thresholds, L0 penalty)"),
-            ConfigField("k", .int(1...100_000), default: .int(32), doc: "active features per token for topk"),
+            ConfigField("activation", .choice(["relu", "topk", "batchtopk", "jumprelu"]), default: .string("relu"),
+                        doc: "ReLU with an L1 penalty, TopK (k per token), BatchTopK (k per token on average over a batch; encodes with one learned threshold), or JumpReLU (learned thresholds, L0 penalty)"),
+            ConfigField("k", .int(1...100_000), default: .int(32), doc: "active features per token for topk; on average for batchtopk"),
             ConfigField("sparsity", .choice(["unit_norm_decoder", "decoder_norm_weighted"]), default: .string("unit_norm_decoder"),
                         doc: "plain L1 with decoder rows renormalized to unit norm after every step, or L1 weighted by decoder-row norms with a free decoder"),
             ConfigField("jumprelu_bandwidth", .double(1e-9...10), default: .double(0.001), doc: "width of JumpReLU's straight-through kernel"),
@@ -45,6 +45,10 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
             ConfigField("compute", .choice(["auto", "dense", "sparse"]), default: .string("auto"),
                         doc: "decoder and gradients as dense GEMMs or over active features only; auto picks sparse below 8% density"),
             ConfigField("resample_every", .int(0...1_000_000), default: .int(0), doc: "resample dead features every this many steps (0: never)"),
+            ConfigField("auxk_coefficient", .double(0...1e6), default: .double(1),
+                        doc: "weight of the AuxK loss (topk, batchtopk): dead features learn to reconstruct what the live ones miss (0: off)"),
+            ConfigField("auxk_dead_tokens", .int(1...1_000_000_000), default: .int(100_000),
+                        doc: "a feature silent this many tokens joins the AuxK loss"),
         ])), doc: "optimization of each SAE"),
     ]
 
@@ -75,6 +79,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     public var checkpointEvery: Int
     public var deadWindowTokens: Int
     public var resampleEvery: Int
+    public var auxKCoefficient: Float
+    public var auxKDeadTokens: Int
     public var seed: UInt64
     public var compute: ComputeMode
 
@@ -122,9 +128,9 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         case l1Coefficient = "l1_coefficient", l1WarmupFraction = "l1_warmup_fraction", beta1 = "adam_beta1", beta2 = "adam_beta2"
         case epsilon = "adam_epsilon", gradientClip = "grad_clip", targetL0 = "target_l0", logEvery = "log_every"
         case validateEvery = "validate_every", checkpointEvery = "checkpoint_every", deadWindowTokens = "dead_window_tokens"
-        case compute, resampleEvery = "resample_every"
+        case compute, resampleEvery = "resample_every", auxKCoefficient = "auxk_coefficient", auxKDeadTokens = "auxk_dead_tokens"
     }
-    enum ActivationName: String, Decodable { case relu, topk, jumprelu }
+    enum ActivationName: String, Decodable { case relu, topk, batchtopk, jumprelu }
     enum ComputeName: String, Decodable { case auto, dense, sparse }
 
     public init(from decoder: Decoder) throws {
@@ -138,6 +144,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         switch try sae.decode(ActivationName.self, forKey: .activation) {
         case .relu: activation = .relu
         case .topk: activation = .topK(k)
+        case .batchtopk: activation = .batchTopK(k)
         case .jumprelu: activation = .jumpReLU(bandwidth: bandwidth)
         }
         form = try sae.decode(SparsityForm.self, forKey: .sparsity)
@@ -166,6 +173,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         checkpointEvery = try train.decode(Int.self, forKey: .checkpointEvery)
         deadWindowTokens = try train.decode(Int.self, forKey: .deadWindowTokens)
         resampleEvery = try train.decode(Int.self, forKey: .resampleEvery)
+        auxKCoefficient = try train.decode(Float.self, forKey: .auxKCoefficient)
+        auxKDeadTokens = try train.decode(Int.self, forKey: .auxKDeadTokens)
         switch try train.decode(ComputeName.self, forKey: .compute) {
         case .auto: compute = .standard
         case .dense: compute = .dense

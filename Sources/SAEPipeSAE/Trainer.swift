@@ -84,6 +84,7 @@ public struct Trainer {
         let workspace = SAEWorkspace(batch: batchSize, d: d, features: features)
         var gradients = state.parameters
         var batch = [Float](repeating: 0, count: batchSize * d)
+        var residual = settings.activation.selectsByRank && settings.auxKCoefficient > 0 ? [Float](repeating: 0, count: batchSize * d) : []
         var orderCache: (epoch: Int, order: [Int])?
         let progress = Progress(label, total: total * batchSize, unit: "tok", console: console)
         progress.skip(state.step * batchSize)
@@ -109,15 +110,30 @@ public struct Trainer {
             batch.withUnsafeMutableBufferPointer { dataset.gather(indices, scale: state.scale, into: $0.baseAddress!) }
             let lambda = state.lambda * settings.lambdaFactor(step: state.step, total: total)
             let passStarted = Date()
+            var auxiliaryLoss: Double = 0
             let stats = batch.withUnsafeBufferPointer { x -> SAEBatchStats in
                 let stats = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation,
                                             form: settings.form, workspace: workspace, mode: settings.compute)
+                if !residual.isEmpty {
+                    // x − x̂ before backward turns the error into its gradient.
+                    for index in 0..<(rows * d) { residual[index] = x[index] - workspace.reconstruction[index] }
+                }
                 SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation, form: settings.form,
                                  lambda: lambda, workspace: workspace, into: &gradients)
+                if !residual.isEmpty {
+                    let dead = state.tokensSinceFired.map { Int($0) >= settings.auxKDeadTokens }
+                    auxiliaryLoss = residual.withUnsafeBufferPointer { residual in
+                        withUnsafeMutablePointer(to: &gradients) { gradients in
+                            AuxiliaryLoss.add(state.parameters, rows: rows, residual: residual.baseAddress!, dead: dead,
+                                              coefficient: settings.auxKCoefficient, workspace: workspace, into: gradients)
+                        }
+                    }
+                }
                 return stats
             }
+            if case .batchTopK = settings.activation { updateBatchThreshold(&state, workspace: workspace, rows: rows) }
             let passSeconds = Date().timeIntervalSince(passStarted)
-            let loss = stats.reconstruction + Double(lambda) * stats.sparsity
+            let loss = stats.reconstruction + Double(lambda) * stats.sparsity + auxiliaryLoss
             guard loss.isFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "loss is \(loss)") }
             let reference = firstLoss ?? loss
             firstLoss = reference
@@ -158,7 +174,7 @@ public struct Trainer {
             let validates = settings.validateEvery > 0 && state.step % settings.validateEvery == 0 || state.step == total
             let validationStarted = Date()
             let heldOut = validates
-                ? evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation) : nil
+                ? evaluate(inferenceParameters(state), scale: state.scale, rows: dataset.validation, activation: settings.activation.inference) : nil
             if heldOut != nil { eta.recordValidation(seconds: Date().timeIntervalSince(validationStarted), sparse: workspace.usedSparse) }
             smoothedLoss = smoothedLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
             smoothedL0 = smoothedL0.map { 0.95 * $0 + 0.05 * stats.l0 } ?? stats.l0
@@ -200,14 +216,14 @@ public struct Trainer {
         progress.finish()
         guard state.parameters.allFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf") }
         let seconds = Date().timeIntervalSince(started)
-        let validation = evaluate(state.parameters, scale: state.scale, rows: dataset.validation, activation: settings.activation)
+        let validation = evaluate(inferenceParameters(state), scale: state.scale, rows: dataset.validation, activation: settings.activation.inference)
         guard validation.fve.isFinite, validation.fve >= Trainer.heldOutFVEFloor else {
             throw diverged(step: state.step, lastGood: lastGood,
                            what: "held-out FVE at the end is \(String(format: "%.4g", validation.fve)), below the floor of \(Trainer.heldOutFVEFloor)")
         }
         let trainingTokens = total * batchSize
         return Result(
-            parameters: SAECheckpoint.foldScale(state.parameters, scale: state.scale), scale: state.scale,
+            parameters: SAECheckpoint.foldScale(inferenceParameters(state), scale: state.scale), scale: state.scale,
             validation: validation, steps: total, trainingTokens: trainingTokens,
             metrics: TrainingMetrics(lines: state.metrics),
             tokensPerSecond: seconds > 0 ? Double((total - startStep) * batchSize) / seconds : 0)
@@ -271,6 +287,34 @@ public struct Trainer {
         }
     }
 
+    /// SAELens' rate for BatchTopK's threshold: an exponential average of each batch's smallest kept activation.
+    static let batchThresholdRate = 0.01
+
+    private func updateBatchThreshold(_ state: inout TrainingState, workspace: SAEWorkspace, rows: Int) {
+        var smallest = Float.infinity
+        if workspace.usedSparse {
+            for value in workspace.sparse.vals where value > 0 { smallest = min(smallest, value) }
+        } else {
+            let f = workspace.f
+            for index in 0..<(rows * state.parameters.features) where f[index] > 0 { smallest = min(smallest, f[index]) }
+        }
+        guard smallest.isFinite else { return }
+        // The first batch's minimum starts the average (as dictionary_learning does), so a short
+        // run does not end with a threshold still pulled toward 0.
+        if state.batchThreshold <= 0 { state.batchThreshold = Double(smallest); return }
+        state.batchThreshold += Trainer.batchThresholdRate * (Double(smallest) - state.batchThreshold)
+    }
+
+    /// The parameters as the trained SAE encodes with them: BatchTopK's threshold becomes every
+    /// feature's JumpReLU threshold (a threshold of 0 before any step encodes as ReLU).
+    func inferenceParameters(_ state: TrainingState) -> SAEParameters {
+        guard case .batchTopK = settings.activation else { return state.parameters }
+        var parameters = state.parameters
+        let threshold = Float(max(state.batchThreshold, Double(Float.leastNormalMagnitude)))
+        parameters.logThreshold = [Float](repeating: Foundation.log(threshold), count: parameters.features)
+        return parameters
+    }
+
     func deadFraction(_ state: TrainingState) -> Double {
         let dead = state.tokensSinceFired.filter { Int($0) >= settings.deadWindowTokens }.count
         return Double(dead) / Double(max(1, state.tokensSinceFired.count))
@@ -278,7 +322,7 @@ public struct Trainer {
 
     /// Multiplicative steering of λ toward a target L0 (an exponential average of the batch L0).
     private func adaptLambda(_ state: inout TrainingState, l0: Double, target: Double) {
-        if case .topK = settings.activation { return }
+        if settings.activation.selectsByRank { return }
         state.l0Average = 0.95 * state.l0Average + 0.05 * l0
         let ratio = max(state.l0Average, 1e-3) / target
         state.lambda *= Float(Foundation.exp(0.01 * Foundation.log(ratio)))

@@ -81,6 +81,76 @@ final class SAEGradientTests: XCTestCase {
         check(.topK(3), .unitNormDecoder, names: ["W_enc", "b_enc", "W_dec", "b_dec"])
     }
 
+    func testBatchTopK() {
+        check(.batchTopK(3), .unitNormDecoder, names: ["W_enc", "b_enc", "W_dec", "b_dec"])
+    }
+
+    /// BatchTopK keeps the k·rows largest ReLU activations of the whole batch, whatever row they are in.
+    func testBatchTopKKeepsTheLargestOfTheWholeBatch() {
+        var generator = SplitMix64(seed: 9)
+        let p = parameters(seed: 3)
+        let x = (0..<(rows * d)).map { _ in Float(generator.nextUnit() * 4 - 2) }
+        let batch = SAEWorkspace(batch: rows, d: d, features: features)
+        _ = x.withUnsafeBufferPointer { SAEMath.forward(p, $0.baseAddress!, rows: rows, activation: .batchTopK(2), form: .unitNormDecoder, workspace: batch) }
+        let relu = SAEWorkspace(batch: rows, d: d, features: features)
+        _ = x.withUnsafeBufferPointer { SAEMath.forward(p, $0.baseAddress!, rows: rows, activation: .relu, form: .unitNormDecoder, workspace: relu) }
+        let all = relu.activations.prefix(rows * features)
+        let wanted = Set(all.enumerated().sorted { $0.element > $1.element }.prefix(2 * rows).filter { $0.element > 0 }.map(\.offset))
+        let kept = Set(batch.activations.prefix(rows * features).enumerated().filter { $0.element != 0 }.map(\.offset))
+        XCTAssertEqual(kept, wanted)
+        let perRow = (0..<rows).map { r in kept.filter { $0 / features == r }.count }
+        XCTAssertNotEqual(Set(perRow), [2], "rows keep different numbers of features: \(perRow)")
+        for index in kept { XCTAssertEqual(batch.activations[index], relu.activations[index]) }
+    }
+
+    /// AuxK's gradient (residual held constant, as in SAELens) against central differences of
+    /// its loss; with fewer dead features than k_aux (scaled down) and with more.
+    func testAuxiliaryLossGradient() {
+        let x = batch(seed: 5)
+        for (dead, label) in [([0, 7], "2 dead: k_aux 2, the loss scaled by 2/3"), ([1, 3, 4, 6, 8, 9], "6 dead: k_aux = d / 2 = 3")] {
+            let mask = (0..<features).map { dead.contains($0) }
+            let p = parameters(seed: 13)
+            let w = SAEWorkspace(batch: rows, d: d, features: features)
+            _ = x.withUnsafeBufferPointer { SAEMath.forward(p, $0.baseAddress!, rows: rows, activation: .topK(2), form: .unitNormDecoder, workspace: w) }
+            let residual = (0..<(rows * d)).map { -w.errors(rows: rows)[$0] }
+            func auxiliary(_ q: SAEParameters) -> Double {
+                let v = SAEWorkspace(batch: rows, d: d, features: features)
+                _ = x.withUnsafeBufferPointer { SAEMath.forward(q, $0.baseAddress!, rows: rows, activation: .topK(2), form: .unitNormDecoder, workspace: v) }
+                return residual.withUnsafeBufferPointer {
+                    AuxiliaryLoss.add(q, rows: rows, residual: $0.baseAddress!, dead: mask, coefficient: 0.8, workspace: v, into: nil)
+                }
+            }
+            var g = p.zeros()
+            let value = residual.withUnsafeBufferPointer { residual in
+                withUnsafeMutablePointer(to: &g) {
+                    AuxiliaryLoss.add(p, rows: rows, residual: residual.baseAddress!, dead: mask, coefficient: 0.8, workspace: w, into: $0)
+                }
+            }
+            XCTAssertGreaterThan(value, 0, label)
+            XCTAssertEqual(value, auxiliary(p), accuracy: 1e-12, label)
+            let h: Float = 1e-3
+            var checked = 0, nonzero = 0
+            for name in ["W_enc", "b_enc", "W_dec", "b_dec"] {
+                for index in p[name].indices {
+                    var plus = p, minus = p
+                    plus[name][index] += h
+                    minus[name][index] -= h
+                    let (up, down) = (auxiliary(plus), auxiliary(minus))
+                    let numeric = (up - down) / Double(2 * h)
+                    let analytic = Double(g[name][index])
+                    if abs(numeric - analytic) > 2e-2 * max(1, abs(numeric)), abs((up + down - 2 * value) / Double(h * h)) > 1 { continue }
+                    XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * max(1, abs(numeric)), "\(label) \(name)[\(index)]")
+                    checked += 1
+                    if analytic != 0 { nonzero += 1 }
+                }
+            }
+            XCTAssertGreaterThan(checked, (2 * d * features + features + d) * 3 / 4, label)
+            XCTAssertGreaterThan(nonzero, dead.count * d, "\(label): the dead features' weights get gradient")
+            // Live features' decoder rows get none.
+            for i in 0..<features where !mask[i] { for j in 0..<d { XCTAssertEqual(g.wDec[i * d + j], 0, label) } }
+        }
+    }
+
     func testJumpReLUWeightsAndThresholdEstimator() {
         check(.jumpReLU(bandwidth: 0.05), .unitNormDecoder, names: ["W_enc", "b_enc", "W_dec", "b_dec"], threshold: 0.05)
         // The threshold's gradient is a straight-through estimate: check it against its definition.
@@ -142,7 +212,7 @@ final class SAEGradientTests: XCTestCase {
         p.bEnc = (0..<features).map { _ in Float(generator.nextUnit() * 0.3 - 0.25) }
         p.bDec = (0..<d).map { _ in Float(generator.nextUnit() * 0.2 - 0.1) }
         for i in p.wDec.indices { p.wDec[i] *= Float(0.5 + generator.nextUnit()) }
-        for (activation, form) in [(SAEActivation.relu, SparsityForm.unitNormDecoder), (.relu, .decoderNormWeighted), (.topK(5), .unitNormDecoder)] {
+        for (activation, form) in [(SAEActivation.relu, SparsityForm.unitNormDecoder), (.relu, .decoderNormWeighted), (.topK(5), .unitNormDecoder), (.batchTopK(5), .unitNormDecoder)] {
             var results: [(SAEBatchStats, SAEGradients)] = []
             for mode in [ComputeMode.dense, .sparse] {
                 let w = SAEWorkspace(batch: rows, d: d, features: features)

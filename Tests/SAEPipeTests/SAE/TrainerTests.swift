@@ -7,8 +7,8 @@ import XCTest
 /// The training loop on small synthetic activations: it learns, resumes bit for bit,
 /// stops on divergence keeping the last good checkpoint, and writes SAELens checkpoints.
 final class TrainerTests: XCTestCase {
-    func dataset(_ directory: String, rows: Int = 2048, d: Int = 16, dtype: String = "float32") throws -> ActivationDataset {
-        try TrainBenchmark.writeSyntheticActivations(rows: rows, d: d, atoms: 48, perRow: 3, seed: 4, to: "\(directory)/acts")
+    func dataset(_ directory: String, rows: Int = 2048, d: Int = 16, atoms: Int = 48, dtype: String = "float32") throws -> ActivationDataset {
+        try TrainBenchmark.writeSyntheticActivations(rows: rows, d: d, atoms: atoms, perRow: 3, seed: 4, to: "\(directory)/acts")
         return try ActivationDataset(directory: "\(directory)/acts", validationFraction: 0.1, maxValidationRows: 256, seed: 1)
     }
 
@@ -55,8 +55,9 @@ final class TrainerTests: XCTestCase {
     func testInterruptedRunResumesBitwise() throws {
         let directory = try temporaryDirectory(self)
         let data = try dataset(directory)
-        for activation: SAEActivation in [.relu, .jumpReLU(bandwidth: 0.05)] {
+        for activation: SAEActivation in [.relu, .jumpReLU(bandwidth: 0.05), .batchTopK(6)] {
             var s = settings(activation)
+            s.auxKDeadTokens = 64 * 5  // AuxK at work before the interruption
             s.targetL0 = 5  // exercise the adaptive λ state too
             let straight = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: "\(directory)/straight-\(activation.name)")).train()
             let checkpoint = "\(directory)/interrupted-\(activation.name)"
@@ -69,6 +70,51 @@ final class TrainerTests: XCTestCase {
             let metrics = { (csv: String) in csv.split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") } }
             XCTAssertEqual(metrics(resumed.metrics.csv()), metrics(straight.metrics.csv()), "metrics match except tokens/s")
         }
+    }
+
+    /// BatchTopK trains on the batch's k·rows largest activations and encodes alone with its
+    /// learned threshold, saved as SAELens does: a JumpReLU checkpoint with that threshold per feature.
+    func testBatchTopKEncodesWithItsThresholdAndSavesAsJumpReLU() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        var s = settings(.batchTopK(6))
+        s.tokens = 64 * 1000  // the threshold is an average over ~100 steps: long enough for it to settle
+        let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
+        let thresholds = Set(result.parameters.logThreshold)
+        XCTAssertEqual(result.parameters.logThreshold.count, 64)
+        XCTAssertEqual(thresholds.count, 1, "one threshold for every feature")
+        XCTAssertGreaterThan(exp(Double(thresholds.first!)), 1e-3, "the threshold moved up from 0")
+        XCTAssertGreaterThan(result.validation.fve, 0.5)
+        XCTAssertEqual(result.validation.l0, 6, accuracy: 3, "per-token L0 near k on held-out rows")
+        let provenance = SAEProvenance(modelName: "m", hookName: "layers.0.mlp_out", hookLayer: 0, contextSize: 16, datasetPath: "x", prependBOS: false)
+        try SAECheckpoint.writeSAELens(result.parameters, activation: SAEActivation.batchTopK(6).inference, provenance: provenance, to: "\(directory)/sae")
+        let (loaded, activation) = try SAECheckpoint.readSAELens("\(directory)/sae")
+        XCTAssertEqual(loaded, result.parameters)
+        XCTAssertEqual(activation, .jumpReLU(bandwidth: SAEActivation.inferenceBandwidth))
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/sae/cfg.json"))) as! [String: Any]
+        XCTAssertEqual(config["architecture"] as? String, "jumprelu")
+        let evaluation = SAEEvaluator.evaluate(loaded, activation: activation, dataset: data, rows: data.validation, batchSize: 64)
+        XCTAssertEqual(evaluation, result.validation)
+    }
+
+    /// With many more features than the data has directions, TopK leaves features dead; AuxK
+    /// gives them gradient and fewer stay dead.
+    func testAuxKRevivesDeadFeatures() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory, rows: 8192, d: 32, atoms: 1024)
+        var dead: [Double] = []
+        for coefficient: Float in [0, 1] {
+            var s = settings(.topK(3))
+            s.dSAE = 256
+            s.tokens = 64 * 400
+            s.resampleEvery = 0
+            s.auxKDeadTokens = 64 * 20
+            s.auxKCoefficient = coefficient
+            let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
+            dead.append(result.validation.deadFraction)
+        }
+        XCTAssertGreaterThan(dead[0], 0.2, "without AuxK many features are dead: \(dead)")
+        XCTAssertLessThan(dead[1], dead[0] * 0.7, "AuxK revives features: \(dead)")
     }
 
     /// Training on the sparse path follows the dense path's loss curve within float tolerance.

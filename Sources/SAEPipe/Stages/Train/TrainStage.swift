@@ -43,7 +43,7 @@ public enum TrainStage {
         let provenance = SAEProvenance(
             modelName: source?.model ?? "", hookName: source?.hook ?? "", hookLayer: source?.layer ?? 0,
             contextSize: dataset.meta.windows?.seqLen ?? 0, datasetPath: source?.datasetSource ?? "", prependBOS: false)
-        try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation, provenance: provenance, to: context.outputDirectory)
+        try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation.inference, provenance: provenance, to: context.outputDirectory)
         try FileSystem.writeAtomically(result.metrics.csv(), to: context.output(TrainingMetrics.fileName))
         try JSONFile.write(
             ValidationSummary(evaluation: result.validation, inputScale: result.scale, steps: result.steps,

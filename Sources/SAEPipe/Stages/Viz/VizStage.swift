@@ -46,6 +46,7 @@ public enum VizStage {
             let sparsity: String
             switch activation {
             case "topk": sparsity = "TopK SAE, k \(k)"
+            case "batchtopk": sparsity = "BatchTopK SAE, k \(k)"
             case "jumprelu": sparsity = "JumpReLU SAE, λ \(NumberFormat.short(l1Coefficient))"
             default: sparsity = "ReLU SAE, λ \(NumberFormat.short(l1Coefficient))"
             }

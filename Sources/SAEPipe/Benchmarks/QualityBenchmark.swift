@@ -1,0 +1,196 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeData
+import SAEPipePlot
+import SAEPipeSAE
+
+/// `saepipe bench quality`: trains SAE recipes at several sparsity levels on one activation set,
+/// with the train stage's held-out split, and reports the held-out frontier (L0 against FVE).
+public enum QualityBenchmark {
+    /// A training recipe: an activation and its sparsity control.
+    public enum Recipe: String, CaseIterable, Sendable {
+        /// ReLU + L1 (λ sets the sparsity).
+        case relu
+        /// TopK with AuxK.
+        case topk
+        /// TopK without AuxK (the ablation).
+        case topkNoAux = "topk-noaux"
+        /// BatchTopK with AuxK.
+        case batchtopk
+
+        var selectsByRank: Bool { self != .relu }
+    }
+
+    /// What to train: recipes × levels × learning rates, everything else from the schema's defaults.
+    public struct Plan: Sendable {
+        public var recipes: [Recipe]
+        /// Levels of the rank recipes (k).
+        public var kValues: [Int]
+        /// Levels of ReLU (λ).
+        public var l1Values: [Double]
+        public var learningRates: [Double]
+        public var tokens: Int
+        public var features: Int?
+        public var expansion: Int?
+        public var batchSize: Int?
+        public var seed: UInt64
+
+        public init(recipes: [Recipe], kValues: [Int], l1Values: [Double], learningRates: [Double], tokens: Int, features: Int?,
+                    expansion: Int?, batchSize: Int?, seed: UInt64) {
+            (self.recipes, self.kValues, self.l1Values, self.learningRates) = (recipes, kValues, l1Values, learningRates)
+            (self.tokens, self.features, self.expansion, self.batchSize, self.seed) = (tokens, features, expansion, batchSize, seed)
+        }
+
+        /// The settings of every run, in order.
+        func runs(base: TrainSettings) -> [(recipe: Recipe, level: Double, lr: Double, settings: TrainSettings)] {
+            recipes.flatMap { recipe in
+                (recipe.selectsByRank ? kValues.map(Double.init) : l1Values).flatMap { level in
+                    learningRates.map { lr in
+                        var s = base
+                        s.tokens = tokens
+                        s.epochs = nil
+                        if let features { s.dSAE = features }
+                        if let expansion { s.expansion = expansion; s.dSAE = nil }
+                        if let batchSize { s.batchSize = batchSize }
+                        s.seed = seed
+                        s.lr = Float(lr)
+                        switch recipe {
+                        case .relu: s.activation = .relu; s.l1Coefficient = Float(level)
+                        case .topk: s.activation = .topK(Int(level))
+                        case .topkNoAux: s.activation = .topK(Int(level)); s.auxKCoefficient = 0
+                        case .batchtopk: s.activation = .batchTopK(Int(level))
+                        }
+                        return (recipe, level, lr, s)
+                    }
+                }
+            }
+        }
+    }
+
+    /// One trained SAE's held-out figures (`--json` writes a list of these).
+    public struct Run: Codable, Sendable, Equatable {
+        public var recipe: String
+        /// k for rank recipes, λ for ReLU.
+        public var level: Double
+        public var lr: Double
+        public var l0: Double
+        public var fve: Double
+        public var mse: Double
+        /// Share of features that never fire on the held-out rows.
+        public var deadFraction: Double
+        public var seconds: Double
+        public var tokensPerSecond: Double
+        public var features: Int
+        public var trainingTokens: Int
+
+        public init(recipe: String, level: Double, lr: Double, l0: Double, fve: Double, mse: Double, deadFraction: Double,
+                    seconds: Double, tokensPerSecond: Double, features: Int, trainingTokens: Int) {
+            (self.recipe, self.level, self.lr, self.l0, self.fve, self.mse) = (recipe, level, lr, l0, fve, mse)
+            (self.deadFraction, self.seconds, self.tokensPerSecond, self.features, self.trainingTokens) =
+                (deadFraction, seconds, tokensPerSecond, features, trainingTokens)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case recipe, level, lr, l0, fve, mse, deadFraction = "dead_fraction", seconds, tokensPerSecond = "tokens_per_s", features
+            case trainingTokens = "training_tokens"
+        }
+
+        /// "k 32" or "λ 3".
+        public var levelText: String {
+            (recipe == Recipe.relu.rawValue ? "λ " : "k ") + NumberFormat.short(level)
+        }
+    }
+
+    /// Trains every run of `plan` on the activation set in `directory` (acts.mmap + meta.json).
+    public static func run(
+        activations directory: String, plan: Plan, console: Console, finished: (Run) -> Void = { _ in }
+    ) throws -> [Run] {
+        let base = TrainSettings.defaults
+        let dataset = try ActivationDataset(directory: directory, split: base.validation, seed: plan.seed)
+        var results: [Run] = []
+        for (recipe, level, lr, settings) in plan.runs(base: base) {
+            var trainer = Trainer(dataset: dataset, settings: settings, checkpointDirectory: nil)
+            trainer.console = console
+            let levelText = (recipe == .relu ? "λ " : "k ") + NumberFormat.short(level)
+            trainer.label = "\(recipe.rawValue) \(levelText) lr \(NumberFormat.short(lr))"
+            let started = Date()
+            let result = try trainer.train()
+            let validation = result.validation
+            let run = Run(recipe: recipe.rawValue, level: level, lr: lr, l0: validation.l0, fve: validation.fve, mse: validation.mse,
+                          deadFraction: validation.deadFraction, seconds: Date().timeIntervalSince(started),
+                          tokensPerSecond: result.tokensPerSecond, features: result.parameters.features, trainingTokens: result.trainingTokens)
+            results.append(run)
+            finished(run)
+        }
+        return results
+    }
+
+    /// Per recipe, the runs no other run of that recipe beats on both L0 (lower) and FVE (higher).
+    public static func frontier(_ runs: [Run]) -> [String: [Run]] {
+        Dictionary(grouping: runs, by: \.recipe).mapValues { members -> [Run] in
+            let kept = members.filter { run in !members.contains { dominates($0, run) } }
+            return kept.sorted { $0.l0 < $1.l0 }
+        }
+    }
+
+    /// Whether `a` is at least as sparse and as faithful as `b`, and better in one.
+    static func dominates(_ a: Run, _ b: Run) -> Bool {
+        let noWorse = a.l0 <= b.l0 && a.fve >= b.fve
+        let better = a.l0 < b.l0 || a.fve > b.fve
+        return noWorse && better
+    }
+
+    /// The table printed at the end: every run, frontier runs marked.
+    public static func table(_ runs: [Run]) -> String {
+        let onFrontier = Set(frontier(runs).values.flatMap { $0 }.map { "\($0.recipe)|\($0.level)|\($0.lr)" })
+        let header = ["recipe", "level", "lr", "L0", "FVE", "MSE", "dead", "seconds", "tok/s", "frontier"]
+        let rows = runs.map { run in
+            [run.recipe, run.levelText, NumberFormat.short(run.lr), String(format: "%.1f", run.l0), String(format: "%.3f", run.fve),
+             String(format: "%.4g", run.mse), String(format: "%.1f%%", 100 * run.deadFraction), String(format: "%.0f", run.seconds),
+             String(format: "%.0f", run.tokensPerSecond), onFrontier.contains("\(run.recipe)|\(run.level)|\(run.lr)") ? "*" : ""]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max()! }
+        return ([header] + rows).map { cells in
+            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    /// L0 (log scale) against held-out FVE, one line per recipe through its frontier, every run a dot.
+    public static func chart(_ runs: [Run], subtitle: String) -> Chart {
+        var series: [Series] = []
+        let recipes = Recipe.allCases.map(\.rawValue).filter { name in runs.contains { $0.recipe == name } }
+        for (index, recipe) in recipes.enumerated() {
+            let color = Color.palette[index % Color.palette.count]
+            let members = runs.filter { $0.recipe == recipe }
+            series.append(.scatter(name: "", points: members.map { ($0.l0, $0.fve) }, color: color, radius: 3.5))
+            series.append(.line(name: recipe, points: (frontier(runs)[recipe] ?? []).map { ($0.l0, $0.fve) }, color: color))
+        }
+        var chart = Chart(title: "Held-out FVE against L0, per recipe", xLabel: "L0 (active features per token, held out)",
+                          yLabel: "fraction of variance explained (held out)", series: series)
+        chart.subtitle = subtitle
+        chart.xScale = .log10
+        chart.annotations = runs.map { ($0.l0, $0.fve, $0.levelText) }
+        return chart
+    }
+
+    /// What the figure was made from: the activation set's model, hook and dataset, the budget and the CPU.
+    public static func subtitle(activations directory: String, runs: [Run]) -> String {
+        var parts: [String] = []
+        if let provenance = (try? ActivationSetMeta.read(directory: directory))?.provenance {
+            let model = FileSystem.lastComponent(of: provenance.model)
+                .replacingOccurrences(of: #"\.(gguf|safetensors)$"#, with: "", options: .regularExpression)
+            let files = provenance.datasetFiles.map { FileSystem.lastComponent(of: $0) }.joined(separator: ", ")
+            parts += [model, provenance.hook] + (files.isEmpty ? [] : [files])
+        } else {
+            parts.append(FileSystem.lastComponent(of: directory))
+        }
+        if let run = runs.first { parts += ["\(NumberFormat.count(run.trainingTokens)) training tokens", "\(run.features) features"] }
+        parts.append(ProcessStats.cpuModel ?? "unknown CPU")
+        return parts.joined(separator: " · ")
+    }
+
+    /// Writes `chart` as a PNG.
+    public static func writeFigure(_ runs: [Run], subtitle: String, to path: String) throws {
+        try chart(runs, subtitle: subtitle).render(text: try TextRenderer()).writePNG(to: path)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import SAEPipeCore
+
+/// AuxK (Gao et al. 2024, appendix B.1), in SAELens' form: the dead features' k_aux largest
+/// pre-activations per token reconstruct the live features' residual, so dead features get a
+/// gradient toward what the SAE still misses.
+///
+///     L_aux = c · min(dead / k_aux, 1) · mean_rows ‖Σ_{i ∈ top k_aux dead} pre_i W_dec,i − (x − x̂)‖²
+///
+/// with k_aux = min(d / 2, dead), the residual treated as a constant and no decoder bias.
+public enum AuxiliaryLoss {
+    /// Gao et al.'s k_aux: half the input dimension.
+    public static func kAux(d: Int) -> Int { max(1, d / 2) }
+
+    /// Adds c·∂L_aux/∂θ to `g` (when `g` is given) and returns L_aux, using the pre-activations
+    /// and centred inputs of the last `forward` pass of `p` over `rows` rows in `w`.
+    /// `residual` is x − x̂ for those rows, [rows, d].
+    @discardableResult
+    public static func add(
+        _ p: SAEParameters, rows: Int, residual: UnsafePointer<Float>, dead: [Bool], coefficient: Float,
+        workspace w: SAEWorkspace, into g: UnsafeMutablePointer<SAEGradients>?
+    ) -> Double {
+        let (d, F) = (p.d, p.features)
+        let deadFeatures = (0..<F).filter { dead[$0] }
+        guard coefficient > 0, !deadFeatures.isEmpty, rows > 0 else { return 0 }
+        let half = kAux(d: d)
+        let scale = min(Float(deadFeatures.count) / Float(half), 1)
+        let k = min(half, deadFeatures.count)
+
+        // The selected (row, feature) pairs, k per row, in increasing feature order.
+        var selected = [Int32](repeating: 0, count: rows * k)
+        var values = [Float](repeating: 0, count: rows * k)
+        let pre = UnsafePointer(w.pre)
+        selected.withUnsafeMutableBufferPointer { selected in
+            values.withUnsafeMutableBufferPointer { values in
+                let (selected, values) = (selected.baseAddress!, values.baseAddress!)
+                Parallel.chunks(rows, minimumChunk: 16) { range in
+                    var scratch = [Float](repeating: 0, count: deadFeatures.count)
+                    for r in range {
+                        for (position, i) in deadFeatures.enumerated() { scratch[position] = pre[r * F + i] }
+                        let cutoff = SAEMath.kthLargest(&scratch, k)
+                        var above = 0
+                        for i in deadFeatures where pre[r * F + i] > cutoff { above += 1 }
+                        var ties = k - above, next = r * k
+                        for i in deadFeatures {
+                            let value = pre[r * F + i]
+                            var keep = value > cutoff
+                            if !keep, value == cutoff, ties > 0 { keep = true; ties -= 1 }
+                            if keep { selected[next] = Int32(i); values[next] = value; next += 1 }
+                        }
+                    }
+                }
+            }
+        }
+
+        // ê_r − residual_r, then the loss and its gradient with respect to ê_r.
+        var difference = [Float](repeating: 0, count: rows * d)
+        var rowLosses = [Double](repeating: 0, count: rows)
+        let outputScale = coefficient * scale * 2 / Float(rows)
+        p.wDec.withUnsafeBufferPointer { wDec in
+            difference.withUnsafeMutableBufferPointer { difference in
+                rowLosses.withUnsafeMutableBufferPointer { rowLosses in
+                    let (wDec, difference, rowLosses) = (wDec.baseAddress!, difference.baseAddress!, rowLosses.baseAddress!)
+                    Parallel.chunks(rows, minimumChunk: 16) { range in
+                        for r in range {
+                            let out = difference + r * d
+                            for j in 0..<d { out[j] = -residual[r * d + j] }
+                            for slot in (r * k)..<(r * k + k) {
+                                let (row, value) = (wDec + Int(selected[slot]) * d, values[slot])
+                                for j in 0..<d { out[j] += value * row[j] }
+                            }
+                            var total: Double = 0
+                            for j in 0..<d { total += Double(out[j] * out[j]) }
+                            rowLosses[r] = total
+                            for j in 0..<d { out[j] *= outputScale }
+                        }
+                    }
+                }
+            }
+        }
+        let loss = Double(coefficient * scale) * rowLosses.reduce(0, +) / Double(rows)
+        guard let g else { return loss }
+
+        // By feature: ∂W_dec,i = Σ_r pre_ri ∂ê_r; ∂pre_ri = ∂ê_r · W_dec,i, then through the encoder.
+        var slotsOfFeature = [[Int]](repeating: [], count: F)
+        for slot in 0..<(rows * k) { slotsOfFeature[Int(selected[slot])].append(slot) }
+        let xc = UnsafePointer(w.centered)
+        var preGradientSums = [Float](repeating: 0, count: F)
+        difference.withUnsafeBufferPointer { difference in
+            let difference = difference.baseAddress!
+            p.wDec.withUnsafeBufferPointer { wDec in
+                let wDec = wDec.baseAddress!
+                g.pointee.wDec.withUnsafeMutableBufferPointer { gDec in
+                    g.pointee.wEnc.withUnsafeMutableBufferPointer { gEnc in
+                        preGradientSums.withUnsafeMutableBufferPointer { sums in
+                            let (gDec, gEnc, sums) = (gDec.baseAddress!, gEnc.baseAddress!, sums.baseAddress!)
+                            Parallel.chunks(deadFeatures.count, minimumChunk: 8) { range in
+                                // ∂W_enc's column i, gathered contiguously and written once.
+                                var encoderColumn = [Float](repeating: 0, count: d)
+                                for i in deadFeatures[range] {
+                                    let decoderRow = wDec + i * d
+                                    for j in 0..<d { encoderColumn[j] = 0 }
+                                    for slot in slotsOfFeature[i] {
+                                        let r = slot / k
+                                        let outputGradient = difference + r * d
+                                        var preGradient: Float = 0
+                                        for j in 0..<d {
+                                            gDec[i * d + j] += values[slot] * outputGradient[j]
+                                            preGradient += outputGradient[j] * decoderRow[j]
+                                        }
+                                        for j in 0..<d { encoderColumn[j] += preGradient * xc[r * d + j] }
+                                        sums[i] += preGradient
+                                    }
+                                    for j in 0..<d { gEnc[j * F + i] += encoderColumn[j] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // b_enc gets Σ ∂pre; b_dec gets −W_enc · Σ ∂pre through the centred input.
+        for i in deadFeatures where preGradientSums[i] != 0 {
+            g.pointee.bEnc[i] += preGradientSums[i]
+            for j in 0..<d { g.pointee.bDec[j] -= p.wEnc[j * F + i] * preGradientSums[i] }
+        }
+        return loss
+    }
+}
