@@ -61,7 +61,7 @@ public struct Adam: Sendable, Equatable {
                     self[keyPath: moments]!.wDec[feature * d + j] = 0
                 }
                 self[keyPath: moments]!.bEnc[feature] = 0
-                if !(self[keyPath: moments]!.logThreshold.isEmpty) { self[keyPath: moments]!.logThreshold[feature] = 0 }
+                if !(self[keyPath: moments]!.threshold.isEmpty) { self[keyPath: moments]!.threshold[feature] = 0 }
             }
         }
     }

@@ -105,7 +105,7 @@ public enum SAECheckpoint {
         writer.add("b_enc", float32: p.bEnc, shape: [p.features])
         writer.add("b_dec", float32: p.bDec, shape: [p.d])
         if case .jumpReLU = activation {
-            writer.add("threshold", float32: p.logThreshold.map { Foundation.exp($0) }, shape: [p.features])
+            writer.add("threshold", float32: p.threshold, shape: [p.features])
         }
         try FileSystem.createDirectory(directory)
         try writer.write(to: "\(directory)/sae_weights.safetensors")
@@ -125,18 +125,18 @@ public enum SAECheckpoint {
             return try view.floats()
         }
         var activation = SAEActivation.relu
-        var logThreshold: [Float] = []
+        var threshold: [Float] = []
         switch config.architecture {
         case "topk":
             guard let k = config.k else { throw SAEPipeError.input("a topk cfg.json needs `k`", file: configPath) }
             activation = .topK(k)
         case "jumprelu":
             activation = .jumpReLU(bandwidth: SAEActivation.inferenceBandwidth)
-            logThreshold = try tensor("threshold", [features]).map { Foundation.log($0) }
+            threshold = try tensor("threshold", [features])
         default: break
         }
         return (SAEParameters(d: d, features: features, wEnc: try tensor("W_enc", [d, features]), bEnc: try tensor("b_enc", [features]),
-                              wDec: try tensor("W_dec", [features, d]), bDec: try tensor("b_dec", [d]), logThreshold: logThreshold),
+                              wDec: try tensor("W_dec", [features, d]), bDec: try tensor("b_dec", [d]), threshold: threshold),
                 activation)
     }
 
@@ -222,7 +222,7 @@ public struct TrainingState: Sendable, Equatable {
         let (lambdaBits, scaleBits) = (info.lambdaBits, info.scaleBits)
         let tensors = try SafetensorsFile(path: "\(directory)/\(stateFile)")
         var parameters = SAEParameters(d: d, features: features, wEnc: [], bEnc: [], wDec: [], bDec: [],
-                                       logThreshold: tensors.tensors["log_threshold"] == nil ? [] : [0])
+                                       threshold: tensors.tensors["threshold"] == nil ? [] : [0])
         var adam = Adam(beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon)
         adam.step = adamStep
         var first = parameters, second = parameters

@@ -147,8 +147,7 @@ public enum SAEMath {
         case .relu:
             Parallel.chunks(rows * F, minimumChunk: 1 << 15) { range in for index in range { f[index] = max(pre[index], 0) } }
         case .jumpReLU:
-            let thresholds = p.logThreshold.map { Foundation.exp($0) }
-            thresholds.withUnsafeBufferPointer { thresholds in
+            p.threshold.withUnsafeBufferPointer { thresholds in
                 Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / F)) { range in
                     for r in range {
                         for i in 0..<F {
@@ -268,7 +267,7 @@ public enum SAEMath {
         case .topK, .batchTopK:
             Parallel.chunks(rows * F, minimumChunk: 1 << 15) { range in for index in range where f[index] == 0 { df[index] = 0 } }
         case .jumpReLU(let bandwidth):
-            let thresholds = p.logThreshold.map { Foundation.exp($0) }
+            let thresholds = p.threshold
             var thresholdGradient = [Float](repeating: 0, count: F)
             for r in 0..<rows {
                 for i in 0..<F {
@@ -281,7 +280,7 @@ public enum SAEMath {
                     if value <= theta { df[index] = 0 }
                 }
             }
-            for i in 0..<F { g.logThreshold[i] = thresholdGradient[i] * thresholds[i] }
+            g.threshold = thresholdGradient
         }
         // df is now ∂L/∂pre.
         g.bEnc.withUnsafeMutableBufferPointer { gb in

@@ -61,17 +61,18 @@ public struct SAEParameters: Sendable, Equatable {
     public var bEnc: [Float]
     public var wDec: [Float]
     public var bDec: [Float]
-    /// log θ per feature (JumpReLU only; empty otherwise).
-    public var logThreshold: [Float]
+    /// θ per feature (JumpReLU only; empty otherwise), trained directly as SAELens and
+    /// dictionary_learning now do: under Adam a log-parameterized θ near 0.01 barely moves.
+    public var threshold: [Float]
 
-    public init(d: Int, features: Int, wEnc: [Float], bEnc: [Float], wDec: [Float], bDec: [Float], logThreshold: [Float] = []) {
+    public init(d: Int, features: Int, wEnc: [Float], bEnc: [Float], wDec: [Float], bDec: [Float], threshold: [Float] = []) {
         self.d = d
         self.features = features
         self.wEnc = wEnc
         self.bEnc = bEnc
         self.wDec = wDec
         self.bDec = bDec
-        self.logThreshold = logThreshold
+        self.threshold = threshold
     }
 
     /// Decoder rows of norm `decoderNorm` in random directions, encoder = decoder transpose,
@@ -98,7 +99,7 @@ public struct SAEParameters: Sendable, Equatable {
         return SAEParameters(
             d: d, features: features, wEnc: wEnc, bEnc: [Float](repeating: 0, count: features), wDec: wDec,
             bDec: [Float](repeating: 0, count: d),
-            logThreshold: threshold.map { [Float](repeating: Foundation.log($0), count: features) } ?? [])
+            threshold: threshold.map { [Float](repeating: $0, count: features) } ?? [])
     }
 
     /// Norms of the decoder rows.
@@ -122,12 +123,12 @@ public struct SAEParameters: Sendable, Equatable {
 
     /// Every tensor's name and storage, in a fixed order (optimizer state and checkpoints use it).
     static var allTensors: [(name: String, path: WritableKeyPath<SAEParameters, [Float]>)] {
-        [("W_enc", \.wEnc), ("b_enc", \.bEnc), ("W_dec", \.wDec), ("b_dec", \.bDec), ("log_threshold", \.logThreshold)]
+        [("W_enc", \.wEnc), ("b_enc", \.bEnc), ("W_dec", \.wDec), ("b_dec", \.bDec), ("threshold", \.threshold)]
     }
 
-    /// The tensors this SAE has (log_threshold only for JumpReLU).
+    /// The tensors this SAE has (threshold only for JumpReLU).
     public var tensors: [(name: String, path: WritableKeyPath<SAEParameters, [Float]>)] {
-        logThreshold.isEmpty ? Array(Self.allTensors.prefix(4)) : Self.allTensors
+        threshold.isEmpty ? Array(Self.allTensors.prefix(4)) : Self.allTensors
     }
 
     public var tensorNames: [String] { tensors.map(\.name) }

@@ -147,6 +147,8 @@ public struct Trainer {
             let lr = settings.learningRate(step: state.step, total: total)
             state.adam.update(&state.parameters, gradients, lr: lr)
             if settings.form == .unitNormDecoder { state.parameters.normalizeDecoderRows() }
+            // A negative threshold would let negative pre-activations through: θ stays ≥ 0.
+            for i in state.parameters.threshold.indices where state.parameters.threshold[i] < 0 { state.parameters.threshold[i] = 0 }
             trackFiring(&state, workspace: workspace, rows: rows)
             if let target = settings.targetL0 { adaptLambda(&state, l0: stats.l0, target: target) }
             state.step += 1
@@ -306,12 +308,11 @@ public struct Trainer {
     }
 
     /// The parameters as the trained SAE encodes with them: BatchTopK's threshold becomes every
-    /// feature's JumpReLU threshold (a threshold of 0 before any step encodes as ReLU).
+    /// feature's JumpReLU threshold (a threshold of 0, before any step, encodes as ReLU).
     func inferenceParameters(_ state: TrainingState) -> SAEParameters {
         guard case .batchTopK = settings.activation else { return state.parameters }
         var parameters = state.parameters
-        let threshold = Float(max(state.batchThreshold, Double(Float.leastNormalMagnitude)))
-        parameters.logThreshold = [Float](repeating: Foundation.log(threshold), count: parameters.features)
+        parameters.threshold = [Float](repeating: Float(state.batchThreshold), count: parameters.features)
         return parameters
     }
 

@@ -156,7 +156,7 @@ final class SAEGradientTests: XCTestCase {
         // The threshold's gradient is a straight-through estimate: check it against its definition.
         let (lambda, bandwidth): (Float, Float) = (0.3, 0.5)
         var p = parameters(seed: 11, threshold: 0.05)
-        p.logThreshold = (0..<features).map { Float(log(0.02 + 0.01 * Double($0))) }
+        p.threshold = (0..<features).map { Float(0.02 + 0.01 * Double($0)) }
         let x = batch(seed: 5)
         let w = SAEWorkspace(batch: rows, d: d, features: features)
         var g = p
@@ -173,17 +173,17 @@ final class SAEGradientTests: XCTestCase {
                 pre[i] = Double(p.bEnc[i])
                 for j in 0..<d { pre[i] += Double(x[r * d + j] - p.bDec[j]) * Double(p.wEnc[j * features + i]) }
             }
-            let theta = p.logThreshold.map { exp(Double($0)) }
+            let theta = p.threshold.map { Double($0) }
             var xhat = p.bDec.map(Double.init)
             for i in 0..<features where pre[i] > theta[i] { for j in 0..<d { xhat[j] += pre[i] * Double(p.wDec[i * d + j]) } }
             for i in 0..<features where abs(pre[i] - theta[i]) < Double(bandwidth) / 2 {
                 var dfi = 0.0
                 for j in 0..<d { dfi += 2 / Double(rows) * (xhat[j] - Double(x[r * d + j])) * Double(p.wDec[i * d + j]) }
-                expected[i] += -(dfi * theta[i] + Double(lambda) / Double(rows)) / Double(bandwidth) * theta[i]
+                expected[i] += -(dfi * theta[i] + Double(lambda) / Double(rows)) / Double(bandwidth)
             }
         }
         XCTAssertTrue(expected.contains { $0 != 0 }, "some pre-activations fall inside the kernel")
-        for i in 0..<features { XCTAssertEqual(Double(g.logThreshold[i]), expected[i], accuracy: 1e-4) }
+        for i in 0..<features { XCTAssertEqual(Double(g.threshold[i]), expected[i], accuracy: 1e-4) }
     }
 
     func testTopKKeepsExactlyKLargest() {

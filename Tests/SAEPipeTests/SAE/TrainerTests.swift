@@ -80,10 +80,10 @@ final class TrainerTests: XCTestCase {
         var s = settings(.batchTopK(6))
         s.tokens = 64 * 1000  // the threshold is an average over ~100 steps: long enough for it to settle
         let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
-        let thresholds = Set(result.parameters.logThreshold)
-        XCTAssertEqual(result.parameters.logThreshold.count, 64)
+        let thresholds = Set(result.parameters.threshold)
+        XCTAssertEqual(result.parameters.threshold.count, 64)
         XCTAssertEqual(thresholds.count, 1, "one threshold for every feature")
-        XCTAssertGreaterThan(exp(Double(thresholds.first!)), 1e-3, "the threshold moved up from 0")
+        XCTAssertGreaterThan(thresholds.first!, 1e-3, "the threshold moved up from 0")
         XCTAssertGreaterThan(result.validation.fve, 0.5)
         XCTAssertEqual(result.validation.l0, 6, accuracy: 3, "per-token L0 near k on held-out rows")
         let provenance = SAEProvenance(modelName: "m", hookName: "layers.0.mlp_out", hookLayer: 0, contextSize: 16, datasetPath: "x", prependBOS: false)
@@ -95,6 +95,27 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(config["architecture"] as? String, "jumprelu")
         let evaluation = SAEEvaluator.evaluate(loaded, activation: activation, dataset: data, rows: data.validation, batchSize: 64)
         XCTAssertEqual(evaluation, result.validation)
+    }
+
+    /// JumpReLU's thresholds, trained directly, rise from their start, and a larger L0
+    /// coefficient buys a sparser SAE.
+    func testJumpReLUThresholdsMoveAndTheL0PenaltyWorks() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        var l0: [Double] = []
+        for lambda: Float in [0.01, 1] {
+            var s = settings(.jumpReLU(bandwidth: 0.05))
+            s.jumpReLUInitialThreshold = 0.01
+            s.l1Coefficient = lambda
+            s.tokens = 64 * 400
+            s.resampleEvery = 0
+            let result = try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train()
+            let mean = result.parameters.threshold.reduce(0, +) / Float(result.parameters.features)
+            XCTAssertGreaterThan(mean, 0.02, "λ \(lambda): thresholds moved from 0.01")
+            XCTAssertTrue(result.parameters.threshold.allSatisfy { $0 >= 0 })
+            l0.append(result.validation.l0)
+        }
+        XCTAssertLessThan(l0[1], l0[0] * 0.7, "a 100× larger L0 coefficient gives a sparser SAE: \(l0)")
     }
 
     /// With many more features than the data has directions, TopK leaves features dead; AuxK
