@@ -112,6 +112,16 @@ public enum SAECheckpoint {
         try JSONFile.write(SAELensConfig(p, activation: activation, provenance: provenance), to: "\(directory)/\(SAELensConfig.fileName)")
     }
 
+    /// SAELens' `sparsity.safetensors`: `sparsity` [d_sae], log10 of each feature's firing
+    /// frequency (plus 1e-10, as SAELens adds, so a silent feature is −10).
+    public static let sparsityFile = "sparsity.safetensors"
+
+    public static func writeSparsity(frequencies: [Double], to directory: String) throws {
+        var writer = SafetensorsWriter()
+        writer.add("sparsity", float32: frequencies.map { Float(log10($0 + 1e-10)) }, shape: [frequencies.count])
+        try writer.write(to: "\(directory)/\(sparsityFile)")
+    }
+
     /// Reads a SAELens directory back (weights on raw activations).
     public static func readSAELens(_ directory: String) throws -> (SAEParameters, SAEActivation) {
         let configPath = "\(directory)/\(SAELensConfig.fileName)"

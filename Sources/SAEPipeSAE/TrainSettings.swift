@@ -21,6 +21,10 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
                         doc: "train on activations scaled so that E‖x‖ = √d (folded back into the saved weights)"),
             ConfigField("decoder_init_norm", .double(1e-6...10), default: .double(0.1),
                         doc: "norm of the initial decoder rows (the encoder starts as their transpose)"),
+            ConfigField("load", .section(ConfigSection([
+                ConfigField("A", .string, doc: "a SAELens SAE directory (cfg.json + sae_weights.safetensors) to use for dataset A instead of training one"),
+                ConfigField("B", .string, doc: "the same for dataset B"),
+            ])), doc: "SAEs trained elsewhere (SAELens format: standard, topk, batchtopk, jumprelu)"),
         ])), doc: "the sparse autoencoder's architecture"),
         ConfigField("train", .section(ConfigSection([
             ConfigField("tokens", .int(1...10_000_000_000), default: .int(2_000_000), doc: "training tokens (batches drawn across epochs)"),

@@ -28,6 +28,8 @@ public struct Trainer {
         public var parameters: SAEParameters
         public var scale: Float
         public var validation: SAEEvaluation
+        /// Share of held-out rows on which each feature fires.
+        public var heldOutFrequencies: [Double]
         public var steps: Int
         /// Rows the optimizer saw (steps × batch size), counting repeats.
         public var trainingTokens: Int
@@ -218,7 +220,10 @@ public struct Trainer {
         progress.finish()
         guard state.parameters.allFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf") }
         let seconds = Date().timeIntervalSince(started)
-        let validation = evaluate(inferenceParameters(state), scale: state.scale, rows: dataset.validation, activation: settings.activation.inference)
+        let analysis = SAEEvaluator.analyze(SAECheckpoint.foldScale(inferenceParameters(state), scale: state.scale),
+                                            activation: settings.activation.inference, dataset: dataset, rows: dataset.validation,
+                                            batchSize: settings.batchSize)
+        let validation = analysis.evaluation
         guard validation.fve.isFinite, validation.fve >= Trainer.heldOutFVEFloor else {
             throw diverged(step: state.step, lastGood: lastGood,
                            what: "held-out FVE at the end is \(String(format: "%.4g", validation.fve)), below the floor of \(Trainer.heldOutFVEFloor)")
@@ -226,7 +231,7 @@ public struct Trainer {
         let trainingTokens = total * batchSize
         return Result(
             parameters: SAECheckpoint.foldScale(inferenceParameters(state), scale: state.scale), scale: state.scale,
-            validation: validation, steps: total, trainingTokens: trainingTokens,
+            validation: validation, heldOutFrequencies: analysis.frequencies, steps: total, trainingTokens: trainingTokens,
             metrics: TrainingMetrics(lines: state.metrics),
             tokensPerSecond: seconds > 0 ? Double((total - startStep) * batchSize) / seconds : 0)
     }

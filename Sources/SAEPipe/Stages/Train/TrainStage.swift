@@ -8,16 +8,26 @@ import SAEPipeSAE
 public enum TrainStage {
     public static let configFields = TrainSettings.configFields
 
-    /// The settings and the config slice they were read from (`seed`, `sae`, `train`).
-    static func settings(_ config: ConfigValue) throws -> (TrainSettings, ConfigValue) {
-        try ConfigReader.settings(from: config) { reader in try reader.decode(TrainSettings.self, at: "") }
+    /// The settings, the SAE directory to load instead of training (`sae.load.<side>`), and the
+    /// config slice they were read from (`seed`, `sae`, `train`).
+    static func settings(_ config: ConfigValue, side: Side) throws -> (TrainSettings, String?, ConfigValue) {
+        let ((settings, load), slice) = try ConfigReader.settings(from: config) { reader in
+            (try reader.decode(TrainSettings.self, at: ""), try reader.decode(String?.self, at: "sae.load.\(side)"))
+        }
+        return (settings, load, slice)
     }
 
-    /// The stage that trains the SAE on dataset `side`'s activations.
+    /// The stage that trains the SAE on dataset `side`'s activations (or loads the one `sae.load` names).
     public static func stage(side: Side, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
-        let (_, slice) = try settings(config.value)
+        let (_, load, slice) = try settings(config.value, side: side)
+        var inputFiles: [String] = []
+        if let load {
+            // Checked when the run is planned, so a wrong path stops it before collect runs.
+            _ = try SAELensImport.read(load)
+            inputFiles = ["\(load)/cfg.json", "\(load)/sae_weights.safetensors"]
+        }
         return StageSpec(
-            id: .train(side), kind: "train", version: 3, upstream: [.collect(side)], config: slice,
+            id: .train(side), kind: "train", version: 4, upstream: [.collect(side)], config: slice, inputFiles: inputFiles,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
                 for name in [TrainingMetrics.fileName, ValidationSummary.fileName] {
@@ -28,9 +38,10 @@ public enum TrainStage {
     }
 
     static func run(_ context: StageContext, side: Side, artifacts: String) throws {
-        let (settings, _) = try settings(context.config)
+        let (settings, load, _) = try settings(context.config, side: side)
         let activations = try context.upstream(.collect(side))
         let dataset = try ActivationDataset(directory: activations, split: settings.validation, seed: settings.seed)
+        if let load { return try useLoaded(load, context, side: side, dataset: dataset, settings: settings) }
         // Checkpoints live beside the cache entries, keyed like the entry, so a killed run resumes.
         let resume = "\(artifacts)/cache/train/.resume-\(context.key)"
         var trainer = Trainer(dataset: dataset, settings: settings, checkpointDirectory: resume)
@@ -39,11 +50,9 @@ public enum TrainStage {
         context.logger.info("\(dataset.training.count) training rows, \(dataset.validation.count) held out, d \(dataset.d) → \(settings.features(d: dataset.d)) features")
         let result = try trainer.train()
 
-        let source = dataset.meta.provenance
-        let provenance = SAEProvenance(
-            modelName: source?.model ?? "", hookName: source?.hook ?? "", hookLayer: source?.layer ?? 0,
-            contextSize: dataset.meta.windows?.seqLen ?? 0, datasetPath: source?.datasetSource ?? "", prependBOS: false)
-        try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation.inference, provenance: provenance, to: context.outputDirectory)
+        try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation.inference, provenance: provenance(dataset),
+                                       to: context.outputDirectory)
+        try SAECheckpoint.writeSparsity(frequencies: result.heldOutFrequencies, to: context.outputDirectory)
         try FileSystem.writeAtomically(result.metrics.csv(), to: context.output(TrainingMetrics.fileName))
         try JSONFile.write(
             ValidationSummary(evaluation: result.validation, inputScale: result.scale, steps: result.steps,
@@ -54,6 +63,39 @@ public enum TrainStage {
         let summary = String(
             format: "held-out fve %.4f, l0 %.1f, dead %.1f%%, %.0f tok/s", result.validation.fve,
             result.validation.l0, 100 * result.validation.deadFraction, result.tokensPerSecond)
+        context.logger.info("\(summary)")
+    }
+
+    /// Where the SAE reads from, for its cfg.json.
+    static func provenance(_ dataset: ActivationDataset) -> SAEProvenance {
+        let source = dataset.meta.provenance
+        return SAEProvenance(
+            modelName: source?.model ?? "", hookName: source?.hook ?? "", hookLayer: source?.layer ?? 0,
+            contextSize: dataset.meta.windows?.seqLen ?? 0, datasetPath: source?.datasetSource ?? "", prependBOS: false)
+    }
+
+    /// `sae.load`: the SAE from `directory` becomes this stage's output, as if trained here: its
+    /// checkpoint in saepipe's form, held-out metrics on this dataset's held-out windows, no curves.
+    static func useLoaded(_ directory: String, _ context: StageContext, side: Side, dataset: ActivationDataset, settings: TrainSettings) throws {
+        let imported = try SAELensImport.read(directory)
+        guard imported.parameters.d == dataset.d else {
+            throw SAEPipeError.input(
+                "the SAE in \(directory) reads \(imported.parameters.d)-wide activations; dataset \(side)'s are \(dataset.d) wide",
+                file: "\(directory)/cfg.json", hint: "load an SAE trained on this model's hook (model.layer, model.stream)")
+        }
+        let hook = dataset.meta.provenance?.hook ?? "?"
+        context.logger.info("loaded a \(imported.architecture) SAE with \(imported.parameters.features) features from \(directory) (it names hook \(imported.hookName ?? "none"); these activations are \(hook))")
+        let analysis = SAEEvaluator.analyze(imported.parameters, activation: imported.activation, dataset: dataset, rows: dataset.validation,
+                                            batchSize: settings.batchSize)
+        try SAECheckpoint.writeSAELens(imported.parameters, activation: imported.activation, provenance: provenance(dataset),
+                                       to: context.outputDirectory)
+        try SAECheckpoint.writeSparsity(frequencies: analysis.frequencies, to: context.outputDirectory)
+        try FileSystem.writeAtomically(TrainingMetrics().csv(), to: context.output(TrainingMetrics.fileName))
+        try JSONFile.write(
+            ValidationSummary(evaluation: analysis.evaluation, inputScale: 1, steps: 0, trainingTokens: 0, trainingRows: dataset.training.count),
+            to: context.output(ValidationSummary.fileName))
+        let e = analysis.evaluation
+        let summary = String(format: "held-out fve %.4f, l0 %.1f, dead %.1f%%", e.fve, e.l0, 100 * e.deadFraction)
         context.logger.info("\(summary)")
     }
 }
