@@ -128,6 +128,21 @@ def safetensors():
     return struct.pack("<Q", len(text)) + text + data
 
 
+def sae_weights(d, f, threshold=False):
+    """A SAELens sae_weights.safetensors with small F32 tensors."""
+    tensors = [("W_enc", [d, f]), ("W_dec", [f, d]), ("b_enc", [f]), ("b_dec", [d])] + ([("threshold", [f])] if threshold else [])
+    header, body = {}, b""
+    for name, shape in tensors:
+        count = 1
+        for n in shape:
+            count *= n
+        data = struct.pack("<%df" % count, *[0.05 * ((i % 7) - 3) for i in range(count)])
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(body), len(body) + len(data)]}
+        body += data
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + body
+
+
 def neox_config():
     return json.dumps({"model_type": "gpt_neox", "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2,
                        "intermediate_size": 128, "vocab_size": 512, "max_position_embeddings": 128, "rotary_pct": 0.25,
@@ -148,4 +163,10 @@ if __name__ == "__main__":
     write("tokenizer", "bpe-tiny.json", tokenizer_json())
     write("modelconfig", "neox.json", neox_config())
     write("modelconfig", "llama.json", llama_config())
+    write("saeimport", "standard-cfg-only.json", json.dumps({"architecture": "standard", "d_in": 4, "d_sae": 8,
+                                                             "apply_b_dec_to_input": False, "normalize_activations": "none"}))
+    write("saeimport", "topk-rescaled.json", json.dumps({"architecture": "topk", "d_in": 4, "d_sae": 8, "k": 2,
+                                                         "rescale_acts_by_decoder_norm": True}))
+    write("saeimport", "jumprelu-with-weights.bin", json.dumps({"architecture": "jumprelu", "d_in": 3, "d_sae": 5}).encode()
+          + b"\0" + sae_weights(3, 5, threshold=True))
     write("config", "anchors.yaml", "base: &b {lr: 0.001, width: 64}\ntrain: *b\nsweep: {grid: {train.l1_coefficient: [1, 2, 4]}}\n")

@@ -57,7 +57,20 @@ public enum SAELensImport {
             throw SAEPipeError.input("\(directory) is not a SAELens SAE directory: it lacks cfg.json or sae_weights.safetensors",
                                      file: directory, hint: hint)
         }
-        let config = try JSONFile.read(ForeignConfig.self, from: configPath, hint: "cfg.json needs architecture, d_in and d_sae")
+        let configData: Data
+        do { configData = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
+            throw SAEPipeError.fromSystem(error, operation: "read", path: configPath)
+        }
+        return try decode(config: configData, weights: try SafetensorsFile(path: weightsPath), configPath: configPath, weightsPath: weightsPath)
+    }
+
+    /// Checks and converts a cfg.json's bytes and its weights (the paths only name them in errors).
+    public static func decode(config configData: Data, weights: SafetensorsFile, configPath: String, weightsPath: String) throws -> Imported {
+        let config: ForeignConfig
+        do { config = try JSONDecoder().decode(ForeignConfig.self, from: configData) } catch {
+            throw SAEPipeError.input("cfg.json is not a SAELens config: \(error.localizedDescription)", file: configPath,
+                                     hint: "cfg.json needs architecture, d_in and d_sae")
+        }
         let (d, features) = (config.dIn, config.dSAE)
         let (count, overflow) = d.multipliedReportingOverflow(by: features)
         guard d > 0, features > 0, !overflow, count <= maximumWeights else {
@@ -69,7 +82,6 @@ public enum SAELensImport {
                 "cfg.json has normalize_activations \"\(norm)\"; saepipe reads SAEs whose weights act on raw activations",
                 file: configPath, hint: "fold the scaling into the weights (SAELens folds it when it saves a finished SAE) and set it to \"none\"")
         }
-        let weights = try SafetensorsFile(path: weightsPath)
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             guard let view = weights.tensors[name] else {
                 throw SAEPipeError.input("sae_weights.safetensors lacks \(name)", file: weightsPath)

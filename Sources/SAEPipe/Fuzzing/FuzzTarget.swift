@@ -3,6 +3,7 @@ import SAEPipeCore
 import SAEPipeData
 import SAEPipeFormats
 import SAEPipeModels
+import SAEPipeSAE
 
 /// One parser of untrusted bytes, as the fuzz targets in Fuzz/ drive it and the regression
 /// tests replay it. A target may throw (the parser refusing bad input, as it should); only a
@@ -14,7 +15,7 @@ public struct FuzzTarget: Sendable {
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 
-    public static let all: [FuzzTarget] = [gguf, safetensors, parquet, tokenizer, config, modelConfig]
+    public static let all: [FuzzTarget] = [gguf, safetensors, parquet, tokenizer, config, modelConfig, saeImport]
 
     /// Reads small tensors in full so dequantization sees the crafted bytes too.
     static func touch(_ tensor: TensorView) throws {
@@ -57,5 +58,31 @@ public struct FuzzTarget: Sendable {
         let data = Data(bytes)
         _ = try? JSONDecoder().decode(GPTNeoXConfiguration.self, from: data)
         _ = try? JSONDecoder().decode(LlamaConfiguration.self, from: data)
+    }
+
+    /// cfg.json, a NUL byte, then sae_weights.safetensors (without the NUL, only a cfg.json
+    /// checked against a small valid weights file).
+    static let saeImport = FuzzTarget(name: "saeimport", summary: "SAELens cfg.json and weights for sae.load") { bytes in
+        let split = bytes.firstIndex(of: 0)
+        let config = Data(bytes[..<(split ?? bytes.endIndex)])
+        let weights = try split.map { try SafetensorsFile(file: MappedFile(copying: UnsafeRawBufferPointer(rebasing: bytes[($0 + 1)...]), path: "w")) }
+            ?? smallWeights()
+        let imported = try SAELensImport.decode(config: config, weights: weights, configPath: "cfg.json", weightsPath: "w")
+        var x = [Float](repeating: 0.5, count: imported.parameters.d)
+        _ = x.withUnsafeMutableBufferPointer {
+            SAEMath.reconstructInPlace(imported.parameters, activation: imported.activation, $0.baseAddress!, rows: 1)
+        }
+    }
+
+    /// A standard SAE with d_in 4 and d_sae 8 (and a threshold), for cfg.json-only inputs.
+    static func smallWeights() throws -> SafetensorsFile {
+        var writer = SafetensorsWriter()
+        writer.add("W_enc", float32: [Float](repeating: 0.1, count: 32), shape: [4, 8])
+        writer.add("W_dec", float32: [Float](repeating: 0.1, count: 32), shape: [8, 4])
+        writer.add("b_enc", float32: [Float](repeating: 0, count: 8), shape: [8])
+        writer.add("b_dec", float32: [Float](repeating: 0, count: 4), shape: [4])
+        writer.add("threshold", float32: [Float](repeating: 0.01, count: 8), shape: [8])
+        let data = try writer.serialized()
+        return try data.withUnsafeBytes { try SafetensorsFile(file: MappedFile(copying: $0, path: "w")) }
     }
 }

@@ -145,4 +145,16 @@ final class LoadedSAETests: XCTestCase {
             }
         }
     }
+
+    /// The fuzz target's seeds are valid imports, so the fuzzer starts deep inside the checks.
+    func testTheFuzzSeedsImport() throws {
+        let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../Fuzz/seeds/saeimport").standardized.path
+        let names = try FileManager.default.contentsOfDirectory(atPath: seeds)
+        XCTAssertEqual(names.count, 3)
+        let target = try XCTUnwrap(FuzzTarget.named("saeimport"))
+        for name in names {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(seeds)/\(name)"))
+            XCTAssertNoThrow(try bytes.withUnsafeBytes { try target.run($0) }, name)
+        }
+    }
 }
