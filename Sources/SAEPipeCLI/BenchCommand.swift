@@ -226,3 +226,38 @@ struct BenchQuality: ParsableCommand {
         }
     }
 }
+
+struct SAEMetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sae-metrics",
+        abstract: "FVE, L0, MSE and dead features of a SAELens-format SAE on an activation set's held-out (or all) rows.",
+        discussion: """
+            The SAE is read as `sae.load` reads it, so one trained in SAELens and one trained here are
+            scored on identical rows. Examples:
+              saepipe sae-metrics --sae outputs/default/…/train/A --acts artifacts/cache/collect/<key>
+              saepipe sae-metrics --sae my_saelens_sae --acts artifacts/cache/collect/<key> --rows all --json m.json
+            """)
+
+    @Option(help: "A SAELens SAE directory (cfg.json + sae_weights.safetensors).")
+    var sae: String
+    @Option(help: "An activation set: a directory with acts.mmap and meta.json.")
+    var acts: String
+    @Option(help: "held-out (the train stage's held-out windows) or all.")
+    var rows: String = SAEMetrics.Rows.heldOut.rawValue
+    @Option(help: "Seed of the held-out split (the config's seed).")
+    var seed: UInt64 = 0
+    @Option(help: "Also write the figures as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        guard SAEMetrics.Rows(rawValue: rows) != nil else { throw ValidationError("--rows is held-out or all") }
+    }
+
+    func run() throws {
+        let report = try SAEMetrics.measure(sae: sae, activations: acts, rows: SAEMetrics.Rows(rawValue: rows)!, seed: seed)
+        print("sae:   \(report.sae) (\(report.architecture), \(report.features) features)")
+        print("rows:  \(report.rows) (\(report.which))")
+        print(String(format: "fve:   %.6f\nl0:    %.4f\nmse:   %.6g\ndead:  %.2f%%", report.fve, report.l0, report.mse, 100 * report.deadFraction))
+        if let json { try JSONFile.write(report, to: json) }
+    }
+}

@@ -31,6 +31,17 @@ final class LoadedSAETests: XCTestCase {
         XCTAssertEqual(sparsity.tensors["sparsity"]?.shape.count, 1, "sparsity.safetensors beside the checkpoint")
         XCTAssertTrue(try sparsity.tensors["sparsity"]!.floats().allSatisfy { $0 <= 0 && $0 >= -10 }, "log10 frequencies")
 
+        // sae-metrics scores a checkpoint on the held-out rows exactly as training did.
+        let manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/manifest.json"))) as! [String: Any]
+        let activations = (manifest["activations"] as! [String: String])["A"]!
+        let measured = try SAEMetrics.measure(sae: trained["A"]!, activations: activations, rows: .heldOut, seed: 3)
+        let recorded = try validation(trained["A"]!)
+        XCTAssertEqual(measured.fve, recorded.fve)
+        XCTAssertEqual(measured.l0, recorded.l0)
+        XCTAssertEqual(measured.rows, recorded.rows)
+        XCTAssertGreaterThan(try SAEMetrics.measure(sae: trained["A"]!, activations: activations, rows: .all, seed: 3).rows, recorded.rows)
+
         // Another SAE directory elsewhere, loaded for side A only.
         let foreign = "\(directory)/elsewhere/sae"
         try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
