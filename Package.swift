@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries from Debian, each behind a small system-library target.
@@ -56,6 +57,9 @@ let package = Package(
             name: "SAEPipePlot", dependencies: ["CPNG", "CFreeType", "SAEPipeCore"],
             resources: [.copy("Resources/DejaVuSans.ttf"), .copy("Resources/DejaVuSans-LICENSE.txt")]),
         .target(name: "SAEPipeSAE", dependencies: ["SAEPipeCore", "SAEPipeFormats", "SAEPipeLinalg", "SAEPipeModels", "SAEPipeData"]),
+        // TensorBoard event files (TFRecord framing, Event protobufs; the generated code is committed).
+        .target(
+            name: "SAEPipeEvents", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["Protos"]),
         .target(
             name: "SAEPipeHub",
             dependencies: ["SAEPipeCore", .product(name: "Crypto", package: "swift-crypto")]),
@@ -63,7 +67,7 @@ let package = Package(
             name: "SAEPipe",
             dependencies: [
                 "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeFormats", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels", "SAEPipePlot",
-                "SAEPipeSAE",
+                "SAEPipeSAE", "SAEPipeEvents",
             ]),
         .executableTarget(
             name: "SAEPipeCLI",
@@ -79,7 +83,7 @@ let package = Package(
             name: "SAEPipeTests",
             dependencies: [
                 "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeFormats", "SAEPipeHub", "SAEPipePlot", "SAEPipeSAE", "SAEPipeLinalg", "SAEPipeModels",
-                "EngineTestSupport",
+                "SAEPipeEvents", "EngineTestSupport",
                 "EngineTestHelper",
             ],
             resources: [.copy("Fixtures")]),

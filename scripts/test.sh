@@ -5,6 +5,11 @@ cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 scripts/install-deps.sh
 swift build --build-tests
+# TensorBoard's own reader (from PyPI) checks the event files training writes.
+if ! python3 -c "import tensorboard" 2>/dev/null; then
+  python3 -m pip install -q --disable-pip-version-check tensorboard >/dev/null 2>&1 \
+    || echo "tensorboard: pip could not install it, so the event-file test will be skipped"
+fi
 log=$(mktemp)
 slurm_log=$(mktemp)
 # The daemons are stopped at the end unless they were running before.

@@ -2,6 +2,7 @@ import Foundation
 import SAEPipeCore
 import SAEPipeData
 import SAEPipeEngine
+import SAEPipeEvents
 import SAEPipeSAE
 
 /// train.A / train.B: one sparse autoencoder per activation set.
@@ -30,7 +31,8 @@ public enum TrainStage {
             id: .train(side), kind: "train", version: 4, upstream: [.collect(side)], config: slice, inputFiles: inputFiles,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
-                for name in [TrainingMetrics.fileName, ValidationSummary.fileName] {
+                for name in [TrainingMetrics.fileName, ValidationSummary.fileName, EventFile.fileName]
+                where FileSystem.exists(context.entryDirectory + "/\(name)") {
                     try FileSystem.copyReplacing(context.entryDirectory + "/\(name)", to: context.runDirectory + "/train/\(side)/\(name)")
                 }
                 return ["saes": .map([side.rawValue: .string(context.entryRelativePath)])]
@@ -48,12 +50,14 @@ public enum TrainStage {
         trainer.label = "train.\(side)"
         trainer.log = { context.logger.info("\($0)") }
         context.logger.info("\(dataset.training.count) training rows, \(dataset.validation.count) held out, d \(dataset.d) → \(settings.features(d: dataset.d)) features")
+        let started = Date()
         let result = try trainer.train()
 
         try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation.inference, provenance: provenance(dataset),
                                        to: context.outputDirectory)
         try SAECheckpoint.writeSparsity(frequencies: result.heldOutFrequencies, to: context.outputDirectory)
         try FileSystem.writeAtomically(result.metrics.csv(), to: context.output(TrainingMetrics.fileName))
+        try TrainingEvents.write(result.metrics, started: started, to: context.output(EventFile.fileName))
         try JSONFile.write(
             ValidationSummary(evaluation: result.validation, inputScale: result.scale, steps: result.steps,
                               trainingTokens: result.trainingTokens, trainingRows: dataset.training.count),
