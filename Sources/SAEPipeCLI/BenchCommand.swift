@@ -218,6 +218,7 @@ struct BenchQuality: ParsableCommand {
                                        100 * run.deadFraction, run.seconds))
         }
         print(QualityBenchmark.table(runs))
+        print("cpu: \(ProcessStats.cpuModel ?? "unknown"), \(BLAS.threads) threads")
         try QualityBenchmark.writeFigure(runs, subtitle: QualityBenchmark.subtitle(activations: acts, runs: runs), to: png)
         print("figure: \(png)")
         if let json {
