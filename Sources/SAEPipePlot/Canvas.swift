@@ -22,6 +22,13 @@ public struct Color: Sendable, Equatable {
     /// The same hue at 60% brightness (whiskers over filled marks).
     public var darker: Color { Color(UInt8(Double(r) * 0.6), UInt8(Double(g) * 0.6), UInt8(Double(b) * 0.6)) }
 
+    /// This color moved `amount` (0…1) of the way toward `other` (shades of one hue for ordered series).
+    public func mixed(with other: Color, amount: Double) -> Color {
+        let t = min(max(amount, 0), 1)
+        func mix(_ a: UInt8, _ b: UInt8) -> UInt8 { UInt8((Double(a) * (1 - t) + Double(b) * t).rounded()) }
+        return Color(mix(r, other.r), mix(g, other.g), mix(b, other.b))
+    }
+
     /// Okabe–Ito: distinguishable with the common color-vision deficiencies.
     public static let palette: [Color] = [0x0072B2, 0xE69F00, 0x009E73, 0xCC79A7, 0x56B4E9, 0xD55E00, 0xF0E442, 0x000000]
         .map { Color(hex: $0) }

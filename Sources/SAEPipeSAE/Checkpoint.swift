@@ -122,6 +122,16 @@ public enum SAECheckpoint {
         try writer.write(to: "\(directory)/\(sparsityFile)")
     }
 
+    /// Firing frequencies back from a directory's sparsity.safetensors (−10, a silent feature, is 0;
+    /// the rarest feature that fires at all on a few thousand rows is far above −9).
+    public static func readSparsity(_ directory: String) throws -> [Double] {
+        let path = "\(directory)/\(sparsityFile)"
+        guard let tensor = try SafetensorsFile(path: path).tensors["sparsity"] else {
+            throw SAEPipeError.input("\(sparsityFile) lacks the `sparsity` tensor", file: path)
+        }
+        return try tensor.floats().map { $0 > -9 ? pow(10, Double($0)) : 0 }
+    }
+
     /// Reads a SAELens directory back (weights on raw activations).
     public static func readSAELens(_ directory: String) throws -> (SAEParameters, SAEActivation) {
         let configPath = "\(directory)/\(SAELensConfig.fileName)"

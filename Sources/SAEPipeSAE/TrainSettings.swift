@@ -49,6 +49,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
             ConfigField("compute", .choice(["auto", "dense", "sparse"]), default: .string("auto"),
                         doc: "decoder and gradients as dense GEMMs or over active features only; auto picks sparse below 8% density"),
             ConfigField("resample_every", .int(0...1_000_000), default: .int(0), doc: "resample dead features every this many steps (0: never)"),
+            ConfigField("snapshots", .list(.int(1...10_000_000_000)), default: .list([]),
+                        doc: "training-token milestones at which to keep the SAE with its held-out metrics (train entry's snapshots/), for feature emergence"),
             ConfigField("auxk_coefficient", .double(0...1e6), default: .double(1),
                         doc: "weight of the AuxK loss (topk, batchtopk): dead features learn to reconstruct what the live ones miss (0: off)"),
             ConfigField("auxk_dead_tokens", .int(1...1_000_000_000), default: .int(100_000),
@@ -84,6 +86,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     public var deadWindowTokens: Int
     public var resampleEvery: Int
     public var auxKCoefficient: Float
+    /// Token milestones for snapshots, increasing, without repeats.
+    public var snapshots: [Int]
     public var auxKDeadTokens: Int
     public var seed: UInt64
     public var compute: ComputeMode
@@ -133,6 +137,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         case epsilon = "adam_epsilon", gradientClip = "grad_clip", targetL0 = "target_l0", logEvery = "log_every"
         case validateEvery = "validate_every", checkpointEvery = "checkpoint_every", deadWindowTokens = "dead_window_tokens"
         case compute, resampleEvery = "resample_every", auxKCoefficient = "auxk_coefficient", auxKDeadTokens = "auxk_dead_tokens"
+        case snapshots
     }
     enum ActivationName: String, Decodable { case relu, topk, batchtopk, jumprelu }
     enum ComputeName: String, Decodable { case auto, dense, sparse }
@@ -179,6 +184,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         resampleEvery = try train.decode(Int.self, forKey: .resampleEvery)
         auxKCoefficient = try train.decode(Float.self, forKey: .auxKCoefficient)
         auxKDeadTokens = try train.decode(Int.self, forKey: .auxKDeadTokens)
+        snapshots = Array(Set(try train.decode([Int].self, forKey: .snapshots))).sorted()
         switch try train.decode(ComputeName.self, forKey: .compute) {
         case .auto: compute = .standard
         case .dense: compute = .dense

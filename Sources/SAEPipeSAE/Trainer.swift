@@ -37,6 +37,18 @@ public struct Trainer {
         public var tokensPerSecond: Double
     }
 
+    /// The SAE as it was when training passed a `train.snapshots` milestone.
+    public struct Snapshot: Sendable {
+        /// The milestone, and the tokens actually trained on (whole batches, so at or past it).
+        public var milestone: Int
+        public var trainedTokens: Int
+        public var step: Int
+        /// Weights acting on raw activations, as the final SAE's.
+        public var parameters: SAEParameters
+        /// Held-out metrics and firing frequencies.
+        public var analysis: SAEEvaluator.Analysis
+    }
+
     /// Thrown by the test hook `stopAfterStep`, after the checkpoint at that step is written.
     public struct Interrupted: Error {}
 
@@ -48,6 +60,9 @@ public struct Trainer {
     public var console: Console = .shared
     public var label = "train"
     public var log: (String) -> Void = { _ in }
+    /// Receives each snapshot as training passes its milestone (before that step's checkpoint,
+    /// so a resumed run has every snapshot up to where it resumes).
+    public var snapshot: (Snapshot) throws -> Void = { _ in }
 
     public init(dataset: ActivationDataset, settings: TrainSettings, checkpointDirectory: String?) {
         self.dataset = dataset
@@ -154,6 +169,13 @@ public struct Trainer {
             trackFiring(&state, workspace: workspace, rows: rows)
             if let target = settings.targetL0 { adaptLambda(&state, l0: stats.l0, target: target) }
             state.step += 1
+            for milestone in settings.snapshots where milestone > (state.step - 1) * batchSize && milestone <= state.step * batchSize {
+                let parameters = SAECheckpoint.foldScale(inferenceParameters(state), scale: state.scale)
+                let analysis = SAEEvaluator.analyze(parameters, activation: settings.activation.inference, dataset: dataset,
+                                                    rows: dataset.validation, batchSize: batchSize)
+                try snapshot(Snapshot(milestone: milestone, trainedTokens: state.step * batchSize, step: state.step,
+                                      parameters: parameters, analysis: analysis))
+            }
             if settings.resampleEvery > 0, state.step % settings.resampleEvery == 0, state.step < total {
                 resampleDead(&state, workspace: workspace)
             }

@@ -49,12 +49,30 @@ public enum TrainStage {
         var trainer = Trainer(dataset: dataset, settings: settings, checkpointDirectory: resume)
         trainer.label = "train.\(side)"
         trainer.log = { context.logger.info("\($0)") }
+        let totalTokens = settings.steps(trainingRows: dataset.training.count) * settings.batchSize
+        if let beyond = settings.snapshots.first(where: { $0 > totalTokens }) {
+            throw SAEPipeError.input("train.snapshots: \(beyond) is past the \(totalTokens) tokens this SAE trains on",
+                                     key: "train.snapshots", hint: "list milestones up to train.tokens")
+        }
+        // Snapshots live beside the cache entries until training ends, like the checkpoints.
+        let snapshots = "\(artifacts)/cache/train/.snapshots-\(context.key)"
+        let provenance = provenance(dataset)
+        trainer.snapshot = { snapshot in
+            try writeSnapshot(snapshot, settings: settings, provenance: provenance, dataset: dataset, to: "\(snapshots)/\(snapshot.milestone)")
+            let line = String(format: "snapshot at %d tokens: held-out fve %.4f, l0 %.1f", snapshot.trainedTokens,
+                              snapshot.analysis.evaluation.fve, snapshot.analysis.evaluation.l0)
+            context.logger.info("\(line)")
+        }
         context.logger.info("\(dataset.training.count) training rows, \(dataset.validation.count) held out, d \(dataset.d) → \(settings.features(d: dataset.d)) features")
         let started = Date()
         let result = try trainer.train()
 
-        try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation.inference, provenance: provenance(dataset),
+        try SAECheckpoint.writeSAELens(result.parameters, activation: settings.activation.inference, provenance: provenance,
                                        to: context.outputDirectory)
+        if !settings.snapshots.isEmpty {
+            try finishSnapshots(in: snapshots, final: result.parameters, finalFrequencies: result.heldOutFrequencies,
+                                milestones: settings.snapshots, context: context)
+        }
         try SAECheckpoint.writeSparsity(frequencies: result.heldOutFrequencies, to: context.outputDirectory)
         try FileSystem.writeAtomically(result.metrics.csv(), to: context.output(TrainingMetrics.fileName))
         try TrainingEvents.write(result.metrics, started: started, to: context.output(EventFile.fileName))
@@ -68,6 +86,42 @@ public enum TrainStage {
             format: "held-out fve %.4f, l0 %.1f, dead %.1f%%, %.0f tok/s", result.validation.fve,
             result.validation.l0, 100 * result.validation.deadFraction, result.tokensPerSecond)
         context.logger.info("\(summary)")
+    }
+
+    /// One snapshot: a SAELens checkpoint, its sparsity.safetensors and its held-out validation.json.
+    static func writeSnapshot(_ snapshot: Trainer.Snapshot, settings: TrainSettings, provenance: SAEProvenance, dataset: ActivationDataset,
+                              to directory: String) throws {
+        try FileSystem.replaceDirectory(at: directory) { temporary in
+            try SAECheckpoint.writeSAELens(snapshot.parameters, activation: settings.activation.inference, provenance: provenance, to: temporary)
+            try SAECheckpoint.writeSparsity(frequencies: snapshot.analysis.frequencies, to: temporary)
+            try JSONFile.write(
+                ValidationSummary(evaluation: snapshot.analysis.evaluation, inputScale: 1, steps: snapshot.step,
+                                  trainingTokens: snapshot.trainedTokens, trainingRows: dataset.training.count),
+                to: "\(temporary)/\(ValidationSummary.fileName)")
+        }
+    }
+
+    /// Moves the snapshots into the entry with snapshots.json and each feature's emergence.
+    static func finishSnapshots(in directory: String, final: SAEParameters, finalFrequencies: [Double], milestones: [Int],
+                                context: StageContext) throws {
+        var inputs: [FeatureEmergence.Input] = []
+        var summaries: [(Int, ValidationSummary)] = []
+        for milestone in milestones {
+            let path = "\(directory)/\(milestone)"
+            let (parameters, _) = try SAECheckpoint.readSAELens(path)
+            let frequencies = try SAECheckpoint.readSparsity(path)
+            inputs.append(FeatureEmergence.Input(milestone: milestone, parameters: parameters, frequencies: frequencies))
+            summaries.append((milestone, try JSONFile.read(ValidationSummary.self, from: "\(path)/\(ValidationSummary.fileName)", hint: "")))
+        }
+        let emergence = FeatureEmergence.compute(final: final, finalFrequencies: finalFrequencies, snapshots: inputs)
+        let file = SnapshotsFile(features: final.features, settledCosine: FeatureEmergence.settledCosine, snapshots: summaries.map { milestone, summary in
+            SnapshotsFile.Snapshot(milestone: milestone, trainedTokens: summary.trainingTokens, step: summary.steps, evaluation: summary.evaluation,
+                                   alive: emergence.filter { $0.aliveAt.map { $0 <= milestone } ?? false }.count,
+                                   settled: emergence.filter { $0.settledAt.map { $0 <= milestone } ?? false }.count)
+        })
+        try JSONFile.write(file, to: context.output(SnapshotsFile.fileName))
+        try FileSystem.writeAtomically(FeatureEmergence.csv(emergence), to: context.output(FeatureEmergence.fileName))
+        try FileSystem.rename(from: directory, to: context.output(SnapshotsFile.directory))
     }
 
     /// Where the SAE reads from, for its cfg.json.

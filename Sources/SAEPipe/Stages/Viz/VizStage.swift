@@ -59,7 +59,7 @@ public enum VizStage {
     public static func stage(config: ResolvedConfig) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .viz, kind: "viz", version: 9,
+            id: .viz, kind: "viz", version: 10,
             upstream: settings.sides.map(StageID.train) + settings.sides.map(StageID.interpret) + [.eval],
             config: slice,
             run: { context in try run(context) },
@@ -111,6 +111,16 @@ public enum VizStage {
             if series.count > 2 { chart.legendOutside = true }
             try save(chart.render(scale: scale, text: text), "training_\(column.rawValue)")
         }
+
+        // Snapshots, where training kept them.
+        var snapshotFiles: [Side: (file: SnapshotsFile, entry: String)] = [:]
+        for side in sides {
+            let entry = try context.upstream(.train(side))
+            if FileSystem.exists("\(entry)/\(SnapshotsFile.fileName)") {
+                snapshotFiles[side] = (try SnapshotsFile.read("\(entry)/\(SnapshotsFile.fileName)"), entry)
+            }
+        }
+        try drawSnapshots(snapshotFiles, settings: settings, subtitle: subtitle, text: text, tables: context.outputDirectory + "/tables", save: save)
 
         // Feature density and selectivity, from the feature summaries.
         var homeSummaries: [Side: [FeatureSummaryFile.Feature]] = [:]
