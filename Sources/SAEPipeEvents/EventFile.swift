@@ -56,7 +56,7 @@ public enum EventFile {
         let bytes = [UInt8](data)
         func uint32(_ at: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << (8 * UInt32($1)) } }
         while offset < bytes.count {
-            guard bytes.count - offset >= 12 else { throw EventFileError("truncated record header at byte \(offset)") }
+            guard bytes.count - offset >= 16 else { throw EventFileError("truncated record at byte \(offset)") }
             let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
             guard uint32(offset + 8) == masked(CRC32C.checksum(bytes[offset..<(offset + 8)])) else {
                 throw EventFileError("bad length checksum at byte \(offset)")
