@@ -164,7 +164,7 @@ struct BenchQuality: ParsableCommand {
         discussion: """
             Every run uses the train stage's defaults (configs' schema) with its held-out windows, except
             what the options set. Recipes: \(QualityBenchmark.Recipe.allCases.map(\.rawValue).joined(separator: ", ")).
-            relu runs at each --l1 λ; the others at each --k.
+            relu runs at each --l1 λ, jumprelu at each --l0 λ, the others at each --k.
             """)
 
     @Option(help: "An activation set: a directory with acts.mmap and meta.json (a collect cache entry).")
@@ -177,6 +177,8 @@ struct BenchQuality: ParsableCommand {
     var k = "16,32,64,128"
     @Option(help: "Comma-separated λ values (relu).")
     var l1 = "1.5,3,6,12"
+    @Option(help: "Comma-separated L0 coefficients λ (jumprelu).")
+    var l0 = "0.3,1,3"
     @Option(help: "Comma-separated learning rates (default: train.lr's default).")
     var lr: String?
     @Option(help: "Features (default: sae.expansion × d).")
@@ -202,10 +204,13 @@ struct BenchQuality: ParsableCommand {
         let recipeList = try list(recipes, "recipes") { QualityBenchmark.Recipe(rawValue: $0) }
         let kValues = try list(k, "k") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         let l1Values = try list(l1, "l1") { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
+        let l0Values = try list(l0, "l0") { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
         let rates = try lr.map { try list($0, "lr") { Double($0).flatMap { $0 > 0 ? $0 : nil } } } ?? [Double(TrainSettings.defaults.lr)]
         guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
-        return QualityBenchmark.Plan(recipes: recipeList, kValues: kValues, l1Values: l1Values, learningRates: rates, tokens: tokens,
-                                     features: features, expansion: nil, batchSize: batch, seed: seed)
+        var plan = QualityBenchmark.Plan(recipes: recipeList, kValues: kValues, l1Values: l1Values, learningRates: rates, tokens: tokens,
+                                         features: features, expansion: nil, batchSize: batch, seed: seed)
+        plan.l0Values = l0Values
+        return plan
     }
 
     func validate() throws { _ = try plan() }

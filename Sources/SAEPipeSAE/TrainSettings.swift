@@ -63,6 +63,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     public var activation: SAEActivation
     public var form: SparsityForm
     public var jumpReLUInitialThreshold: Float
+    /// `sae.jumprelu_bandwidth` (also inside `activation` when it is JumpReLU).
+    public var jumpReLUBandwidth: Float
     public var normalizeActivations: Bool
     public var decoderInitNorm: Float
 
@@ -150,6 +152,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         dSAE = try sae.decodeIfPresent(Int.self, forKey: .dSAE)
         let k = try sae.decode(Int.self, forKey: .k)
         let bandwidth = try sae.decode(Float.self, forKey: .jumpReLUBandwidth)
+        jumpReLUBandwidth = bandwidth
         switch try sae.decode(ActivationName.self, forKey: .activation) {
         case .relu: activation = .relu
         case .topk: activation = .topK(k)

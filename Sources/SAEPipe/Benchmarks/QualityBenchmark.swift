@@ -17,8 +17,10 @@ public enum QualityBenchmark {
         case topkNoAux = "topk-noaux"
         /// BatchTopK with AuxK.
         case batchtopk
+        /// JumpReLU with an L0 penalty (λ sets the sparsity).
+        case jumprelu
 
-        var selectsByRank: Bool { self != .relu }
+        var selectsByRank: Bool { self != .relu && self != .jumprelu }
     }
 
     /// What to train: recipes × levels × learning rates, everything else from the schema's defaults.
@@ -28,6 +30,8 @@ public enum QualityBenchmark {
         public var kValues: [Int]
         /// Levels of ReLU (λ).
         public var l1Values: [Double]
+        /// Levels of JumpReLU (its L0 coefficient λ).
+        public var l0Values: [Double] = [0.3, 1, 3]
         public var learningRates: [Double]
         public var tokens: Int
         public var features: Int?
@@ -44,7 +48,7 @@ public enum QualityBenchmark {
         /// The settings of every run, in order.
         func runs(base: TrainSettings) -> [(recipe: Recipe, level: Double, lr: Double, settings: TrainSettings)] {
             recipes.flatMap { recipe in
-                (recipe.selectsByRank ? kValues.map(Double.init) : l1Values).flatMap { level in
+                (recipe.selectsByRank ? kValues.map(Double.init) : recipe == .jumprelu ? l0Values : l1Values).flatMap { level in
                     learningRates.map { lr in
                         var s = base
                         s.tokens = tokens
@@ -59,6 +63,7 @@ public enum QualityBenchmark {
                         case .topk: s.activation = .topK(Int(level))
                         case .topkNoAux: s.activation = .topK(Int(level)); s.auxKCoefficient = 0
                         case .batchtopk: s.activation = .batchTopK(Int(level))
+                        case .jumprelu: s.activation = .jumpReLU(bandwidth: base.jumpReLUBandwidth); s.l1Coefficient = Float(level)
                         }
                         return (recipe, level, lr, s)
                     }
@@ -97,7 +102,7 @@ public enum QualityBenchmark {
 
         /// "k 32" or "λ 3".
         public var levelText: String {
-            (recipe == Recipe.relu.rawValue ? "λ " : "k ") + NumberFormat.short(level)
+            ([Recipe.relu.rawValue, Recipe.jumprelu.rawValue].contains(recipe) ? "λ " : "k ") + NumberFormat.short(level)
         }
     }
 
@@ -111,7 +116,7 @@ public enum QualityBenchmark {
         for (recipe, level, lr, settings) in plan.runs(base: base) {
             var trainer = Trainer(dataset: dataset, settings: settings, checkpointDirectory: nil)
             trainer.console = console
-            let levelText = (recipe == .relu ? "λ " : "k ") + NumberFormat.short(level)
+            let levelText = (recipe.selectsByRank ? "k " : "λ ") + NumberFormat.short(level)
             trainer.label = "\(recipe.rawValue) \(levelText) lr \(NumberFormat.short(lr))"
             let started = Date()
             let result = try trainer.train()

@@ -27,12 +27,12 @@ final class QualityBenchmarkTests: XCTestCase {
         let directory = try temporaryDirectory(self)
         try TrainBenchmark.writeSyntheticActivations(rows: 3000, d: 16, atoms: 48, perRow: 3, seed: 4, to: "\(directory)/acts")
         let result = try saepipe(["bench", "quality", "--acts", "acts", "--tokens", "40000", "--features", "64", "--batch", "64",
-                                  "--recipes", "relu,topk,batchtopk", "--k", "4,8", "--l1", "0.5", "--lr", "3e-3",
+                                  "--recipes", "relu,topk,batchtopk,jumprelu", "--k", "4,8", "--l1", "0.5", "--l0", "0.1", "--lr", "3e-3",
                                   "--json", "runs.json", "--png", "frontier.png"], in: directory)
         XCTAssertEqual(result.status, 0, result.err)
         let runs = try JSONDecoder().decode([QualityBenchmark.Run].self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/runs.json")))
-        XCTAssertEqual(runs.map(\.recipe), ["relu", "topk", "topk", "batchtopk", "batchtopk"])
-        XCTAssertEqual(runs.map(\.level), [0.5, 4, 8, 4, 8])
+        XCTAssertEqual(runs.map(\.recipe), ["relu", "topk", "topk", "batchtopk", "batchtopk", "jumprelu"])
+        XCTAssertEqual(runs.map(\.level), [0.5, 4, 8, 4, 8, 0.1])
         for run in runs {
             XCTAssertGreaterThan(run.fve, 0.3, "\(run.recipe) \(run.levelText) learned")
             XCTAssertEqual(run.features, 64)
