@@ -241,3 +241,35 @@ struct StageJobCommand: ParsableCommand {
         Console.shared.line("\(stage): \(status == .ran ? "computed" : "already cached")")
     }
 }
+
+struct AblateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ablate",
+        abstract: "Zero chosen features in a finished run's spliced reconstruction and measure the next-token loss change on each dataset.",
+        discussion: """
+            Runs the ablate stage on the run's own config (cached like any stage) and writes \
+            ablation.json, tables/ablation.csv|md and figures/ablation.png into the run directory: per \
+            feature and dataset, the mean loss change per predicted token over held-out windows with a \
+            95% interval, and the tokens it hurt most.
+
+            Examples:
+              saepipe ablate default --features A:12,40 --features B:7
+              saepipe ablate default --top 10 --sequences 64
+            """)
+
+    @Argument(help: "A run name under outputs/, or a run directory.", completion: Completions.runNames)
+    var runName: String
+    @Option(help: "SIDE:i,j,… — features of SAE A or B to ablate (repeatable).")
+    var features: [String] = []
+    @Option(help: "Also the N features of each SAE that fire most often on its own dataset.")
+    var top: Int?
+    @Option(help: "Held-out windows per dataset.")
+    var sequences: Int?
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.apply()
+        let path = try AblateRun.run(runName, overrides: try AblateRun.overrides(features: features, top: top, sequences: sequences))
+        Console.shared.line("wrote \(path)")
+    }
+}

@@ -16,8 +16,9 @@ public struct RunLocation: Sendable, Equatable {
     public static let hashLength = 8
 
     /// Sections that say how to run, not what to compute: a run with another executor, Slurm
-    /// options or BLAS thread count is the same run.
-    public static let executionSections: Set<String> = ["runtime", "slurm", "sweep"]
+    /// options or BLAS thread count is the same run; `ablate` adds measurements to a run without
+    /// changing it.
+    public static let executionSections: Set<String> = ["runtime", "slurm", "sweep", "ablate"]
 
     /// The part of a resolved config that makes a run what it is.
     public static func identity(of config: ConfigValue) -> ConfigValue {

@@ -4,12 +4,12 @@ import SAEPipeEngine
 /// The product's stages and their config sections.
 public enum PipelineStages {
     public static let configFields: [ConfigField] = CollectStage.configFields + TrainStage.configFields + InterpretStage.configFields
-        + EvalStage.configFields + VizStage.configFields
+        + EvalStage.configFields + VizStage.configFields + AblateStage.configFields
 
     /// Every stage id a config can have, then the stage kinds (what --only, --from, --until
     /// and --force accept).
     public static let stageNames: [String] = Side.allCases.flatMap { ["collect.\($0)", "train.\($0)", "interpret.\($0)"] }
-        + ["eval", "viz", "collect", "train", "interpret"]
+        + ["eval", "viz", "ablate", "collect", "train", "interpret"]
 
     /// collect and train per dataset, interpret per SAE, then eval and viz. Every problem the
     /// stages' settings and `Preflight` find is reported at once.
@@ -30,6 +30,7 @@ public enum PipelineStages {
         for side in sides { add { try InterpretStage.stage(side: side, config: config, artifacts: artifacts) } }
         add { try EvalStage.stage(config: config, artifacts: artifacts) }
         add { try VizStage.stage(config: config) }
+        if AblateStage.requested(config.value) { add { try AblateStage.stage(config: config, artifacts: artifacts) } }
         if !problems.isEmpty { throw SAEPipeError.combining(problems) }
         return stages
     }
