@@ -49,6 +49,13 @@ public enum AblateRun {
             throw SAEPipeError.input("the run in \(directory) no longer matches its config here (its inputs or settings changed)",
                                      file: directory, hint: "rerun it with `saepipe run` first")
         }
+        // Ablation reads the run's activations and SAEs as cached; it never recomputes them.
+        let upstream = Set(experiment.graph.stages.first { $0.id == AblateStage.id }!.upstream)
+        if let missing = try experiment.runner().plan().first(where: { upstream.contains($0.stage.id) && $0.action == .run }) {
+            let why = missing.reasons.isEmpty ? "" : " (\(missing.reasons.joined(separator: "; ")))"
+            throw SAEPipeError.input("\(missing.stage.id) of the run in \(directory) is not in the cache for this saepipe\(why)", file: directory,
+                                     hint: "rerun the run (`saepipe run` on its config) first; ablate measures the run's own SAEs")
+        }
         _ = try experiment.runner().run(RunOptions(selection: RunSelection(only: AblateStage.id.rawValue)))
         return "\(location.path)/\(AblateStage.fileName)"
     }
