@@ -55,8 +55,11 @@ final class AblateTests: XCTestCase {
         }
         XCTAssertTrue(file.features.contains { $0.effects.contains { $0.meanLossChange != 0 } }, "some ablation changes the loss")
 
-        // Cached: the same request runs nothing; a feature past the dictionary is an error naming the key.
-        XCTAssertNoThrow(try AblateRun.run("tiny", overrides: try AblateRun.overrides(features: ["A:5"], top: 2, sequences: 6)))
+        // A later request is only what it says, not the earlier one's settings recorded in the run.
+        let second = try AblateRun.run("tiny", overrides: try AblateRun.overrides(features: ["B:3"], top: nil, sequences: 6))
+        let only = try JSONDecoder().decode(AblationFile.self, from: Data(contentsOf: URL(fileURLWithPath: second)))
+        XCTAssertEqual(only.features.map { "\($0.sae)\($0.feature)" }, ["B3"])
+        // A feature past the dictionary is an error naming the key.
         XCTAssertThrowsError(try AblateRun.run("tiny", overrides: try AblateRun.overrides(features: ["B:99999"], top: nil, sequences: nil))) {
             XCTAssertTrue("\($0)".contains("ablate.features.B: SAE B has 512 features, so 99999 is not one of them"), "\($0)")
         }

@@ -29,11 +29,13 @@ public enum AblateRun {
         let directory = try BlogExport.runDirectory(run, outputs: outputs)
         let manifestPath = "\(directory)/manifest.json"
         guard let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath))) as? [String: Any],
-              let config = object["config"] as? [String: Any], let runName = object["run_name"] as? String
+              var config = object["config"] as? [String: Any], let runName = object["run_name"] as? String
         else {
             throw SAEPipeError.input("\(directory) holds no run manifest with its config (a sweep's directory holds variants)",
                                      file: manifestPath, hint: "name a run, e.g. outputs/default or a sweep variant's directory")
         }
+        // An earlier ablation's settings (recorded in the manifest) are not this one's.
+        config.removeValue(forKey: "ablate")
         // The config file's name is the run name when the config sets none.
         let scratch = NSTemporaryDirectory() + "saepipe-ablate-\(getpid())"
         defer { FileSystem.remove(scratch) }

@@ -101,10 +101,11 @@ public enum AblateStage {
             let byFrequency = frequencies.indices.sorted { (frequencies[$0], $1) > (frequencies[$1], $0) }
             var chosen = listed
             for feature in byFrequency.prefix(settings.top) where !chosen.contains(feature) { chosen.append(feature) }
+            guard !chosen.isEmpty else { continue }
             var effects: [Side: [Int: FeatureLossEffects.Effect]] = [:]
             for data in settings.sides {
-                let progress = SAEPipeCore.Progress("ablate SAE \(side) on \(data)", total: chosen.count * windows[data]!.batch / min(8, windows[data]!.batch),
-                                                    unit: "passes")
+                let batches = (windows[data]!.batch + 7) / 8
+                let progress = SAEPipeCore.Progress("ablate SAE \(side) on \(data)", total: chosen.count * batches, unit: "passes")
                 effects[data] = try FeatureLossEffects.measure(model: model, hook: hook, sae: sae, activation: activation, features: chosen,
                                                                tokens: windows[data]!, batchSize: 8, keepTokens: 5, progress: progress)
                 progress.finish()
