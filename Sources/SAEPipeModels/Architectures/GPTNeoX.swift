@@ -41,7 +41,10 @@ public struct GPTNeoXConfiguration: Decodable, Sendable {
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
         numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
-        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? 4 * hiddenSize
+        // The default is 4 × hidden; a hidden size too large for that is refused by the size checks below.
+        let fourTimesHidden = hiddenSize.multipliedReportingOverflow(by: 4)
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
+            ?? (fourTimesHidden.overflow ? Int.max : fourTimesHidden.partialValue)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         layerNormEps = try c.decodeIfPresent(Double.self, forKey: .layerNormEps) ?? 1e-5

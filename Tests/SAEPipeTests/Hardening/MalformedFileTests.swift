@@ -182,6 +182,12 @@ final class MalformedFileTests: XCTestCase {
 
     // MARK: Fuzz findings
 
+    /// A hidden size whose default intermediate size (4 × hidden) overflows is refused, not a trap.
+    func testAHugeHiddenSizeWithoutIntermediateSizeIsRefused() {
+        let json = #"{"model_type": "gpt_neox", "hidden_size": 3233333333333333333, "num_attention_heads": 4, "num_hidden_layers": 1, "vocab_size": 2}"#
+        XCTAssertThrowsError(try JSONDecoder().decode(GPTNeoXConfiguration.self, from: Data(json.utf8)))
+    }
+
     /// Every input the fuzz targets ever crashed on (Fixtures/fuzz-regressions/TARGET/) replays
     /// through the same target without a crash; the seeds replay too.
     func testFuzzRegressionsReplayWithoutCrashing() throws {
