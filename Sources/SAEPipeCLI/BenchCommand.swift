@@ -208,7 +208,7 @@ struct BenchQuality: ParsableCommand {
         let rates = try lr.map { try list($0, "lr") { Double($0).flatMap { $0 > 0 ? $0 : nil } } } ?? [Double(TrainSettings.defaults.lr)]
         guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
         var plan = QualityBenchmark.Plan(recipes: recipeList, kValues: kValues, l1Values: l1Values, learningRates: rates, tokens: tokens,
-                                         features: features, expansion: nil, batchSize: batch, seed: seed)
+                                         features: features, batchSize: batch, seed: seed)
         plan.l0Values = l0Values
         return plan
     }

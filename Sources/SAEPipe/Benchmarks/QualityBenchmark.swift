@@ -35,14 +35,13 @@ public enum QualityBenchmark {
         public var learningRates: [Double]
         public var tokens: Int
         public var features: Int?
-        public var expansion: Int?
         public var batchSize: Int?
         public var seed: UInt64
 
         public init(recipes: [Recipe], kValues: [Int], l1Values: [Double], learningRates: [Double], tokens: Int, features: Int?,
-                    expansion: Int?, batchSize: Int?, seed: UInt64) {
+                    batchSize: Int?, seed: UInt64) {
             (self.recipes, self.kValues, self.l1Values, self.learningRates) = (recipes, kValues, l1Values, learningRates)
-            (self.tokens, self.features, self.expansion, self.batchSize, self.seed) = (tokens, features, expansion, batchSize, seed)
+            (self.tokens, self.features, self.batchSize, self.seed) = (tokens, features, batchSize, seed)
         }
 
         /// The settings of every run, in order.
@@ -54,7 +53,6 @@ public enum QualityBenchmark {
                         s.tokens = tokens
                         s.epochs = nil
                         if let features { s.dSAE = features }
-                        if let expansion { s.expansion = expansion; s.dSAE = nil }
                         if let batchSize { s.batchSize = batchSize }
                         s.seed = seed
                         s.lr = Float(lr)
