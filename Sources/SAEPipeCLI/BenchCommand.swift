@@ -165,6 +165,9 @@ struct BenchQuality: ParsableCommand {
             Every run uses the train stage's defaults (configs' schema) with its held-out windows, except
             what the options set. Recipes: \(QualityBenchmark.Recipe.allCases.map(\.rawValue).joined(separator: ", ")).
             relu runs at each --l1 λ, jumprelu at each --l0 λ, the others at each --k.
+            Against other tools: --split-out writes the held-out rows for scripts/bench-anchors.py,
+            whose runs --compare adds to the table and figure with the margin at each of their L0s;
+            --runs reuses an earlier --json instead of training again.
             """)
 
     @Option(help: "An activation set: a directory with acts.mmap and meta.json (a collect cache entry).")
@@ -191,6 +194,12 @@ struct BenchQuality: ParsableCommand {
     var json: String?
     @Option(help: "Write the frontier figure to this PNG.")
     var png = "quality_frontier.png"
+    @Option(help: "Write the held-out rows (the train stage's split) to this JSON file, for scripts/bench-anchors.py.")
+    var splitOut: String?
+    @Option(help: "Runs of other tools (scripts/bench-anchors.py --json) to compare with; repeatable.")
+    var compare: [String] = []
+    @Option(help: "saepipe's runs from an earlier --json, instead of training them again.")
+    var runs: String?
     @OptionGroup var threads: BenchThreads
 
     func list<T>(_ text: String, _ name: String, _ parse: (String) -> T?) throws -> [T] {
@@ -218,16 +227,26 @@ struct BenchQuality: ParsableCommand {
     func run() throws {
         threads.apply()
         let plan = try plan()
-        let runs = try QualityBenchmark.run(activations: acts, plan: plan, console: Console.shared) { run in
-            Console.shared.line(String(format: "%@ %@: L0 %.1f, FVE %.3f, dead %.1f%%, %.0f s", run.recipe, run.levelText, run.l0, run.fve,
-                                       100 * run.deadFraction, run.seconds))
+        let ours: [QualityBenchmark.Run]
+        if let runs {
+            ours = try JSONFile.read([QualityBenchmark.Run].self, from: runs, hint: "a file `bench quality --json` wrote")
+            if let splitOut { try QualityBenchmark.writeSplit(activations: acts, seed: seed, to: splitOut) }
+        } else {
+            ours = try QualityBenchmark.run(activations: acts, plan: plan, console: Console.shared, splitOutput: splitOut) { run in
+                Console.shared.line(String(format: "%@ %@: L0 %.1f, FVE %.3f, dead %.1f%%, %.0f s", run.recipe, run.levelText, run.l0,
+                                           run.fve, 100 * run.deadFraction, run.seconds))
+            }
         }
-        print(QualityBenchmark.table(runs))
+        let anchors = try compare.flatMap { path in
+            try JSONFile.read([QualityBenchmark.Run].self, from: path, hint: "a file scripts/bench-anchors.py --json wrote")
+        }
+        print(QualityBenchmark.table(ours + anchors))
         print("cpu: \(ProcessStats.cpuModel ?? "unknown"), \(BLAS.threads) threads")
-        try QualityBenchmark.writeFigure(runs, subtitle: QualityBenchmark.subtitle(activations: acts, runs: runs), to: png)
+        if !anchors.isEmpty { print("\n" + QualityBenchmark.comparisonText(ours: ours, anchors: anchors)) }
+        try QualityBenchmark.writeFigure(ours + anchors, subtitle: QualityBenchmark.subtitle(activations: acts, runs: ours + anchors), to: png)
         print("figure: \(png)")
-        if let json {
-            try JSONFile.write(runs, to: json)
+        if let json, runs == nil {
+            try JSONFile.write(ours, to: json)
             print("runs:   \(json)")
         }
     }

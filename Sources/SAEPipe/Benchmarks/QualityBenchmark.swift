@@ -85,6 +85,8 @@ public enum QualityBenchmark {
         public var tokensPerSecond: Double
         public var features: Int
         public var trainingTokens: Int
+        /// "k" or "λ": what `level` is, written by other tools' runs; saepipe's recipes imply it.
+        public var levelName: String?
 
         public init(recipe: String, level: Double, lr: Double, l0: Double, fve: Double, mse: Double, deadFraction: Double,
                     seconds: Double, tokensPerSecond: Double, features: Int, trainingTokens: Int) {
@@ -95,21 +97,23 @@ public enum QualityBenchmark {
 
         enum CodingKeys: String, CodingKey {
             case recipe, level, lr, l0, fve, mse, deadFraction = "dead_fraction", seconds, tokensPerSecond = "tokens_per_s", features
-            case trainingTokens = "training_tokens"
+            case trainingTokens = "training_tokens", levelName = "level_name"
         }
 
         /// "k 32" or "λ 3".
         public var levelText: String {
-            ([Recipe.relu.rawValue, Recipe.jumprelu.rawValue].contains(recipe) ? "λ " : "k ") + NumberFormat.short(level)
+            (levelName ?? ([Recipe.relu.rawValue, Recipe.jumprelu.rawValue].contains(recipe) ? "λ" : "k")) + " " + NumberFormat.short(level)
         }
     }
 
     /// Trains every run of `plan` on the activation set in `directory` (acts.mmap + meta.json).
+    /// With `splitOutput`, first writes the held-out rows there (`Split`).
     public static func run(
-        activations directory: String, plan: Plan, console: Console, finished: (Run) -> Void = { _ in }
+        activations directory: String, plan: Plan, console: Console, splitOutput: String? = nil, finished: (Run) -> Void = { _ in }
     ) throws -> [Run] {
         let base = TrainSettings.defaults
         let dataset = try ActivationDataset(directory: directory, split: base.validation, seed: plan.seed)
+        if let splitOutput { try writeSplit(dataset, seed: plan.seed, to: splitOutput) }
         var results: [Run] = []
         for (recipe, level, lr, settings) in plan.runs(base: base) {
             var trainer = Trainer(dataset: dataset, settings: settings, checkpointDirectory: nil)
@@ -128,12 +132,20 @@ public enum QualityBenchmark {
         return results
     }
 
+    /// Writes the held-out rows of the train stage's split of `dataset` (`--split-out`).
+    public static func writeSplit(_ dataset: ActivationDataset, seed: UInt64, to path: String) throws {
+        try JSONFile.write(Split(dataset: dataset, seed: seed), to: path, pretty: false)
+    }
+
+    /// Writes the split of the activation set in `directory` without training anything.
+    public static func writeSplit(activations directory: String, seed: UInt64, to path: String) throws {
+        let dataset = try ActivationDataset(directory: directory, split: TrainSettings.defaults.validation, seed: seed)
+        try writeSplit(dataset, seed: seed, to: path)
+    }
+
     /// Per recipe, the runs no other run of that recipe beats on both L0 (lower) and FVE (higher).
     public static func frontier(_ runs: [Run]) -> [String: [Run]] {
-        Dictionary(grouping: runs, by: \.recipe).mapValues { members -> [Run] in
-            let kept = members.filter { run in !members.contains { dominates($0, run) } }
-            return kept.sorted { $0.l0 < $1.l0 }
-        }
+        Dictionary(grouping: runs, by: \.recipe).mapValues(paretoFront)
     }
 
     /// Whether `a` is at least as sparse and as faithful as `b`, and better in one.
@@ -152,16 +164,13 @@ public enum QualityBenchmark {
              String(format: "%.4g", run.mse), String(format: "%.1f%%", 100 * run.deadFraction), String(format: "%.0f", run.seconds),
              String(format: "%.0f", run.tokensPerSecond), onFrontier.contains("\(run.recipe)|\(run.level)|\(run.lr)") ? "*" : ""]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max()! }
-        return ([header] + rows).map { cells in
-            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        return alignedTable(header: header, rows: rows)
     }
 
     /// L0 (log scale) against held-out FVE, one line per recipe through its frontier, every run a dot.
     public static func chart(_ runs: [Run], subtitle: String) -> Chart {
         var series: [Series] = []
-        let recipes = Recipe.allCases.map(\.rawValue).filter { name in runs.contains { $0.recipe == name } }
+        let recipes = recipeOrder(runs)
         for (index, recipe) in recipes.enumerated() {
             let color = Color.palette[index % Color.palette.count]
             let members = runs.filter { $0.recipe == recipe }

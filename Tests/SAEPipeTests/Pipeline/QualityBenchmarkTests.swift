@@ -49,6 +49,57 @@ final class QualityBenchmarkTests: XCTestCase {
         XCTAssertEqual(result.out.split(separator: "\n").filter { $0.hasPrefix("topk ") }.count, 2, result.out)
     }
 
+    func run(_ recipe: String, _ l0: Double, _ fve: Double, speed: Double = 1) -> QualityBenchmark.Run {
+        QualityBenchmark.Run(recipe: recipe, level: l0, lr: 1e-3, l0: l0, fve: fve, mse: 0, deadFraction: 0, seconds: 1,
+                             tokensPerSecond: speed, features: 8, trainingTokens: 8)
+    }
+
+    func testMarginsInterpolateSaepipesFrontierInLogL0AtTheAnchorsBestPoints() throws {
+        let ours = [run("batchtopk", 10, 0.5), run("batchtopk", 100, 0.8), run("relu", 50, 0.6)]
+        // The anchors' frontier pools every tool: sparsify's L0 40 point is beaten by SAELens' L0 30 one.
+        let anchors = [run("saelens", 10, 0.45), run("saelens", 30, 0.62), run("sparsify", 40, 0.55), run("sparsify", 200, 0.9)]
+        let margins = QualityBenchmark.margins(ours: ours, anchors: anchors)
+        XCTAssertEqual(margins.map(\.anchor.l0), [10, 30, 200])
+        XCTAssertEqual(try XCTUnwrap(margins[0].margin), 0.05, accuracy: 1e-12)
+        // Between (10, 0.5) and (50, 0.6) — relu's point is on saepipe's pooled frontier — at log-position log(3)/log(5).
+        let expected = 0.5 + 0.1 * log(3.0) / log(5.0)
+        XCTAssertEqual(try XCTUnwrap(margins[1].saepipeFVE), expected, accuracy: 1e-12)
+        XCTAssertNil(margins[2].saepipeFVE, "L0 200 is beyond saepipe's runs: not covered, not extrapolated")
+        let text = QualityBenchmark.comparisonText(ours: ours, anchors: [run("sparsify", 40, 0.55, speed: 4)] + [run("saelens", 30, 0.62, speed: 2)])
+        XCTAssertTrue(text.contains("batchtopk trains 0.25× as fast as the fastest anchor (sparsify)"), text)
+        XCTAssertTrue(text.contains(String(format: "%+.3f", expected - 0.62)), text)
+    }
+
+    func testTheSplitFileListsExactlyTheHeldOutRowsAsRanges() throws {
+        XCTAssertEqual(QualityBenchmark.Split.ranges(of: [0, 1, 2, 5, 7, 8]), [[0, 3], [5, 6], [7, 9]])
+        let directory = try temporaryDirectory(self)
+        try TrainBenchmark.writeSyntheticActivations(rows: 2000, d: 8, atoms: 16, perRow: 2, seed: 1, to: "\(directory)/acts")
+        try QualityBenchmark.writeSplit(activations: "\(directory)/acts", seed: 3, to: "\(directory)/split.json")
+        let split = try JSONFile.read(QualityBenchmark.Split.self, from: "\(directory)/split.json")
+        let dataset = try ActivationDataset(directory: "\(directory)/acts", split: TrainSettings.defaults.validation, seed: 3)
+        XCTAssertEqual(split.heldOutRows, dataset.validation)
+        XCTAssertEqual([split.rows, split.width], [2000, 8])
+        XCTAssertEqual(split.format, "saepipe-split/1")
+    }
+
+    func testComparingWithAnotherToolsRunsNeedsNoRetraining() throws {
+        let directory = try temporaryDirectory(self)
+        try TrainBenchmark.writeSyntheticActivations(rows: 2000, d: 8, atoms: 16, perRow: 2, seed: 1, to: "\(directory)/acts")
+        try JSONFile.write([run("batchtopk", 8, 0.7), run("batchtopk", 32, 0.9)], to: "\(directory)/ours.json")
+        // What scripts/bench-anchors.py writes: the same keys, plus level_name.
+        let anchors = #"[{"recipe": "sparsify-topk", "level": 16.0, "level_name": "k", "lr": 0.01, "l0": 16.0, "fve": 0.75, "mse": 0.1,"# +
+            #" "dead_fraction": 0.01, "seconds": 9.5, "tokens_per_s": 1000.0, "features": 8, "training_tokens": 8}]"#
+        try anchors.write(toFile: "\(directory)/anchors.json", atomically: true, encoding: .utf8)
+        let result = try saepipe(["bench", "quality", "--acts", "acts", "--runs", "ours.json", "--compare", "anchors.json",
+                                  "--split-out", "split.json", "--png", "f.png"], in: directory)
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertTrue(result.out.contains("sparsify-topk  k 16"), result.out)
+        let expected = 0.7 + 0.2 * 0.5  // L0 16 is halfway between 8 and 32 in log L0
+        XCTAssertTrue(result.out.contains(String(format: "%+.3f", expected - 0.75)), result.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/split.json"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/f.png"))
+    }
+
     func testBadOptionsSayWhatToFix() throws {
         let directory = try temporaryDirectory(self)
         let recipe = try saepipe(["bench", "quality", "--acts", "acts", "--recipes", "relu,gated"], in: directory)
