@@ -181,18 +181,59 @@ public enum SAEMath {
 
     /// f = the `keep` largest of ReLU(pre) over the whole batch (ties at the cutoff in index
     /// order), zero elsewhere. `scratch` (count floats) is overwritten.
-    static func batchTopK(pre: UnsafePointer<Float>, into f: UnsafeMutablePointer<Float>, count: Int, keep: Int,
+    ///
+    /// Positive floats order as their bit patterns, so a histogram of the top 11 bits (exponent and
+    /// 3 mantissa bits) finds the bucket that holds the keep-th largest value in one pass, and only
+    /// that bucket goes through quickselect: a few streaming passes instead of quickselect over
+    /// rows × F values, which took a third of a BatchTopK training step.
+    public static func batchTopK(pre: UnsafePointer<Float>, into f: UnsafeMutablePointer<Float>, count: Int, keep: Int,
                           scratch: UnsafeMutablePointer<Float>) {
-        for index in 0..<count { scratch[index] = max(pre[index], 0) }
-        let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: count), min(keep, count))
-        var above = 0
-        for index in 0..<count where pre[index] > cutoff { above += 1 }
-        var ties = keep - above
-        for index in 0..<count {
-            let value = pre[index]
-            var kept = value > cutoff
-            if !kept, value == cutoff, ties > 0 { kept = true; ties -= 1 }
-            f[index] = kept ? max(value, 0) : 0
+        let keep = min(keep, count)
+        let bits = UnsafeRawPointer(pre).assumingMemoryBound(to: Int32.self)
+        let buckets = 2048
+        let chunkCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65536))
+        var histograms = [Int](repeating: 0, count: buckets * chunkCount)
+        histograms.withUnsafeMutableBufferPointer { histograms in
+            // Each chunk counts into its own histogram.
+            nonisolated(unsafe) let (histograms, bits) = (histograms.baseAddress!, bits)
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                let histogram = histograms + chunk * buckets
+                for index in (count * chunk / chunkCount)..<(count * (chunk + 1) / chunkCount) where bits[index] > 0 {
+                    histogram[Int(bits[index] >> 20)] += 1
+                }
+            }
+        }
+        var above = 0, bucket = buckets - 1
+        while bucket >= 0 {
+            let inBucket = (0..<chunkCount).reduce(0) { $0 + histograms[$1 * buckets + bucket] }
+            if above + inBucket >= keep { break }
+            above += inBucket
+            bucket -= 1
+        }
+        guard bucket >= 0, keep > 0 else {
+            // At most `keep` positive values: all of them.
+            for index in 0..<count { f[index] = keep > 0 ? max(pre[index], 0) : 0 }
+            return
+        }
+        var inBucket = 0
+        for index in 0..<count where bits[index] > 0 && Int(bits[index] >> 20) == bucket {
+            scratch[inBucket] = pre[index]
+            inBucket += 1
+        }
+        let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: inBucket), keep - above)
+        var strictlyAbove = above
+        for slot in 0..<inBucket where scratch[slot] > cutoff { strictlyAbove += 1 }
+        Parallel.chunks(count, minimumChunk: 65536) { range in
+            for index in range {
+                let value = pre[index]
+                f[index] = value > cutoff ? value : 0
+            }
+        }
+        var ties = keep - strictlyAbove
+        var index = 0
+        while ties > 0, index < count {
+            if pre[index] == cutoff { f[index] = cutoff; ties -= 1 }
+            index += 1
         }
     }
 

@@ -85,6 +85,26 @@ final class SAEGradientTests: XCTestCase {
         check(.batchTopK(3), .unitNormDecoder, names: ["W_enc", "b_enc", "W_dec", "b_dec"])
     }
 
+    /// The histogram selection against a sort: the `keep` largest positive values, ties at the cutoff in
+    /// index order, on a batch large enough to run in chunks, with repeated values, negatives and zeros.
+    func testBatchTopKSelectionMatchesASortIncludingTiesAndNonPositiveValues() {
+        var generator = SplitMix64(seed: 21)
+        let count = 300_000
+        // Values on a coarse grid so that many are equal, a third of them ≤ 0.
+        let pre = (0..<count).map { _ in Float(Int(generator.nextUnit() * 600) - 200) / 8 }
+        for keep in [0, 1, 37, 5000, 150_000, 199_000, 250_000] {
+            var f = [Float](repeating: -1, count: count), scratch = [Float](repeating: 0, count: count)
+            pre.withUnsafeBufferPointer { pre in
+                SAEMath.batchTopK(pre: pre.baseAddress!, into: &f, count: count, keep: keep, scratch: &scratch)
+            }
+            // Reference: stable order by value descending, first `keep` positive ones.
+            let order = pre.indices.sorted { (pre[$0], -$0) > (pre[$1], -$1) }
+            var expected = [Float](repeating: 0, count: count)
+            for index in order.prefix(keep) where pre[index] > 0 { expected[index] = pre[index] }
+            XCTAssertEqual(f, expected, "keep \(keep)")
+        }
+    }
+
     /// BatchTopK keeps the k·rows largest ReLU activations of the whole batch, whatever row they are in.
     func testBatchTopKKeepsTheLargestOfTheWholeBatch() {
         var generator = SplitMix64(seed: 9)
