@@ -1,5 +1,6 @@
 import Foundation
 import SAEPipeCore
+import SAEPipeLinalg
 
 /// AuxK (Gao et al. 2024, appendix B.1), in SAELens' form: the dead features' k_aux largest
 /// pre-activations per token reconstruct the live features' residual, so dead features get a
@@ -26,6 +27,10 @@ public enum AuxiliaryLoss {
         let half = kAux(d: d)
         let scale = min(Float(deadFeatures.count) / Float(half), 1)
         let k = min(half, deadFeatures.count)
+        if k == deadFeatures.count {
+            return addEveryDead(p, rows: rows, residual: residual, deadFeatures: deadFeatures,
+                                coefficient: coefficient * scale, workspace: w, into: g)
+        }
 
         // The selected (row, feature) pairs, k per row, in increasing feature order.
         var selected = [Int32](repeating: 0, count: rows * k)
@@ -123,6 +128,47 @@ public enum AuxiliaryLoss {
         for i in deadFeatures where preGradientSums[i] != 0 {
             g.pointee.bEnc[i] += preGradientSums[i]
             for j in 0..<d { g.pointee.bDec[j] -= p.wEnc[j * F + i] * preGradientSums[i] }
+        }
+        return loss
+    }
+
+    /// The same loss when every dead feature is selected for every row (no more dead features than
+    /// k_aux, the usual case once training has settled): dense products over the dead features' columns.
+    static func addEveryDead(
+        _ p: SAEParameters, rows: Int, residual: UnsafePointer<Float>, deadFeatures: [Int], coefficient: Float,
+        workspace w: SAEWorkspace, into g: UnsafeMutablePointer<SAEGradients>?
+    ) -> Double {
+        let (d, F, n) = (p.d, p.features, deadFeatures.count)
+        // A = pre[:, dead] [rows, n]; D = W_dec[dead] [n, d].
+        var a = [Float](repeating: 0, count: rows * n)
+        var decoder = [Float](repeating: 0, count: n * d)
+        for r in 0..<rows { for (column, i) in deadFeatures.enumerated() { a[r * n + column] = w.pre[r * F + i] } }
+        for (row, i) in deadFeatures.enumerated() { for j in 0..<d { decoder[row * d + j] = p.wDec[i * d + j] } }
+        // difference = A·D − residual.
+        var difference = Array(UnsafeBufferPointer(start: residual, count: rows * d))
+        BLAS.sgemm(m: rows, n: d, k: n, a: a, b: decoder, beta: -1, c: &difference)
+        var total: Double = 0
+        for value in difference { total += Double(value * value) }
+        let loss = Double(coefficient) * total / Double(rows)
+        guard let g else { return loss }
+
+        // ∂ê = (2c/rows)·difference; ∂D = Aᵀ·∂ê; ∂A = ∂ê·Dᵀ; ∂W_enc[:, dead] = x_cᵀ·∂A.
+        let outputScale = coefficient * 2 / Float(rows)
+        var decoderGradient = [Float](repeating: 0, count: n * d)
+        BLAS.sgemm(.transposed, .none, m: n, n: d, k: rows, alpha: outputScale, a: a, lda: n, b: difference, c: &decoderGradient)
+        var preGradient = [Float](repeating: 0, count: rows * n)
+        BLAS.sgemm(.none, .transposed, m: rows, n: n, k: d, alpha: outputScale, a: difference, b: decoder, ldb: d, c: &preGradient)
+        var encoderGradient = [Float](repeating: 0, count: d * n)
+        BLAS.sgemm(.transposed, .none, m: d, n: n, k: rows, a: UnsafePointer(w.centered), lda: d, b: preGradient, c: &encoderGradient)
+        var sums = [Float](repeating: 0, count: n)
+        for r in 0..<rows { for column in 0..<n { sums[column] += preGradient[r * n + column] } }
+        for (column, i) in deadFeatures.enumerated() {
+            for j in 0..<d {
+                g.pointee.wDec[i * d + j] += decoderGradient[column * d + j]
+                g.pointee.wEnc[j * F + i] += encoderGradient[j * n + column]
+                g.pointee.bDec[j] -= p.wEnc[j * F + i] * sums[column]
+            }
+            g.pointee.bEnc[i] += sums[column]
         }
         return loss
     }
