@@ -181,7 +181,9 @@ public enum QualityBenchmark {
                           yLabel: "fraction of variance explained (held out)", series: series)
         chart.subtitle = subtitle
         chart.xScale = .log10
-        chart.annotations = runs.map { ($0.l0, $0.fve, $0.levelText) }
+        // With several learning rates, each dot says which.
+        let severalRates = Set(runs.map(\.lr)).count > 1
+        chart.annotations = runs.map { ($0.l0, $0.fve, $0.levelText + (severalRates ? ", lr " + NumberFormat.short($0.lr) : "")) }
         return chart
     }
 
