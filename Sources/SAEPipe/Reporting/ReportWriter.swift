@@ -75,7 +75,7 @@ enum ReportWriter {
             limitations: [
                 "One model, one layer and one stream; two datasets of \(rows) activation rows, so rare features are under-sampled.",
                 "Labels describe what each feature's top contexts share and its class compares mean activations across the datasets; they are not validated explanations. Direct logit attribution is left out: from a hook this far from the output it is not evidence of what a feature does.",
-                "Next steps: sweep λ and width (L0–FVE frontier), train on the union of A and B, and repeat across layers.",
+                "Next steps: sweep the sparsity (λ or k) and width (L0–FVE frontier), train on the union of A and B, and repeat across layers.",
             ])
     }
 
@@ -100,7 +100,7 @@ enum ReportWriter {
             limitations: [
                 "One model, one layer, one stream and one dataset of \(rows) activation rows, so rare features are under-sampled.",
                 "Labels describe what each feature's top contexts share; they are not validated explanations. Direct logit attribution is left out: from a hook this far from the output it is not evidence of what a feature does.",
-                "Next steps: add a second dataset (`datasets.B`) to compare the dictionary across domains, sweep λ and width (L0–FVE frontier), and repeat across layers.",
+                "Next steps: add a second dataset (`datasets.B`) to compare the dictionary across domains, sweep the sparsity (λ or k) and width (L0–FVE frontier), and repeat across layers.",
             ])
     }
 
@@ -111,9 +111,22 @@ enum ReportWriter {
 
     static func saeLine(_ run: BlogExport.Run) -> String {
         let text = { (key: String) in run.text(key) ?? "?" }
-        return "SAE: \(text("sae.activation")) activation, \(text("sae.expansion"))× expansion, sparsity form `\(text("sae.sparsity"))`, "
-            + "λ = \(text("train.l1_coefficient")), \(text("train.tokens")) training tokens in batches of \(text("train.batch_size")), "
-            + "Adam at learning rate \(text("train.lr")), inputs scaled to E‖x‖ = √d."
+        // Only the keys the activation uses: a λ beside a BatchTopK SAE would describe nothing that happened.
+        let sparsity: String
+        switch text("sae.activation") {
+        case "relu": sparsity = "ReLU with an L1 penalty, λ = \(text("train.l1_coefficient"))"
+        case "topk": sparsity = "TopK, k = \(text("sae.k")) active features per token, AuxK coefficient \(text("train.auxk_coefficient"))"
+        case "batchtopk":
+            sparsity = "BatchTopK, k = \(text("sae.k")) active features per token on average over a batch (one learned threshold "
+                + "at inference), AuxK coefficient \(text("train.auxk_coefficient"))"
+        case "jumprelu":
+            sparsity = "JumpReLU with an L0 penalty, λ = \(text("train.l1_coefficient")), bandwidth \(text("sae.jumprelu_bandwidth"))"
+        case let other: sparsity = "\(other) activation"
+        }
+        let scaled = run.text("sae.normalize_activations") == "false" ? "" : ", inputs scaled to E‖x‖ = √d"
+        return "SAE: \(sparsity), \(text("sae.expansion"))× expansion, decoder `\(text("sae.sparsity"))`, "
+            + "\(text("train.tokens")) training tokens in batches of \(text("train.batch_size")), "
+            + "Adam at learning rate \(text("train.lr"))\(scaled)."
     }
 
     /// The metrics' definitions, shared by both kinds of write-up.

@@ -148,6 +148,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists("\(bundle)/\(BlogExport.bundleMarker)"))
         let report = try String(contentsOfFile: "\(bundle)/report.md", encoding: .utf8)
         XCTAssertTrue(report.contains("pairs of a one-to-one matching between the two SAEs' features"), "the matching finding is in the report")
+        XCTAssertTrue(report.contains("SAE: ReLU with an L1 penalty, λ = "), "the method names the recipe's own sparsity setting")
         for heading in ["## Research question and hypothesis", "## Method", "## Evaluation", "## Key results", "## Failure modes",
                         "## Limitations and next steps"] {
             XCTAssertTrue(report.contains(heading), heading)
