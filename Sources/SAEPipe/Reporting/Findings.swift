@@ -174,8 +174,9 @@ struct FindingWriter {
             }
         case .shrinkage(let side, let bias, let ratio, let direction):
             switch direction {
-            case .down: return "SAE \(side)'s reconstructions are shorter than its inputs (relative reconstruction bias \(bias.text()), L2 ratio \(ratio.text())), the shrinkage an L1 penalty is known to cause."
-            case .up: return "SAE \(side)'s reconstructions are longer than its inputs (relative reconstruction bias \(bias.text()), L2 ratio \(ratio.text()))."
+            // γ compares x̂ with its best rescaling, not with ‖x‖: the L2 ratio can sit below 1 while γ is above it.
+            case .down: return "SAE \(side)'s reconstructions are shrunk: scaling them up would fit better (relative reconstruction bias \(bias.text()), below 1; L2 ratio ‖x̂‖/‖x‖ \(ratio.text()))."
+            case .up: return "SAE \(side)'s reconstructions overshoot along their own direction: scaling them down would fit better (relative reconstruction bias \(bias.text()), above 1; L2 ratio ‖x̂‖/‖x‖ \(ratio.text()))."
             case .none, .unknown: return "SAE \(side) shows no measurable shrinkage (relative reconstruction bias \(bias.text()), L2 ratio \(ratio.text()))."
             }
         case .generalization(let side, let train, let heldOut, let gap, let passes):

@@ -13,7 +13,7 @@ enum ReportWriter {
         ("training_fve", "FVE during training (lines: training batches; dots: held-out rows): the curves should flatten before the end, with the dots on the lines."),
         ("training_l0", "Active features per token during training: L0 should settle, not still be moving at the end."),
         ("training_mse", "Reconstruction MSE during training: it should fall and flatten; held-out dots above the line mean overfitting."),
-        ("training_loss", "Training loss (reconstruction plus λ × sparsity, on scaled inputs): a smooth fall; spikes mean the learning rate is too high."),
+        ("training_loss", "Training loss (reconstruction plus the recipe's penalty: λ × sparsity for ReLU and JumpReLU, the AuxK term for TopK and BatchTopK; on scaled inputs): a smooth fall; spikes mean the learning rate is too high."),
         ("snapshot_fve", "Held-out FVE at each training snapshot (train.snapshots): where the curve flattens, more tokens stop paying."),
         ("emergence", "By each snapshot, the share of features that have fired on held-out rows, and the share of the final SAE's firing features whose decoder direction is already within cosine 0.9 of its final one: the gap is features still finding their direction."),
         ("snapshot_frequencies_A", "How often SAE A's features fire at each snapshot (darker: later): watch the distribution narrow as features specialize, and the count of silent features."),
@@ -167,7 +167,7 @@ enum ReportWriter {
         if let classes = classSentence(run, features: features) { text += classes + "\n\n" }
         for feature in features.features {
             text += "- SAE \(feature.sae) feature \(feature.index) — \(feature.label) (" + featureFacts(feature, run: run) + ")"
-            if let example = feature.examples.first {
+            if let example = labelledExample(feature) {
                 text += ": `" + VisibleText.oneLine(example.tokens.map { $0.isMax ? "«\($0.text)»" : $0.text }.joined())
                     .replacingOccurrences(of: "`", with: "'") + "`"
             }
@@ -176,6 +176,16 @@ enum ReportWriter {
         text += "\nAll features: `features/*.md`.\n\n## Failure modes\n\n" + s.failureModes.map { "- \($0)" }.joined(separator: "\n")
         text += "\n\n## Limitations and next steps\n\n" + s.limitations.map { "- \($0)" }.joined(separator: "\n") + "\n"
         return text
+    }
+
+    /// The highest-activation example whose activating token is the one the label names (a label
+    /// holds for most top contexts, not necessarily the very top one), else the top example.
+    static func labelledExample(_ feature: FeatureBrowser.Feature) -> FeatureBrowser.Example? {
+        guard let separator = feature.label.range(of: ": ") else { return feature.examples.first }
+        let body = feature.label[separator.upperBound...]
+        return feature.examples.first { example in
+            example.tokens.first(where: \.isMax).map { body.hasPrefix(FeatureSummaries.quoted($0.text)) } ?? false
+        } ?? feature.examples.first
     }
 
     /// How many features of each SAE are selective for either dataset or shared.

@@ -140,7 +140,7 @@ final class FindingTests: XCTestCase {
         XCTAssertTrue(text.contains("60.0 ± 2.0% of SAE A's features never fire on held-out prose rows."), text)
         XCTAssertTrue(text.contains("0.0% of SAE B's features never fire"), text)
         XCTAssertTrue(text.contains("Warning: 60.0% of SAE A's features never fire"), text)
-        XCTAssertTrue(text.contains("SAE A's reconstructions are shorter than its inputs (relative reconstruction bias 0.950 ± 0.010"), text)
+        XCTAssertTrue(text.contains("SAE A's reconstructions are shrunk: scaling them up would fit better (relative reconstruction bias 0.950 ± 0.010, below 1"), text)
         XCTAssertTrue(text.contains("SAE B shows no measurable shrinkage"), text)
     }
 

@@ -149,6 +149,17 @@ final class PipelineTests: XCTestCase {
         let report = try String(contentsOfFile: "\(bundle)/report.md", encoding: .utf8)
         XCTAssertTrue(report.contains("pairs of a one-to-one matching between the two SAEs' features"), "the matching finding is in the report")
         XCTAssertTrue(report.contains("SAE: ReLU with an L1 penalty, λ = "), "the method names the recipe's own sparsity setting")
+        // An example feature's context shows the token its label names, when the label names one.
+        var labelledLines = 0
+        for line in report.split(separator: "\n") where line.hasPrefix("- SAE ") && !line.contains("various:") {
+            guard let labelStart = line.range(of: "-selective: \"") ?? line.range(of: "shared: \""),
+                  let close = line[labelStart.upperBound...].range(of: "\""), let marked = line.range(of: "«") else { continue }
+            // Labels escape a newline as \\n; contexts show it as ↵.
+            let token = line[labelStart.upperBound..<close.lowerBound].replacingOccurrences(of: "\\n", with: "↵")
+            XCTAssertTrue(line[marked.upperBound...].hasPrefix(token), "the example marks \(token): \(line)")
+            labelledLines += 1
+        }
+        XCTAssertGreaterThan(labelledLines, 0, report)
         for heading in ["## Research question and hypothesis", "## Method", "## Evaluation", "## Key results", "## Failure modes",
                         "## Limitations and next steps"] {
             XCTAssertTrue(report.contains(heading), heading)

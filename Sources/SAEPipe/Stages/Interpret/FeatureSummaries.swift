@@ -133,7 +133,10 @@ struct FeatureSummaries {
         return (tokens, bigram)
     }
 
-    func quoted(_ text: String) -> String {
+    func quoted(_ text: String) -> String { Self.quoted(text) }
+
+    /// A token as labels quote it (the report matches examples to labels with it).
+    static func quoted(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
             .replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
@@ -231,7 +234,8 @@ struct FeatureSummaries {
                 + " nats over \(effect.contexts) contexts"
         }
         text += "\n\n| activation | context |\n|---|---|\n"
-        for example in stats.top[i].prefix(5) {
+        // Every top context the label was read from, so a reader can check it.
+        for example in stats.top[i] {
             text += String(format: "| %.3f | ", example.activation) + show(source.context(ofRow: example.row, before: before, after: after)) + " |\n"
         }
         let sample = stats.reservoir[i].sorted { $0.activation < $1.activation }
