@@ -154,7 +154,7 @@ final class PipelineTests: XCTestCase {
         for line in report.split(separator: "\n") where line.hasPrefix("- SAE ") && !line.contains("various:") {
             guard let labelStart = line.range(of: "-selective: \"") ?? line.range(of: "shared: \""),
                   let close = line[labelStart.upperBound...].range(of: "\""), let marked = line.range(of: "«") else { continue }
-            // Labels escape a newline as \\n; contexts show it as ↵.
+            // Labels escape a newline as \n; contexts show it as ↵.
             let token = line[labelStart.upperBound..<close.lowerBound].replacingOccurrences(of: "\\n", with: "↵")
             XCTAssertTrue(line[marked.upperBound...].hasPrefix(token), "the example marks \(token): \(line)")
             labelledLines += 1
