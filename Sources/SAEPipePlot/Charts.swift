@@ -311,6 +311,11 @@ public struct Heatmap {
     public var columnLabels: [String]
     public var values: [[Double]]
     public var range: ClosedRange<Double>?
+    /// One colour scale per column (columns of different metrics), instead of `range`; no colour bar then,
+    /// and each column's label says its range.
+    public var columnRanges: [ClosedRange<Double>]?
+    /// Decimals per column (default 3).
+    public var columnDigits: [Int]?
     /// A second line under each value (its interval, or why it is missing).
     public var notes: [[String]] = []
     /// What the figure was made from, under the title.
@@ -323,45 +328,62 @@ public struct Heatmap {
 
     public func render(scale: Double = 1, text: TextRenderer) -> Canvas {
         let type = FigureType.self
-        let left = 260.0, top = subtitle == nil ? 130.0 : 156.0, colorBar = 150.0
-        // At least 900 pixels wide at 1×, however few columns.
+        let perColumn = columnRanges != nil
+        let left = 260.0, top = (subtitle == nil ? 130.0 : 156.0) + (perColumn ? 26 : 0), colorBar = perColumn ? 40.0 : 150.0
+        // At least 900 pixels wide at 1×, however few columns; many rows get shorter cells.
         let cell = max(150, (900 - left - colorBar) / Double(max(columnLabels.count, 1)))
-        let width = left + cell * Double(columnLabels.count) + colorBar, height = top + cell * Double(rowLabels.count) + 50
+        let rowHeight = rowLabels.count > 6 ? max(40, min(cell, 1500 / Double(rowLabels.count))) : cell
+        let valueSize = rowHeight < 100 ? min(24, rowHeight * 0.55) : 30.0
+        let width = left + cell * Double(columnLabels.count) + colorBar, height = top + rowHeight * Double(rowLabels.count) + 50
         let canvas = Canvas(width: Int(width), height: Int(height), scale: scale)
         let finite = values.flatMap { $0 }.filter(\.isFinite)
         let bounds = range ?? ((finite.min() ?? 0)...(max(finite.max() ?? 1, (finite.min() ?? 0) + 1e-9)))
         text.draw(title, on: canvas, x: width / 2, y: 40, size: type.title, anchor: .center)
         if let subtitle { text.draw(subtitle, on: canvas, x: width / 2, y: 72, size: type.subtitle, color: .axis, anchor: .center) }
-        text.draw(columnTitle, on: canvas, x: left + cell * Double(columnLabels.count) / 2, y: top - 52, size: type.axisTitle, color: .axis, anchor: .center)
-        text.draw(rowTitle, on: canvas, x: 30, y: top + cell * Double(rowLabels.count) / 2, size: type.axisTitle, color: .axis, anchor: .center, rotated: true)
+        text.draw(columnTitle, on: canvas, x: left + cell * Double(columnLabels.count) / 2, y: top - 52 - (perColumn ? 26 : 0),
+                  size: type.axisTitle, color: .axis, anchor: .center)
+        text.draw(rowTitle, on: canvas, x: 30, y: top + rowHeight * Double(rowLabels.count) / 2, size: type.axisTitle, color: .axis,
+                  anchor: .center, rotated: true)
         for (c, label) in columnLabels.enumerated() {
-            text.draw(label, on: canvas, x: left + cell * (Double(c) + 0.5), y: top - 14, size: type.category, anchor: .center)
+            let labelY = top - 14 - (perColumn ? 26 : 0)
+            text.draw(label, on: canvas, x: left + cell * (Double(c) + 0.5), y: labelY, size: type.category, anchor: .center)
+            if let ranges = columnRanges, ranges.indices.contains(c) {
+                let digits = columnDigits?[c] ?? 3
+                let span = String(format: "%.\(digits)f to %.\(digits)f", ranges[c].lowerBound, ranges[c].upperBound)
+                text.draw(span, on: canvas, x: left + cell * (Double(c) + 0.5), y: labelY + 26, size: type.tick, color: .axis,
+                          anchor: .center)
+            }
         }
         for (r, label) in rowLabels.enumerated() {
-            text.draw(label, on: canvas, x: left - 14, y: top + cell * (Double(r) + 0.5) + 6, size: type.category, anchor: .right)
+            text.draw(label, on: canvas, x: left - 14, y: top + rowHeight * (Double(r) + 0.5) + 6, size: type.category, anchor: .right)
             for c in values[r].indices {
                 let value = values[r][c]
-                let t = (value - bounds.lowerBound) / (bounds.upperBound - bounds.lowerBound)
+                let columnBounds = columnRanges.flatMap { $0.indices.contains(c) ? $0[c] : nil } ?? bounds
+                let spread = columnBounds.upperBound - columnBounds.lowerBound
+                let t = spread > 0 ? (value - columnBounds.lowerBound) / spread : 0.5
                 // A value outside the range is not coloured as an extreme of the scale: it is flagged grey.
-                let inRange = value.isFinite && bounds.contains(value)
+                let inRange = value.isFinite && columnBounds.contains(value)
                 let color = inRange ? Color.ramp(t) : Color.grid
-                canvas.fillRect(x: left + cell * Double(c) + 1, y: top + cell * Double(r) + 1, width: cell - 2, height: cell - 2, color: color)
+                canvas.fillRect(x: left + cell * Double(c) + 1, y: top + rowHeight * Double(r) + 1, width: cell - 2, height: rowHeight - 2,
+                                color: color)
                 let ink: Color = !inRange || t > 0.6 ? .black : .white
-                let note = notes.indices.contains(r) && notes[r].indices.contains(c) ? notes[r][c] : ""
-                let center = top + cell * (Double(r) + 0.5)
-                text.draw(value.isFinite ? String(format: "%.3f", value) : "n/a", on: canvas, x: left + cell * (Double(c) + 0.5),
-                          y: center + (note.isEmpty ? 9 : 0), size: 30, color: ink, anchor: .center)
+                let note = rowHeight >= 100 && notes.indices.contains(r) && notes[r].indices.contains(c) ? notes[r][c] : ""
+                let center = top + rowHeight * (Double(r) + 0.5)
+                let digits = columnDigits?[c] ?? 3
+                text.draw(value.isFinite ? String(format: "%.\(digits)f", value) : "n/a", on: canvas, x: left + cell * (Double(c) + 0.5),
+                          y: center + (note.isEmpty ? valueSize * 0.3 : 0), size: valueSize, color: ink, anchor: .center)
                 if !note.isEmpty {
                     text.draw(note, on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 32, size: type.tick, color: ink, anchor: .center)
                 }
-                if value.isFinite, !inRange {
+                if value.isFinite, !inRange, rowHeight >= 100 {
                     text.draw("outside range", on: canvas, x: left + cell * (Double(c) + 0.5), y: center + 56, size: type.tick, color: ink, anchor: .center)
                 }
             }
         }
+        guard !perColumn else { return canvas }
         // The colour bar: what a colour means, with ticks on the range.
         let barLeft = left + cell * Double(columnLabels.count) + 30, barWidth = 26.0
-        let barTop = top, barHeight = cell * Double(rowLabels.count)
+        let barTop = top, barHeight = rowHeight * Double(rowLabels.count)
         let steps = 120
         for i in 0..<steps {
             let t = 1 - Double(i) / Double(steps - 1)

@@ -55,6 +55,18 @@ public struct FeatureMatching: Sendable {
         }.sorted { $0.first < $1.first }
     }
 
+    /// The MMCS both ways without the one-to-one matching (cheap enough for every pair of adjacent layers).
+    public static func mmcs(_ first: SAEParameters, _ second: SAEParameters) throws -> (forward: Double, backward: Double) {
+        guard first.d == second.d else {
+            throw SAEPipeError.input("the SAEs read activations of different widths (\(first.d) and \(second.d)); their features cannot be compared")
+        }
+        let cosines = decoderCosines(first, second)
+        let (rows, cols) = (first.features, second.features)
+        let forward = (0..<rows).map { r in argmax(cosines, start: r * cols, count: cols, stride: 1).cosine }
+        let backward = (0..<cols).map { c in argmax(cosines, start: c, count: rows, stride: cols).cosine }
+        return (mean(forward), mean(backward))
+    }
+
     /// cos(dec_first[i], dec_second[j]) as a row-major [first.features, second.features] matrix;
     /// a zero decoder row has cosine 0 with everything.
     public static func decoderCosines(_ first: SAEParameters, _ second: SAEParameters) -> [Float] {

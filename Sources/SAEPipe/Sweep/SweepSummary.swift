@@ -4,7 +4,8 @@ import SAEPipePlot
 
 /// A sweep's summary: `summary.csv`/`.md` (one row per variant: its swept values and key
 /// metrics from its results.json) and figures — the L0–FVE and L0–CE-recovered frontiers
-/// with Pareto points marked, and each metric against each swept key.
+/// with Pareto points marked, and each metric against each swept key; for a sweep over layers,
+/// `layers.csv|md` and a layers × metrics heatmap per SAE (`LayerSummary`).
 public enum SweepSummary {
     /// Column name, results.json pair, metric.
     static let metricColumns: [(column: String, pair: SAEPair, metric: String, value: @Sendable (EvalResults.PairMetrics) -> Double?)] =
@@ -159,6 +160,10 @@ public enum SweepSummary {
             chart.annotations = notes
             chart.xScale = logScale(complete.flatMap { row in Side.allCases.compactMap { row.metrics["\($0).l0"] } }) ? .log10 : .linear
             try save(chart, "frontier_l0_\(metric)")
+        }
+
+        try LayerSummary.write(definition, complete: complete, figures: figures, labels: labels) { heatmap, name in
+            try heatmap.render(scale: scale, text: text).writePNG(to: "\(figures)/\(name).png")
         }
 
         for (keyIndex, key) in definition.sweptKeys.enumerated() {

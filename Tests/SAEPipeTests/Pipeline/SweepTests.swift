@@ -3,6 +3,7 @@ import Foundation
 import SAEPipe
 import SAEPipeCore
 import SAEPipeEngine
+import SAEPipeSAE
 import XCTest
 
 /// `saepipe sweep` on the tiny GPT-NeoX project: variants, the shared cache, the summary,
@@ -92,6 +93,36 @@ final class SweepTests: XCTestCase {
         }
         let html = try String(contentsOfFile: "\(bundle)/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("data:image/png;base64,"))
+    }
+
+    /// A sweep over every layer writes a per-layer table and heatmaps; the MMCS between adjacent
+    /// layers is the one FeatureMatching computes from the two variants' checkpoints.
+    func testASweepOverLayersSummarizesEachLayerAndAdjacentLayersMMCS() throws {
+        let (directory, config) = try project(sweep: "sweep: {name: layers, until: eval, grid: {model.layer: all}}")
+        let definition = try SweepDefinition.load(configPath: config)
+        XCTAssertEqual(try SweepRunner(definition).run().map(\.status), [.finished, .finished])
+        let sweep = "\(directory)/outputs/sweeps/layers"
+        let table = try XCTUnwrap(Table.parseCSV(try String(contentsOfFile: "\(sweep)/layers.csv", encoding: .utf8)))
+        let column = { (name: String) in try XCTUnwrap(table.header.firstIndex(of: name), name) }
+        XCTAssertEqual(table.rows.map { $0[0] }, ["0", "1"])
+        for (row, variant) in zip(table.rows, definition.variants) {
+            let results = try XCTUnwrap(try EvalResults.read(runDirectory: "\(sweep)/\(variant.name)"))
+            XCTAssertEqual(Double(row[try column("A.fve")])!, results.eval[SAEPair(.A, .A)]!.fve, accuracy: 1e-4)
+            XCTAssertEqual(Double(row[try column("B.l0")])!, results.eval[SAEPair(.B, .B)]!.l0, accuracy: 1e-2)
+        }
+        XCTAssertEqual(table.rows[0][try column("A.mmcs_to_previous")], "", "the first layer has no previous one")
+        let saes = try definition.variants.map { try RunManifest.read(runDirectory: "\(sweep)/\($0.name)").entries("saes") }
+        let first = try SAECheckpoint.readSAELens(try XCTUnwrap(saes[0]["A"])).0
+        let second = try SAECheckpoint.readSAELens(try XCTUnwrap(saes[1]["A"])).0
+        let expected = try FeatureMatching(second, first)
+        XCTAssertEqual(Double(table.rows[1][try column("A.mmcs_to_previous")])!, expected.mmcsForward, accuracy: 1e-4)
+        XCTAssertEqual(Double(table.rows[1][try column("A.mmcs_from_previous")])!, expected.mmcsBackward, accuracy: 1e-4)
+        XCTAssertLessThan(expected.mmcsForward, 1, "different layers' SAEs are different dictionaries")
+        for side in ["A", "B"] {
+            let png = try Data(contentsOf: URL(fileURLWithPath: "\(sweep)/figures/layers_\(side).png"))
+            XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], side)
+        }
+        XCTAssertTrue(try String(contentsOfFile: "\(sweep)/layers.md", encoding: .utf8).contains("| 1 |"))
     }
 
     /// Two keys; the helper process SIGKILLs itself inside the second variant's train.B, after
