@@ -181,9 +181,10 @@ public enum QualityBenchmark {
                           yLabel: "fraction of variance explained (held out)", series: series)
         chart.subtitle = subtitle
         chart.xScale = .log10
-        // With several learning rates, each dot says which.
+        // With several learning rates, each dot says which; with many recipes only frontier dots are named.
         let severalRates = Set(runs.map(\.lr)).count > 1
-        chart.annotations = runs.map { ($0.l0, $0.fve, $0.levelText + (severalRates ? ", lr " + NumberFormat.short($0.lr) : "")) }
+        let named = recipes.count > 3 ? frontier(runs).values.flatMap { $0 } : runs
+        chart.annotations = named.map { ($0.l0, $0.fve, $0.levelText + (severalRates ? ", lr " + String(format: "%.2g", $0.lr) : "")) }
         return chart
     }
 
