@@ -62,7 +62,7 @@ public enum InterpretStage {
     public static func stage(side: Side, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (_, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .interpret(side), kind: "interpret", version: 6,
+            id: .interpret(side), kind: "interpret", version: 7,
             upstream: Side.present(in: config.value).map(StageID.collect) + [.train(side)], config: slice,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
