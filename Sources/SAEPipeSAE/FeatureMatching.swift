@@ -36,8 +36,7 @@ public struct FeatureMatching: Sendable {
         }
         let cosines = FeatureMatching.decoderCosines(first, second)
         let (rows, cols) = (first.features, second.features)
-        bestForward = (0..<rows).map { r in FeatureMatching.argmax(cosines, start: r * cols, count: cols, stride: 1) }
-        bestBackward = (0..<cols).map { c in FeatureMatching.argmax(cosines, start: c, count: rows, stride: cols) }
+        (bestForward, bestBackward) = FeatureMatching.bestMatches(cosines, rows: rows, cols: cols)
         // The assignment minimises cost; rows must not outnumber columns.
         let transposed = rows > cols
         var cost = [Float](repeating: 0, count: rows * cols)
@@ -60,11 +59,15 @@ public struct FeatureMatching: Sendable {
         guard first.d == second.d else {
             throw SAEPipeError.input("the SAEs read activations of different widths (\(first.d) and \(second.d)); their features cannot be compared")
         }
-        let cosines = decoderCosines(first, second)
-        let (rows, cols) = (first.features, second.features)
-        let forward = (0..<rows).map { r in argmax(cosines, start: r * cols, count: cols, stride: 1).cosine }
-        let backward = (0..<cols).map { c in argmax(cosines, start: c, count: rows, stride: cols).cosine }
-        return (mean(forward), mean(backward))
+        let (forward, backward) = bestMatches(decoderCosines(first, second), rows: first.features, cols: second.features)
+        return (mean(forward.map(\.cosine)), mean(backward.map(\.cosine)))
+    }
+
+    /// Each row's best column and each column's best row of a row-major [rows, cols] cosine matrix.
+    static func bestMatches(_ cosines: [Float], rows: Int, cols: Int)
+        -> (forward: [(feature: Int, cosine: Float)], backward: [(feature: Int, cosine: Float)]) {
+        ((0..<rows).map { r in argmax(cosines, start: r * cols, count: cols, stride: 1) },
+         (0..<cols).map { c in argmax(cosines, start: c, count: rows, stride: cols) })
     }
 
     /// cos(dec_first[i], dec_second[j]) as a row-major [first.features, second.features] matrix;
