@@ -68,7 +68,9 @@ let package = Package(
             dependencies: [
                 "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeFormats", "SAEPipeHub", "SAEPipeLinalg", "SAEPipeModels", "SAEPipePlot",
                 "SAEPipeSAE", "SAEPipeEvents",
-            ]),
+            ],
+            // The feature browser's page, script and style, copied into every export and served by `saepipe serve`.
+            resources: [.copy("Reporting/Browser/Static")]),
         .executableTarget(
             name: "SAEPipeCLI",
             dependencies: [

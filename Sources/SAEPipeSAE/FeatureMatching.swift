@@ -87,7 +87,7 @@ public struct FeatureMatching: Sendable {
         return result
     }
 
-    static func unitRows(_ matrix: [Float], rows: Int, d: Int) -> [Float] {
+    public static func unitRows(_ matrix: [Float], rows: Int, d: Int) -> [Float] {
         var unit = matrix
         for r in 0..<rows {
             var norm = 0.0

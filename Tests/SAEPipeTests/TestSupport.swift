@@ -43,3 +43,20 @@ func runTinyProject(_ config: String, until: String?, overrides: [String] = []) 
     let report = try experiment.runner().run(RunOptions(selection: RunSelection(until: until)))
     return TinyRun(ran: report.ranStages.map(\.rawValue))
 }
+
+/// Inflates gzip data with the system's gzip (an independent reader of what saepipe wrote).
+func gunzip(_ data: Data) throws -> Data? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: FileManager.default.fileExists(atPath: "/usr/bin/gzip") ? "/usr/bin/gzip" : "/bin/gzip")
+    process.arguments = ["-dc"]
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    try process.run()
+    // Written from another thread so a large output cannot block the input.
+    let writer = Thread { input.fileHandleForWriting.write(data); try? input.fileHandleForWriting.close() }
+    writer.start()
+    let result = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return process.terminationStatus == 0 ? result : nil
+}

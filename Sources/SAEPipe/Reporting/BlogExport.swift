@@ -87,6 +87,11 @@ public enum BlogExport {
             }
             try FileSystem.copyReplacing("\(directory)/\(EvalResults.fileName)", to: "\(temporary)/\(EvalResults.fileName)")
             let features = try FeatureBrowser.build(run: run, artifacts: artifacts)
+            if let modelName = run.text("model.name") {
+                let tokenizer = try Tokenizer.load(model: try ModelSource.resolve(modelName, artifacts: artifacts))
+                try FileSystem.createDirectory("\(temporary)/browser")
+                try FeatureBrowserBundle.write(runDirectory: directory, manifest: manifest, results: results, tokenizer: tokenizer, to: "\(temporary)/browser")
+            }
             try FileSystem.writeAtomically(ReportWriter.markdown(run, features: features), to: "\(temporary)/report.md")
             try FileSystem.writeAtomically(ReportWriter.html(run, features: features, figures: "\(directory)/figures"), to: "\(temporary)/report.html")
             try FileSystem.writeAtomically("written by saepipe export; a later export may replace this directory\n", to: "\(temporary)/\(bundleMarker)")
@@ -116,21 +121,17 @@ struct FeatureBrowser {
     var classCounts: [Side: [String: Int]] = [:]
 
     static func build(run: BlogExport.Run, artifacts: String, perGroup: Int = 4) throws -> FeatureBrowser {
-        let (saes, activations) = (run.manifest.entries("saes"), run.manifest.entries("activations"))
         guard let modelName = run.text("model.name") else { return FeatureBrowser(features: []) }
         let tokenizer = try Tokenizer.load(model: try ModelSource.resolve(modelName, artifacts: artifacts))
         var shown: [Feature] = []
         var classCounts: [Side: [String: Int]] = [:]
         for side in Side.allCases {
             let path = "\(run.directory)/features/\(FeatureSummaryFile.fileName(sae: side, data: side))"
-            guard FileSystem.exists(path), let saePath = saes[side.rawValue], let actsPath = activations[side.rawValue] else { continue }
+            let storePath = "\(run.directory)/features/\(FeatureStore.fileName(sae: side))"
+            guard FileSystem.exists(path), FileSystem.exists(storePath) else { continue }
             let list = try FeatureSummaryFile.read(path).features
+            let store = try FeatureStore.Reader(path: storePath)
             for feature in list { classCounts[side, default: [:]][feature.featureClass, default: 0] += 1 }
-            let (parameters, activation) = try SAECheckpoint.readSAELens(saePath)
-            let source = try ContextSource(directory: actsPath, tokenizer: tokenizer)
-            let dataset = try ActivationDataset(directory: actsPath, split: .none, seed: 0)
-            var rowOfToken: [Int: Int] = [:]
-            for (row, position) in source.positions.enumerated() { rowOfToken[Int(position)] = row }
             let firing = list.filter { $0.frequency > 0 }
             // This SAE's most selective features for its own dataset, and its most frequent ones.
             // Features with a measured effect: the Markdown's listed ones.
@@ -141,42 +142,16 @@ struct FeatureBrowser {
             let frequent = measured.sorted { $0.frequency > $1.frequency }.filter { candidate in !own.contains { $0.feature == candidate.feature } }
                 .prefix(perGroup / 2)
             for feature in own + frequent {
-                let examples = feature.topContexts.prefix(4).map { context -> Example in
-                    let center = Int(source.positions[context.row])
-                    let window = source.window(containing: center)
-                    let start = max(window.lowerBound, center - 12), end = min(window.upperBound, center + 5)
-                    let rows = (start..<end).map { rowOfToken[$0] }
-                    let values = FeatureBrowser.activations(of: feature.feature, rows: rows, parameters: parameters, activation: activation, dataset: dataset)
-                    let tokens = (start..<end).enumerated().map { offset, token in
-                        Token(text: tokenizer.decode([Int(source.tokens[token])]), activation: values[offset], isMax: token == center)
-                    }
-                    return Example(activation: context.activation, tokens: tokens)
+                let top = try store.record(feature.feature).view(on: side)?.top ?? []
+                let examples = top.prefix(4).map { example in
+                    Example(activation: Double(example.activation), tokens: example.tokens.indices.map { k in
+                        Token(text: tokenizer.decode([Int(example.tokens[k])]), activation: Double(example.values[k]), isMax: k == example.center)
+                    })
                 }
                 shown.append(Feature(sae: side, data: side, index: feature.feature, label: feature.label, frequency: feature.frequency,
                                      log2Ratio: feature.selectivityLog2Ratio, examples: examples, ablation: feature.ablation))
             }
         }
         return FeatureBrowser(features: shown, classCounts: classCounts)
-    }
-
-    /// Feature `index`'s activation on each row (0 where a position has no row: excluded specials).
-    static func activations(of index: Int, rows: [Int?], parameters: SAEParameters, activation: SAEActivation,
-                            dataset: ActivationDataset) -> [Double] {
-        let present = rows.compactMap { $0 }
-        guard !present.isEmpty else { return rows.map { _ in 0 } }
-        let d = dataset.d
-        var x = [Float](repeating: 0, count: present.count * d)
-        x.withUnsafeMutableBufferPointer { dataset.gather(present[...], scale: 1, into: $0.baseAddress!) }
-        let workspace = SAEWorkspace(batch: present.count, d: d, features: parameters.features)
-        _ = x.withUnsafeBufferPointer {
-            SAEMath.forward(parameters, $0.baseAddress!, rows: present.count, activation: activation, form: .unitNormDecoder, workspace: workspace)
-        }
-        let f = workspace.activations
-        var next = 0
-        return rows.map { row in
-            guard row != nil else { return 0 }
-            defer { next += 1 }
-            return Double(f[next * parameters.features + index])
-        }
     }
 }

@@ -173,7 +173,8 @@ enum ReportWriter {
             }
             text += "\n"
         }
-        text += "\nAll features: `features/*.md`.\n\n## Failure modes\n\n" + s.failureModes.map { "- \($0)" }.joined(separator: "\n")
+        text += "\nEvery feature, searchable, with its contexts, histograms, neighbours and its match in the other SAE: "
+            + "[browser/index.html](browser/index.html) (opens offline). The notable ones as Markdown: `features/*.md`.\n\n## Failure modes\n\n" + s.failureModes.map { "- \($0)" }.joined(separator: "\n")
         text += "\n\n## Limitations and next steps\n\n" + s.limitations.map { "- \($0)" }.joined(separator: "\n") + "\n"
         return text
     }
@@ -253,7 +254,8 @@ enum ReportWriter {
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(figure.file).png") else { continue }
             body += "<figure><img alt=\"\(escape(figure.caption))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(figure.caption))</figcaption></figure>\n"
         }
-        body += "<h2>Feature browser</h2>\n<p>Each context is colored by the feature's activation on every token (darker is stronger); the token with the top activation is outlined.</p>\n"
+        body += "<h2>Example features</h2>\n<p>Every feature, searchable, with its own page: <a href=\"browser/index.html\">the feature browser</a>. "
+            + "Below, each context is colored by the feature's activation on every token (darker is stronger); the token with the top activation is outlined.</p>\n"
         if let classes = classSentence(run, features: features) { body += "<p>\(prose(classes))</p>\n" }
         for (position, feature) in features.features.enumerated() {
             body += "<details class=\"feature\"\(position < 6 ? " open" : "")><summary>SAE \(feature.sae) · feature \(feature.index) · \(escape(feature.label))</summary>\n"

@@ -69,4 +69,39 @@ final class LinalgTests: XCTestCase {
             XCTAssertFalse(BLAS.needsOverride(current: BLAS.coreName, preferred: preferred), "running on \(BLAS.coreName)")
         }
     }
+
+    /// Rows built from two planted directions with known spreads (plus small noise): the first two
+    /// components are those directions, with those variances, and satisfy C v = λ v.
+    func testPrincipalComponentsRecoverPlantedDirections() {
+        let (rows, d) = (2000, 24)
+        var generator = SplitMix64(seed: 5)
+        func uniform() -> Double { Double(generator.next() >> 11) / Double(1 << 53) - 0.5 }
+        func unit(_ v: [Double]) -> [Double] { let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot(); return v.map { $0 / n } }
+        let u1 = unit((0..<d).map { _ in uniform() })
+        var u2 = (0..<d).map { _ in uniform() }
+        let overlap = zip(u1, u2).reduce(0) { $0 + $1.0 * $1.1 }
+        u2 = unit(zip(u2, u1).map { $0 - overlap * $1 })
+        var x = [Float](repeating: 0, count: rows * d)
+        for r in 0..<rows {
+            let (a, b) = (3 * uniform(), 1.5 * uniform())
+            for j in 0..<d { x[r * d + j] = Float(a * u1[j] + b * u2[j] + 0.01 * uniform() + 0.7) }
+        }
+        let pca = PrincipalComponents.compute(x, rows: rows, d: d, components: 2)
+        for (k, planted) in [u1, u2].enumerated() {
+            let axis = pca.axes[(k * d)..<((k + 1) * d)].map(Double.init)
+            XCTAssertEqual(abs(zip(axis, planted).reduce(0) { $0 + $1.0 * $1.1 }), 1, accuracy: 1e-3, "axis \(k)")
+        }
+        // Uniform on [-s/2, s/2] has variance s² / 12.
+        XCTAssertEqual(pca.variances[0], 9.0 / 12, accuracy: 0.06)
+        XCTAssertEqual(pca.variances[1], 2.25 / 12, accuracy: 0.02)
+        // Projections are the centred rows times the axes.
+        var mean = [Double](repeating: 0, count: d)
+        for r in 0..<rows { for j in 0..<d { mean[j] += Double(x[r * d + j]) / Double(rows) } }
+        for r in [0, 999, 1999] {
+            for k in 0..<2 {
+                let expected = (0..<d).reduce(0.0) { $0 + (Double(x[r * d + $1]) - mean[$1]) * Double(pca.axes[k * d + $1]) }
+                XCTAssertEqual(Double(pca.projections[r * 2 + k]), expected, accuracy: 1e-3)
+            }
+        }
+    }
 }

@@ -39,11 +39,10 @@ final class PipelineTests: XCTestCase {
             let features = document["features"] as! [[String: Any]]
             XCTAssertEqual(features.count, 128)
             for key in ["frequency", "mean_activation", "max_activation", "selectivity", "selectivity_normalized", "label",
-                        "top_contexts", "quantile_examples", "top_tokens", "promoted_tokens", "suppressed_tokens"] {
+                        "top_tokens"] {
                 XCTAssertNotNil(features[0][key], key)
             }
-            let firing = features.first { ($0["frequency"] as! Double) > 0 }!
-            XCTAssertTrue(((firing["top_contexts"] as! [[String: Any]])[0]["context"] as! String).contains("«"))
+            XCTAssertNil(features[0]["top_contexts"], "contexts live in the feature store")
             XCTAssertTrue(try String(contentsOfFile: "\(path).md", encoding: .utf8).contains("## Most frequent features"))
         }
         let manifest = try JSONSerialization.jsonObject(
@@ -106,18 +105,20 @@ final class PipelineTests: XCTestCase {
         // A label never contradicts the contexts beside it: a single activating token it names is
         // the marked token of most of the feature's top contexts on that dataset.
         var checkedLabels = 0
-        for sae in ["A", "B"] {
-            for data in ["A", "B"] {
-                let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/outputs/tiny/features/\(sae)_on_\(data).json"))) as! [String: Any]
-                for feature in file["features"] as! [[String: Any]] {
-                    let label = feature["label"] as! String, contexts = feature["top_contexts"] as! [[String: Any]]
+        let tokenizer = try Tokenizer.load(model: fixturePath("tiny-neox"))
+        for sae in Side.allCases {
+            let store = try FeatureStore.Reader(path: "\(directory)/outputs/tiny/features/\(FeatureStore.fileName(sae: sae))")
+            XCTAssertEqual(store.features, 128)
+            for data in Side.allCases {
+                for feature in try FeatureSummaryFile.read("\(directory)/outputs/tiny/features/\(sae)_on_\(data).json").features {
+                    let label = feature.label, contexts = try XCTUnwrap(store.record(feature.feature).view(on: data)).top
                     guard contexts.count >= 2, let colon = label.range(of: ": \""), !label.contains(" / ") else { continue }
                     let rest = label[colon.upperBound...]
                     guard let close = rest.range(of: "\"") else { continue }
                     let token = String(rest[..<close.lowerBound])
                     guard !token.contains("\\") else { continue }
-                    let marked = contexts.filter { ($0["context"] as! String).contains("«\(token)»") }.count
-                    XCTAssertGreaterThanOrEqual(2 * marked, contexts.count, "\(sae) on \(data) feature \(feature["feature"]!): \(label)")
+                    let marked = contexts.filter { tokenizer.decode([Int($0.tokens[$0.center])]) == token }.count
+                    XCTAssertGreaterThanOrEqual(2 * marked, contexts.count, "\(sae) on \(data) feature \(feature.feature): \(label)")
                     checkedLabels += 1
                 }
             }
@@ -172,6 +173,27 @@ final class PipelineTests: XCTestCase {
         }
         let html = try String(contentsOfFile: "\(bundle)/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("data:image/png;base64,"))
+        // The feature browser: every feature of both SAEs in its index, each shard the store's records.
+        XCTAssertTrue(html.contains("href=\"browser/index.html\""))
+        for name in ["index.html", "browser.js", "browser.css", "data/index.js", "data/vocab.js", "data/A/0000.js", "data/B/0001.js"] {
+            XCTAssertTrue(FileSystem.exists("\(bundle)/browser/\(name)"), name)
+        }
+        let indexScript = try String(contentsOfFile: "\(bundle)/browser/data/index.js", encoding: .utf8)
+        let indexJSON = indexScript.drop { $0 != "{" }.dropLast(2)
+        let index = try JSONSerialization.jsonObject(with: Data(indexJSON.utf8)) as! [String: Any]
+        let saeColumns = index["saes"] as! [String: [String: Any]]
+        XCTAssertEqual(saeColumns["B"]!["features"] as? Int, 128)
+        XCTAssertEqual((saeColumns["A"]!["label"] as! [String]).count, 128)
+        XCTAssertEqual((saeColumns["A"]!["match"] as! [Any]).count, 128)
+        XCTAssertEqual(((index["map"] as! [String: Any])["B"] as! [Double]).count, 256, "x and y per feature")
+        let shard = try String(contentsOfFile: "\(bundle)/browser/data/B/0001.js", encoding: .utf8)
+        XCTAssertTrue(shard.hasPrefix("saepipeShard(\"B\",1,\""))
+        let storeB = try FeatureStore.Reader(path: "\(directory)/outputs/tiny/features/B.features")
+        let gzipped = try XCTUnwrap(Data(base64Encoded: String(shard.dropFirst("saepipeShard(\"B\",1,\"".count).dropLast(4))))
+        let unzipped = try XCTUnwrap(gunzip(gzipped))
+        let records = try JSONDecoder().decode([FeatureStore.Record].self, from: unzipped)
+        XCTAssertEqual(records.count, 64)
+        XCTAssertEqual(records[3], try storeB.record(67))
         XCTAssertFalse(html.contains("src=\"http") || html.contains("href=\"http"), "the page opens offline")
         XCTAssertTrue(html.contains("class=\"tok max\""), "the feature browser marks the top token")
         XCTAssertEqual(try run(config, until: nil, overrides: settings + ["eval.sequences=3"]).ran, [])
@@ -225,7 +247,7 @@ final class PipelineTests: XCTestCase {
                         "datasets.B=null"]
         XCTAssertEqual(try run(config, until: nil, overrides: settings).ran.sorted(), ["collect.A", "eval", "interpret.A", "train.A", "viz"])
         let outputs = "\(directory)/outputs/tiny"
-        XCTAssertEqual(FileSystem.listFiles(in: "\(outputs)/features").sorted(), ["A_on_A.json", "A_on_A.md"])
+        XCTAssertEqual(FileSystem.listFiles(in: "\(outputs)/features").sorted(), ["A.features", "A_on_A.json", "A_on_A.md"])
         let features = try FeatureSummaryFile.read("\(outputs)/features/A_on_A.json").features
         XCTAssertTrue(features.allSatisfy { $0.selectivity == nil && ["active", "dead"].contains($0.featureClass) })
         XCTAssertFalse(try String(contentsOfFile: "\(outputs)/features/A_on_A.md", encoding: .utf8).contains("selective"))

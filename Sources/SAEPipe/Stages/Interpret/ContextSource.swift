@@ -18,6 +18,10 @@ struct ContextSource {
         self.tokenizer = tokenizer
     }
 
+    init(tokens: [Int32], positions: [Int32], offsets: [Int], tokenizer: Tokenizer) {
+        (self.tokens, self.positions, self.offsets, self.tokenizer) = (tokens, positions, offsets, tokenizer)
+    }
+
     func token(ofRow row: Int) -> Int32 { tokens[Int(positions[row])] }
 
     /// The token before this row's token within its window, if any.

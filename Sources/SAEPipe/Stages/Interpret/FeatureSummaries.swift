@@ -2,7 +2,8 @@ import Foundation
 import SAEPipeCore
 import SAEPipeModels
 
-/// Feature summaries of one SAE on one dataset: every feature in JSON, the notable ones in Markdown.
+/// Feature summaries of one SAE on one dataset: every feature in JSON (its contexts go to the
+/// feature store), the notable ones in Markdown.
 /// A feature's label on a dataset comes from its own top contexts there, so it never contradicts
 /// the contexts printed beside it; its class comes from an effect size across the datasets.
 struct FeatureSummaries {
@@ -160,27 +161,16 @@ struct FeatureSummaries {
     }
 
     func writeJSON(on data: Side, to path: String) throws {
-        let stats = statistics[data]!, source = sources[data]!
-        let context = { (example: FeatureStatistics.Example) in
-            FeatureSummaryFile.Context(activation: Double(example.activation), row: example.row,
-                                       context: source.context(ofRow: example.row, before: before, after: after))
-        }
+        let stats = statistics[data]!
         let entries = (0..<features).map { i -> FeatureSummaryFile.Feature in
             let (difference, normalized) = selectivity(i)
-            let sample = stats.reservoir[i].sorted { $0.activation < $1.activation }
-            let quantiles = [0.1, 0.25, 0.5].compactMap { q -> FeatureStatistics.Example? in
-                sample.isEmpty ? nil : sample[min(sample.count - 1, Int(q * Double(sample.count)))]
-            }
             let (tokens, bigram) = topTokens(i, on: data)
             return FeatureSummaryFile.Feature(
                 feature: i, label: label(i, on: data), featureClass: featureClass(i), frequency: stats.frequencies[i],
                 meanActivation: stats.means[i], maxActivation: Double(stats.maxima[i]), selectivity: compared ? difference : nil,
                 selectivityNormalized: compared ? normalized : nil, selectivityLog2Ratio: compared ? log2Ratio(i) : nil,
-                topContexts: stats.top[i].map(context), quantileExamples: quantiles.map(context),
                 topTokens: tokens.map { FeatureSummaryFile.TokenShare(token: $0.text, share: $0.share) },
                 topBigram: bigram.map { FeatureSummaryFile.Bigram(text: $0.text, share: $0.share) },
-                promotedTokens: logits.promoted[i].map { .init(token: tokenizer.decode([$0.token]), logit: Double($0.value)) },
-                suppressedTokens: logits.suppressed[i].map { .init(token: tokenizer.decode([$0.token]), logit: Double($0.value)) },
                 ablation: data == side ? ablation[i].map { .init(meanLossChange: $0.meanLossChange, contexts: $0.contexts) } : nil)
         }
         let document = FeatureSummaryFile(
@@ -190,11 +180,11 @@ struct FeatureSummaries {
                 "selectivity": "mean activation on A minus mean activation on B (all tokens); normalized: that over their sum",
                 "selectivity_log2_ratio": "log2 of mean activation on A over mean activation on B (±20: fires on one only); the class uses it with interpret.selective_ratio",
                 "label": "the class, then what this dataset's top contexts share: the activating token, the token before it, a word most hold earlier",
-                "logit_attribution": "decoder row · W_U (unembedding); the final norm is ignored, as sae_vis does" + (logitCaveat.map { "; \($0)" } ?? ""),
                 "ablation": "mean change in next-token loss at the feature's top activating positions on the SAE's own dataset when the feature is removed from the spliced-in reconstruction (positive: the feature helps the prediction); measured for the features the Markdown lists",
                 "top_tokens": "from a seeded reservoir sample of the feature's firing tokens",
             ])
-        try JSONFile.write(document, to: path)
+        // Compact: thousands of features; `jq` or any JSON reader lays it out.
+        try JSONFile.write(document, to: path, pretty: false)
     }
 
     func writeMarkdown(on data: Side, to path: String) throws {

@@ -2,17 +2,10 @@ import Foundation
 import SAEPipeCore
 
 /// `features/<sae>_on_<data>.json` (docs/formats.md): every feature of one SAE on one dataset.
-/// Written by interpret; read by the figures and the report's feature browser.
+/// Written by interpret; read by the figures, the report and the feature browser. The contexts
+/// themselves, as token ids with per-token activations, are in `FeatureStore`'s file.
 public struct FeatureSummaryFile: Codable, Sendable, Equatable {
     public static func fileName(sae: Side, data: Side) -> String { "\(sae)_on_\(data).json" }
-
-    public struct Context: Codable, Sendable, Equatable {
-        public var activation: Double
-        /// The activation row (index into acts.mmap / positions.mmap).
-        public var row: Int
-        /// Text around the row's token, the token marked «…».
-        public var context: String
-    }
 
     public struct TokenShare: Codable, Sendable, Equatable {
         public var token: String
@@ -22,11 +15,6 @@ public struct FeatureSummaryFile: Codable, Sendable, Equatable {
     public struct Bigram: Codable, Sendable, Equatable {
         public var text: String
         public var share: Double
-    }
-
-    public struct LogitToken: Codable, Sendable, Equatable {
-        public var token: String
-        public var logit: Double
     }
 
     /// A feature's measured effect (docs/formats.md).
@@ -50,19 +38,15 @@ public struct FeatureSummaryFile: Codable, Sendable, Equatable {
         @EncodedAsNull public var selectivityNormalized: Double?
         /// The effect size behind the class: log2(mean on A / mean on B), ±20 when one is zero.
         @EncodedAsNull public var selectivityLog2Ratio: Double?
-        public var topContexts: [Context]
-        public var quantileExamples: [Context]
         public var topTokens: [TokenShare]
         @EncodedAsNull public var topBigram: Bigram?
-        public var promotedTokens: [LogitToken]
-        public var suppressedTokens: [LogitToken]
         /// On the SAE's own dataset, for the notable features; null elsewhere.
         @EncodedAsNull public var ablation: Ablation?
 
         enum CodingKeys: String, CodingKey {
             case feature, label, featureClass = "class", frequency, meanActivation = "mean_activation", maxActivation = "max_activation", selectivity
-            case selectivityNormalized = "selectivity_normalized", selectivityLog2Ratio = "selectivity_log2_ratio", topContexts = "top_contexts", quantileExamples = "quantile_examples"
-            case topTokens = "top_tokens", topBigram = "top_bigram", promotedTokens = "promoted_tokens", suppressedTokens = "suppressed_tokens"
+            case selectivityNormalized = "selectivity_normalized", selectivityLog2Ratio = "selectivity_log2_ratio"
+            case topTokens = "top_tokens", topBigram = "top_bigram"
             case ablation
         }
     }

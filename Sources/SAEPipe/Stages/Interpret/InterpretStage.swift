@@ -62,7 +62,7 @@ public enum InterpretStage {
     public static func stage(side: Side, config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (_, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .interpret(side), kind: "interpret", version: 7,
+            id: .interpret(side), kind: "interpret", version: 8,
             upstream: Side.present(in: config.value).map(StageID.collect) + [.train(side)], config: slice,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
@@ -81,6 +81,7 @@ public enum InterpretStage {
         let started = Date()
         var statistics: [Side: FeatureStatistics] = [:]
         var sources: [Side: ContextSource] = [:]
+        var datasets: [Side: ActivationDataset] = [:]
         let sides = settings.sides
         for data in sides {
             let directory = try context.upstream(.collect(data))
@@ -91,6 +92,7 @@ public enum InterpretStage {
                 reservoirSize: settings.interpret.reservoir, seed: settings.seed, progress: progress)
             progress.finish()
             sources[data] = try ContextSource(directory: directory, tokenizer: tokenizer)
+            datasets[data] = dataset
         }
         let encoded = Date().timeIntervalSince(started)
         let hook = try settings.model.hookPoint()
@@ -120,10 +122,53 @@ public enum InterpretStage {
             side: side, labels: settings.labels, statistics: statistics, sources: sources, logits: logits, logitCaveat: logitCaveat,
             ablation: ablation, tokenizer: tokenizer, settings: settings.interpret)
         let output = context.output("features")
+        try writeStore(side: side, parameters: parameters, activation: activation, statistics: statistics, sources: sources, datasets: datasets,
+                       logits: logits, logitCaveat: logitCaveat, settings: settings, to: "\(output)/\(FeatureStore.fileName(sae: side))")
         for data in sides {
             try summaries.writeJSON(on: data, to: "\(output)/\(FeatureSummaryFile.fileName(sae: side, data: data))")
             try summaries.writeMarkdown(on: data, to: "\(output)/\(side)_on_\(data).md")
         }
         context.logger.info("\(parameters.features) features over \(statistics.values.reduce(0) { $0 + $1.rows }) tokens: encoder passes \(String(format: "%.1f", encoded)) s, all \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
+    /// Every feature's page data (contexts as token ids with per-token activations, histograms,
+    /// neighbours) from a second encoder pass per dataset.
+    static func writeStore(
+        side: Side, parameters: SAEParameters, activation: SAEActivation, statistics: [Side: FeatureStatistics], sources: [Side: ContextSource],
+        datasets: [Side: ActivationDataset], logits: LogitAttribution.Result, logitCaveat: String?, settings: Settings, to path: String
+    ) throws {
+        var views: [Side: [FeatureStore.View]] = [:]
+        var infos: [FeatureStore.DatasetInfo] = []
+        for data in settings.sides {
+            let dataset = datasets[data]!
+            let progress = SAEPipeCore.Progress("interpret.\(side) feature pages on \(data)", total: dataset.rows, unit: "tok")
+            let (list, sampled) = FeatureDetails.views(
+                parameters, activation: activation, dataset: dataset, source: sources[data]!, stats: statistics[data]!, data: data,
+                before: settings.interpret.contextBefore, after: settings.interpret.contextAfter, progress: progress)
+            progress.finish()
+            views[data] = list
+            infos.append(FeatureStore.DatasetInfo(data: data, label: settings.labels[data], tokens: dataset.rows, coFiringRows: sampled))
+        }
+        let nearest = FeatureDetails.nearest(parameters)
+        let records = (0..<parameters.features).map { i in
+            FeatureStore.Record(
+                feature: i, views: settings.sides.map { views[$0]![i] }, nearest: nearest[i],
+                promoted: logits.promoted[i].map { .init(token: Int32($0.token), logit: ($0.value * 1000).rounded() / 1000) },
+                suppressed: logits.suppressed[i].map { .init(token: Int32($0.token), logit: ($0.value * 1000).rounded() / 1000) })
+        }
+        let header = FeatureStore.Header(
+            format: FeatureStore.format, sae: side, features: parameters.features, datasets: infos,
+            contextBefore: settings.interpret.contextBefore, contextAfter: settings.interpret.contextAfter,
+            histogramBins: FeatureDetails.histogramBins, logitCaveat: logitCaveat,
+            notes: [
+                "tokens": "token ids of the model's tokenizer; values: the feature's activation on each token (0: not firing, or a position without an activation row)",
+                "top": "the interpret.top_k highest activations on the dataset",
+                "bands": "the activation range (0, max] in \(FeatureDetails.bands) equal intervals, highest first: the share of firing tokens in each and up to \(FeatureDetails.examplesPerBand) contexts sampled from a seeded reservoir",
+                "histogram": "firing tokens' activations in equal bins over (0, max]",
+                "co_firing": "features active on the same tokens, by Jaccard index over every n-th row (co_firing_rows rows)",
+                "nearest": "this SAE's features with the highest decoder cosine",
+                "promoted": "decoder row · W_U with the final norm ignored",
+            ])
+        try FeatureStore.write(header: header, records: records, to: path)
     }
 }
