@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries from Debian, each behind a small system-library target.
@@ -71,10 +72,12 @@ let package = Package(
             ],
             // The feature browser's page, script and style, copied into every export and served by `saepipe serve`.
             resources: [.copy("Reporting/Browser/Static")]),
+        // `saepipe serve`: the feature browser and its API over HTTP.
+        .target(name: "SAEPipeServe", dependencies: ["SAEPipe", "SAEPipeCore", "SAEPipeEngine", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "SAEPipeCLI",
             dependencies: [
-                "SAEPipe",
+                "SAEPipe", "SAEPipeServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Test-only stages, shared by the tests and a helper process that the tests
@@ -85,7 +88,7 @@ let package = Package(
             name: "SAEPipeTests",
             dependencies: [
                 "CKernels", "SAEPipe", "SAEPipeCore", "SAEPipeData", "SAEPipeEngine", "SAEPipeFormats", "SAEPipeHub", "SAEPipePlot", "SAEPipeSAE", "SAEPipeLinalg", "SAEPipeModels",
-                "SAEPipeEvents", "EngineTestSupport",
+                "SAEPipeEvents", "SAEPipeServe", "EngineTestSupport",
                 "EngineTestHelper",
             ],
             resources: [.copy("Fixtures")]),

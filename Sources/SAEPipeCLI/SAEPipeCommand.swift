@@ -20,7 +20,7 @@ struct SAEPipeCommand: ParsableCommand {
         version: SAEPipeVersion.current,
         subcommands: [
             RunCommand.self, RunsCommand.self, StatusCommand.self, DagCommand.self, ValidateCommand.self, ConfigReferenceCommand.self,
-            TokenizeCommand.self, ForwardCommand.self, ModelCommand.self, BenchCommand.self, SAEMetricsCommand.self, SweepCommand.self, ExportCommand.self, AblateCommand.self, StageJobCommand.self,
+            TokenizeCommand.self, ForwardCommand.self, ModelCommand.self, BenchCommand.self, SAEMetricsCommand.self, SweepCommand.self, ExportCommand.self, ServeCommand.self, AblateCommand.self, StageJobCommand.self,
         ])
 }
 

@@ -33,6 +33,14 @@ public final class Interruption: @unchecked Sendable {
         }
     }
 
+    /// Hands SIGINT and SIGTERM back (to a server that shuts down gracefully on them).
+    public func uninstall() {
+        lock.withLock {
+            for source in sources { source.cancel() }
+            sources.removeAll()
+        }
+    }
+
     /// A line to add when a signal stops the process (e.g. that submitted jobs keep running).
     public func addNote(_ note: String) { lock.withLock { notes.append(note) } }
 
