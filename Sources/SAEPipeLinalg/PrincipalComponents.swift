@@ -64,6 +64,17 @@ public enum PrincipalComponents {
         return Result(axes: axes, variances: order.map { variances[$0] }, projections: projections)
     }
 
+    /// The rows' total variance (the covariance's trace), to say what share the components hold.
+    public static func totalVariance(_ x: [Float], rows: Int, d: Int) -> Double {
+        var total = 0.0
+        for j in 0..<d {
+            var sum = 0.0, squares = 0.0
+            for r in 0..<rows { let v = Double(x[r * d + j]); sum += v; squares += v * v }
+            total += squares / Double(rows) - (sum / Double(rows)) * (sum / Double(rows))
+        }
+        return total
+    }
+
     /// Gram–Schmidt on `count` rows of length d, in place (in double precision).
     static func orthonormalize(_ rows: inout [Float], count: Int, d: Int) {
         for k in 0..<count {

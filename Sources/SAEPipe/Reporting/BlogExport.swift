@@ -87,7 +87,7 @@ public enum BlogExport {
             }
             try FileSystem.copyReplacing("\(directory)/\(EvalResults.fileName)", to: "\(temporary)/\(EvalResults.fileName)")
             let features = try FeatureBrowser.build(run: run, artifacts: artifacts)
-            if let modelName = run.text("model.name") {
+            if let modelName = run.text("model.name"), Side.allCases.contains(where: { FileSystem.exists("\(directory)/features/\(FeatureStore.fileName(sae: $0))") }) {
                 let tokenizer = try Tokenizer.load(model: try ModelSource.resolve(modelName, artifacts: artifacts))
                 try FileSystem.createDirectory("\(temporary)/browser")
                 try FeatureBrowserBundle.write(runDirectory: directory, manifest: manifest, results: results, tokenizer: tokenizer, to: "\(temporary)/browser")

@@ -24,9 +24,18 @@ enum ReportWriter {
         ("selectivity_B", "The same for SAE B's features: dots above the diagonal favour B."),
         ("feature_matching", "Each feature's highest decoder cosine to any feature of the other SAE, as a cumulative share: a curve that rises late means most features have a close counterpart; one that rises early means the dictionaries point different ways."),
         ("matching_by_class", "For each class of features (by mean activation on A against B; its size in each SAE below it), the share whose one-to-one partner in the other SAE reaches the matching threshold: compare the selective classes with the features active on both."),
+        ("feature_map", "Every live feature of both SAEs placed by its decoder direction (UMAP; its subtitle says how many of each feature's nearest neighbours by decoder cosine stay nearest on the map), coloured by how much more active it is on one dataset: selective features gathering in their own regions would mean domain-specific directions; mixed colours mean the dictionaries share directions."),
         ("l0_by_pair", "Average L0 for each (SAE, dataset) pair with 95% intervals: compare an SAE's L0 on the other dataset with its L0 on its own."),
         ("l0_per_token", "Cumulative share of held-out tokens by L0: a curve crosses 0.5 at its median L0; a curve further right uses more features per token."),
     ]
+
+    /// The figures with captions fitting the run (a one-dataset run has no selectivity to colour by).
+    static func figures(_ run: BlogExport.Run) -> [(file: String, caption: String)] {
+        guard run.results.sides.count == 1 else { return figures }
+        return figures.map { figure in
+            figure.file != "feature_map" ? figure : (figure.file, "Every live feature placed by its decoder direction (UMAP; its subtitle says how many of each feature's nearest neighbours by decoder cosine stay nearest on the map): groups of points are families of similar directions.")
+        }
+    }
 
     struct Sections {
         var title: String
@@ -160,7 +169,7 @@ enum ReportWriter {
                 text += "**\(caption)**\n\n" + content + "\n"
             }
         }
-        for figure in figures where FileSystem.exists("\(run.directory)/figures/\(figure.file).png") {
+        for figure in figures(run) where FileSystem.exists("\(run.directory)/figures/\(figure.file).png") {
             text += "![\(figure.caption)](figures/\(figure.file).png)\n\n*\(figure.caption)*\n\n"
         }
         text += "### Example features\n\n"
@@ -250,7 +259,7 @@ enum ReportWriter {
             let html = htmlTable(run, table)
             if !html.isEmpty { body += "<p class=\"meta\">\(caption)</p>" + html }
         }
-        for figure in figures {
+        for figure in figures(run) {
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(figure.file).png") else { continue }
             body += "<figure><img alt=\"\(escape(figure.caption))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(figure.caption))</figcaption></figure>\n"
         }

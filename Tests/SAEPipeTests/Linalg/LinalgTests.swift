@@ -104,4 +104,56 @@ final class LinalgTests: XCTestCase {
             }
         }
     }
+
+    /// Forty tight clusters of unit vectors: UMAP keeps clearly more of each point's nearest neighbours than PCA
+    /// does, and about as many as umap-learn keeps on the same vectors (when it is installed; the
+    /// test command installs it and sets SAEPIPE_REQUIRE_UMAP).
+    func testUMAPKeepsNeighbourhoodsAsUmapLearnDoes() throws {
+        let (rows, d, clusters) = (600, 32, 40)
+        var generator = SplitMix64(seed: 11)
+        func normal() -> Double {
+            let u = max(Double(generator.next() >> 11) / Double(1 << 53), 1e-12), v = Double(generator.next() >> 11) / Double(1 << 53)
+            return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+        }
+        let centres = (0..<clusters).map { _ in (0..<d).map { _ in normal() } }
+        var x = [Float](repeating: 0, count: rows * d)
+        for r in 0..<rows {
+            let point = centres[r % clusters].map { $0 + 0.2 * normal() }
+            let norm = point.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for j in 0..<d { x[r * d + j] = Float(point[j] / norm) }
+        }
+        let pca = PrincipalComponents.compute(x, rows: rows, d: d)
+        var settings = UMAP.Settings()
+        settings.seed = 3
+        let embedding = UMAP.embed(x, rows: rows, d: d, initial: pca.projections, settings: settings)
+        XCTAssertEqual(embedding, UMAP.embed(x, rows: rows, d: d, initial: pca.projections, settings: settings), "seeded: the same map twice")
+        let ours = UMAP.neighbourhoodPreservation(x, rows: rows, d: d, embedding: embedding)
+        let linear = UMAP.neighbourhoodPreservation(x, rows: rows, d: d, embedding: pca.projections)
+        XCTAssertGreaterThan(ours, linear + 0.15, "UMAP \(ours) against PCA \(linear)")
+        // Neighbour lists against a direct scan.
+        let (indices, _) = UMAP.nearestNeighbours(x, rows: rows, d: d, k: 5)
+        for i in [0, 17, 599] {
+            let cosine = { (j: Int) in (0..<d).reduce(Float(0)) { $0 + x[i * d + $1] * x[j * d + $1] } }
+            let expected = (0..<rows).filter { $0 != i }.sorted { cosine($0) > cosine($1) }.prefix(5)
+            XCTAssertEqual(indices[(i * 5)..<(i * 5 + 5)].map(Int.init), Array(expected))
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../scripts/umap-reference.py").standardized.path
+        let directory = try temporaryDirectory(self)
+        try x.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: "\(directory)/x.f32")) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "\(directory)/x.f32", "\(rows)", "\(d)", "\(directory)/reference.json"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let message = "umap-learn did not run (pip install umap-learn); saepipe's UMAP kept \(ours) of the neighbours, PCA \(linear)"
+            if ProcessInfo.processInfo.environment["SAEPIPE_REQUIRE_UMAP"] != nil { XCTFail(message); return }
+            throw XCTSkip(message)
+        }
+        let reference = try JSONDecoder().decode([Float].self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/reference.json")))
+        let theirs = UMAP.neighbourhoodPreservation(x, rows: rows, d: d, embedding: reference)
+        print("neighbourhood preservation (15-NN): saepipe UMAP \(ours), umap-learn \(theirs), PCA \(linear)")
+        XCTAssertGreaterThanOrEqual(ours, theirs - 0.05, "saepipe \(ours) against umap-learn \(theirs)")
+    }
 }

@@ -26,7 +26,7 @@ final class PipelineTests: XCTestCase {
         }
         // Blog size at 1×, read from each PNG's header: line charts ≥ 1200 px wide, heatmaps ≥ 900.
         let figures = FileSystem.listFiles(in: "\(directory)/outputs/tiny/figures")
-        XCTAssertEqual(figures.count, 15, "\(figures)")
+        XCTAssertEqual(figures.count, 16, "\(figures)")
         for figure in figures {
             let (width, height) = try pngSize("\(directory)/outputs/tiny/figures/\(figure)")
             XCTAssertGreaterThanOrEqual(width, figure.hasSuffix("_matrix.png") ? 900 : 1200, figure)
@@ -185,7 +185,9 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(saeColumns["B"]!["features"] as? Int, 128)
         XCTAssertEqual((saeColumns["A"]!["label"] as! [String]).count, 128)
         XCTAssertEqual((saeColumns["A"]!["match"] as! [Any]).count, 128)
-        XCTAssertEqual(((index["map"] as! [String: Any])["B"] as! [Double]).count, 256, "x and y per feature")
+        let mapPoints = ((index["map"] as! [String: Any])["saes"] as! [String: [String: [Double]]])["B"]!
+        XCTAssertEqual(mapPoints["umap"]!.count, 256, "x and y per feature")
+        XCTAssertEqual(mapPoints["pca"]!.count, 256)
         let shard = try String(contentsOfFile: "\(bundle)/browser/data/B/0001.js", encoding: .utf8)
         XCTAssertTrue(shard.hasPrefix("saepipeShard(\"B\",1,\""))
         let storeB = try FeatureStore.Reader(path: "\(directory)/outputs/tiny/features/B.features")

@@ -2,7 +2,6 @@ import Foundation
 import SAEPipeCore
 import SAEPipeData
 import SAEPipeEngine
-import SAEPipeLinalg
 import SAEPipeModels
 import SAEPipeSAE
 
@@ -37,9 +36,9 @@ public enum FeatureBrowserBundle {
     }
 
     struct MapData: Encodable {
+        struct Points: Encodable { var pca: [Float]; var umap: [Float] }
         var method: String
-        var A: [Double]?
-        var B: [Double]?
+        var saes: [String: Points] = [:]
     }
 
     struct Index: Encodable {
@@ -117,7 +116,7 @@ public enum FeatureBrowserBundle {
             title: title(manifest.config),
             datasets: Dictionary(uniqueKeysWithValues: sides.map { ($0.rawValue, labels[$0]) }),
             shardSize: shardSize, saes: saes, matching: sides.count > 1 ? results?.matching : nil, logitCaveat: caveats,
-            map: try featureMap(manifest: manifest, sides: sides))
+            map: try featureMap(runDirectory: directory))
         let indexJSON = String(decoding: try JSONFile.encode(index, pretty: false), as: UTF8.self)
         try FileSystem.writeAtomically("window.SAEPIPE_INDEX = \(indexJSON);\n", to: "\(target)/data/index.js")
         for name in staticFiles { try FileSystem.writeAtomically(try staticFile(name), to: "\(target)/\(name)") }
@@ -137,39 +136,21 @@ public enum FeatureBrowserBundle {
         return "\(model) · \(hook)" + (text("name").map { " · \($0)" } ?? "")
     }
 
-    /// Both dictionaries' unit decoder directions projected on their first two principal components.
-    static func featureMap(manifest: RunManifest, sides: [Side]) throws -> MapData? {
-        let saes = manifest.entries("saes")
-        var parameters: [(Side, SAEParameters)] = []
-        for side in sides {
-            guard let path = saes[side.rawValue], FileSystem.exists(path) else { return nil }
-            parameters.append((side, try SAECheckpoint.readSAELens(path).0))
+    /// viz's feature map, as the page draws it.
+    static func featureMap(runDirectory: String) throws -> MapData? {
+        let path = "\(runDirectory)/\(FeatureMapFile.fileName)"
+        guard FileSystem.exists(path) else { return nil }
+        let map = try FeatureMapFile.read(path)
+        var data = MapData(
+            method: "\(map.saes.count == 2 ? "Both SAEs' features" : "The SAE's features") placed by decoder direction. UMAP keeps "
+                + "\(NumberFormat.fixed(100 * map.umapNeighbourhoodPreservation, digits: 0))% of each feature's \(map.neighbours) nearest neighbours "
+                + "(by decoder cosine) among its nearest on the map; the first two principal components keep "
+                + "\(NumberFormat.fixed(100 * map.pcaNeighbourhoodPreservation, digits: 0))% and hold "
+                + "\(NumberFormat.fixed(100 * map.pcaVarianceShare, digits: 1))% of the directions' variance.")
+        for coordinates in map.saes {
+            data.saes[coordinates.sae.rawValue] = MapData.Points(pca: coordinates.pca, umap: coordinates.umap)
         }
-        guard let d = parameters.first?.1.d, parameters.allSatisfy({ $0.1.d == d }) else { return nil }
-        let rows = parameters.reduce(0) { $0 + $1.1.features }
-        let unit = parameters.flatMap { FeatureMatching.unitRows($0.1.wDec, rows: $0.1.features, d: d) }
-        let pca = PrincipalComponents.compute(unit, rows: rows, d: d, components: 2)
-        let share = pca.variances.reduce(0, +) / max(1e-12, trace(unit, rows: rows, d: d))
-        var map = MapData(method: "PCA of the unit decoder directions of \(sides.count == 2 ? "both SAEs together" : "the SAE") "
-                          + "(the two axes hold \(NumberFormat.fixed(100 * share, digits: 1))% of their variance)")
-        var offset = 0
-        for (side, p) in parameters {
-            let xy = pca.projections[(offset * 2)..<((offset + p.features) * 2)].map { (Double($0) * 1e4).rounded() / 1e4 }
-            if side == .A { map.A = xy } else { map.B = xy }
-            offset += p.features
-        }
-        return map
-    }
-
-    /// The total variance of the rows (the covariance's trace).
-    static func trace(_ x: [Float], rows: Int, d: Int) -> Double {
-        var total = 0.0
-        for j in 0..<d {
-            var sum = 0.0, squares = 0.0
-            for r in 0..<rows { let v = Double(x[r * d + j]); sum += v; squares += v * v }
-            total += squares / Double(rows) - (sum / Double(rows)) * (sum / Double(rows))
-        }
-        return total
+        return data
     }
 
     static func staticFile(_ name: String) throws -> String {

@@ -19,6 +19,7 @@ public enum VizStage {
     }
 
     struct Settings {
+        var seed: UInt64
         var scale: FigureScale
         var labels: DatasetLabels
         var sides: [Side]
@@ -31,7 +32,7 @@ public enum VizStage {
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
-                Settings(scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader),
+                Settings(seed: try reader.decode(UInt64.self, at: "seed"), scale: try reader.decode(FigureScale.self, at: "viz.scale"), labels: try DatasetLabels.read(reader),
                          sides: try Side.present(reader), activation: try reader.decode(String.self, at: "sae.activation"),
                          k: try reader.decode(Int.self, at: "sae.k"), l1Coefficient: try reader.decode(Double.self, at: "train.l1_coefficient"),
                          trainingTokens: try reader.decode(Int.self, at: "train.tokens"), epochs: try reader.decode(Double?.self, at: "train.epochs"))
@@ -59,7 +60,7 @@ public enum VizStage {
     public static func stage(config: ResolvedConfig) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .viz, kind: "viz", version: 10,
+            id: .viz, kind: "viz", version: 11,
             upstream: settings.sides.map(StageID.train) + settings.sides.map(StageID.interpret) + [.eval],
             config: slice,
             run: { context in try run(context) },
@@ -68,6 +69,9 @@ public enum VizStage {
                     for name in FileSystem.listFiles(in: context.entryDirectory + "/\(folder)") {
                         try FileSystem.copyReplacing(context.entryDirectory + "/\(folder)/\(name)", to: context.runDirectory + "/\(folder)/\(name)")
                     }
+                }
+                if FileSystem.exists(context.entryDirectory + "/\(FeatureMapFile.fileName)") {
+                    try FileSystem.copyReplacing(context.entryDirectory + "/\(FeatureMapFile.fileName)", to: context.runDirectory + "/\(FeatureMapFile.fileName)")
                 }
                 return [:]
             })
@@ -225,6 +229,17 @@ public enum VizStage {
         if compared, FileSystem.exists(try context.upstream(.eval) + "/\(MatchingFile.fileName)") {
             let matching = try MatchingFile.read(try context.upstream(.eval) + "/\(MatchingFile.fileName)")
             try drawMatching(matching, summaries: homeSummaries, context: context, settings: settings, subtitle: subtitle, text: text, save: save)
+        }
+
+        // The feature map: both dictionaries' decoder directions in 2-D.
+        var decoders: [(Side, SAEParameters)] = []
+        for side in sides { decoders.append((side, try SAECheckpoint.readSAELens(try context.upstream(.train(side))).0)) }
+        if decoders.allSatisfy({ $0.1.d == decoders[0].1.d }) {
+            let started = Date()
+            let map = FeatureMapFile.compute(decoders, seed: settings.seed)
+            try map.write(to: context.outputDirectory)
+            try save(map.draw(summaries: homeSummaries, labels: labels, subtitle: subtitle, scale: scale, text: text), "feature_map")
+            context.logger.info("feature map of \(decoders.reduce(0) { $0 + $1.1.features }) features in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(map.neighbours)-NN kept \(String(format: "%.2f", map.umapNeighbourhoodPreservation)) (UMAP), \(String(format: "%.2f", map.pcaNeighbourhoodPreservation)) (PCA)")
         }
 
         // L0 per token as a cumulative distribution: smooth where a histogram of single L0

@@ -67,7 +67,9 @@
       .replace(/\r/g, '<span class="ws">␍</span>').replace(/ {3,}/g, (run) => `<span class="ws">␣×${run.length}</span>`);
   }
   function featureLink(sae, id, text) {
-    return `<a href="#${sae}/${id}">${esc(text || `${sae}/${id}`)}</a>`;
+    const table = INDEX.saes[sae];
+    const title = table && table.label[id] !== undefined ? ` title="${esc(table.label[id])}"` : '';
+    return `<a href="#${sae}/${id}"${title}>${esc(text || `${sae}/${id}`)}</a>`;
   }
   function effectText(ratio) {
     if (ratio === null || ratio === undefined) return '';
@@ -261,32 +263,58 @@
   }
 
   // ---- the feature map: decoder directions in 2-D ----
+  const SELECTIVITY = [
+    [3, Infinity, 'rgb(20,70,170)'], [1, 3, 'rgb(110,160,230)'], [-1, 1, 'rgb(165,165,165)'], [-3, -1, 'rgb(245,160,90)'], [-Infinity, -3, 'rgb(200,80,0)'],
+  ];
+  function selectivityColour(ratio) {
+    const bin = SELECTIVITY.find(([low, high]) => ratio >= low && ratio < high);
+    return bin ? bin[2] : 'rgb(165,165,165)';
+  }
   function renderMap() {
     const map = INDEX.map;
-    if (!map) { main.innerHTML = '<p class="muted">This run has no feature map.</p>'; return; }
-    main.innerHTML = `<h1>Feature map</h1><p class="muted">${esc(map.method)}. Colour: ${SIDES.length > 1 ? 'SAE A (blue) and SAE B (orange); faint: not matched at cosine ≥ ' + INDEX.matching.threshold : 'SAE A'}. Click a point to open its feature.</p>` +
-      '<div class="map-wrap"><canvas class="map" id="map" width="900" height="900"></canvas></div><p id="map-hover" class="muted">&nbsp;</p>';
+    if (!map) { main.innerHTML = '<p class="muted">This run has no feature map (rerun its viz stage).</p>'; return; }
+    const compared = SIDES.length > 1 && INDEX.saes[SIDES[0]].log2_ratio;
+    const legend = compared
+      ? SELECTIVITY.map(([low, high, colour], k) => `<span style="color:${colour}">●</span> ${esc(['≥ 8× more active on ' + dataLabel('A'), '2–8× on ' + dataLabel('A'), 'within 2×', '2–8× on ' + dataLabel('B'), '≥ 8× more active on ' + dataLabel('B')][k])}`).join(' &nbsp; ')
+      : '';
+    main.innerHTML = `<h1>Feature map</h1><p class="muted">${esc(map.method)} Click a point to open its feature.</p>` +
+      `<div class="controls"><select id="layout" aria-label="Layout"><option value="umap">UMAP</option><option value="pca">PCA</option></select>` +
+      (compared ? '<select id="colour" aria-label="Colour"><option value="selectivity">colour: selectivity</option><option value="sae">colour: SAE</option></select>' : '') + '</div>' +
+      `<p class="muted" id="legend">${legend}</p><div class="map-wrap"><canvas class="map" id="map" width="900" height="900"></canvas></div><p id="map-hover" class="muted">&nbsp;</p>`;
     const canvas = document.getElementById('map'), ctx = canvas.getContext('2d');
-    const points = [];
-    for (const sae of SIDES) {
-      const xy = map[sae]; if (!xy) continue;
-      const t = INDEX.saes[sae];
-      for (let i = 0; i < t.features; i++) points.push({ sae, id: i, x: xy[2 * i], y: xy[2 * i + 1], shared: t.match_cos ? t.match_cos[i] >= INDEX.matching.threshold : true, dead: t.class[i] === 'dead' });
-    }
-    const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
-    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-    const px = (p) => [20 + (p.x - x0) / (x1 - x0 || 1) * 860, 880 - (p.y - y0) / (y1 - y0 || 1) * 860];
-    for (const p of points) {
-      if (p.dead) continue;
-      const [x, y] = px(p);
-      ctx.fillStyle = p.sae === 'A' ? (p.shared ? 'rgba(11,87,208,0.9)' : 'rgba(11,87,208,0.25)') : (p.shared ? 'rgba(220,100,0,0.9)' : 'rgba(220,100,0,0.25)');
-      ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
-    }
+    let points = [];
+    const draw = () => {
+      const layout = document.getElementById('layout').value;
+      const colourBy = compared ? document.getElementById('colour').value : 'sae';
+      points = [];
+      for (const sae of SIDES) {
+        const xy = map.saes[sae] && map.saes[sae][layout]; if (!xy) continue;
+        const t = INDEX.saes[sae];
+        for (let i = 0; i < t.features; i++) {
+          if (t.class[i] === 'dead') continue;
+          const colour = colourBy === 'sae' ? (sae === 'A' ? 'rgba(11,87,208,0.55)' : 'rgba(220,100,0,0.55)') : selectivityColour(t.log2_ratio[i]);
+          points.push({ sae, id: i, x: xy[2 * i], y: xy[2 * i + 1], colour, shared: t.class[i] === 'shared' });
+        }
+      }
+      document.getElementById('legend').innerHTML = colourBy === 'sae'
+        ? SIDES.map((s, k) => `<span style="color:${k ? 'rgb(220,100,0)' : 'rgb(11,87,208)'}">●</span> SAE ${s} (${esc(dataLabel(s))})`).join(' &nbsp; ') : legend;
+      const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      for (const p of points) { p.px = 20 + (p.x - x0) / (x1 - x0 || 1) * 860; p.py = 880 - (p.y - y0) / (y1 - y0 || 1) * 860; }
+      ctx.clearRect(0, 0, 900, 900);
+      // Shared features first, so the selective ones are drawn over them.
+      for (const p of points.filter((q) => q.shared).concat(points.filter((q) => !q.shared))) {
+        ctx.fillStyle = p.colour;
+        ctx.fillRect(p.px - 1.5, p.py - 1.5, 3, 3);
+      }
+    };
+    draw();
+    for (const id of ['layout', 'colour']) { const el = document.getElementById(id); if (el) el.addEventListener('change', draw); }
     const nearest = (event) => {
       const rect = canvas.getBoundingClientRect();
       const cx = (event.clientX - rect.left) * 900 / rect.width, cy = (event.clientY - rect.top) * 900 / rect.height;
       let best = null, distance = 100;
-      for (const p of points) { if (p.dead) continue; const [x, y] = px(p); const d = (x - cx) ** 2 + (y - cy) ** 2; if (d < distance) { distance = d; best = p; } }
+      for (const p of points) { const d = (p.px - cx) ** 2 + (p.py - cy) ** 2; if (d < distance) { distance = d; best = p; } }
       return best;
     };
     canvas.addEventListener('mousemove', (e) => {
@@ -313,9 +341,14 @@
         const body = await response.json();
         if (!response.ok) throw new Error(body.error || response.statusText);
         status.textContent = `${body.tokens.length} tokens in ${Math.round(performance.now() - started)} ms`;
-        result.innerHTML = body.tokens.map((token, k) => {
-          const features = body.features[k].slice(0, 6).map((f) => `${featureLink(f.sae, f.feature)} <span class="muted">${fmt(f.activation, 2)}</span>`).join(', ');
-          return `<div class="token-row"><span class="t">${visible(token)}</span><span>${features || '<span class="muted">no feature fires</span>'}</span></div>`;
+        const header = `<div class="token-row head"><span class="t">token</span>${SIDES.map((s) => `<span class="f">SAE ${s} (${esc(dataLabel(s))})</span>`).join('')}</div>`;
+        result.innerHTML = header + body.tokens.map((token, k) => {
+          const cells = SIDES.map((side) => {
+            const features = body.features[k].filter((f) => f.sae === side).slice(0, 5)
+              .map((f) => `${featureLink(f.sae, f.feature)} <span class="muted">${fmt(f.activation, 2)}</span>`).join(', ');
+            return `<span class="f">${features || '<span class="muted">none fires</span>'}</span>`;
+          }).join('');
+          return `<div class="token-row"><span class="t">${visible(token)}</span>${cells}</div>`;
         }).join('');
       } catch (error) {
         status.innerHTML = `<span class="error">${esc(error.message)}</span>`;
