@@ -157,6 +157,31 @@ def llama_config():
                        "rope_scaling": None, "max_position_embeddings": 128})
 
 
+def feature_store():
+    """Two feature records in the indexed record file format (docs/formats.md), zstd frames by the zstd CLI."""
+    import subprocess
+    header = json.dumps({"format": "saepipe-features/1", "sae": "A", "features": 2,
+                         "datasets": [{"data": "A", "label": "prose", "tokens": 10, "co_firing_rows": 10}],
+                         "context_before": 2, "context_after": 1, "histogram_bins": 4, "logit_caveat": None, "notes": {}}).encode()
+    example = {"activation": 1.5, "tokens": [5, 6, 7, 8], "values": [0, 0.5, 1.5, 0], "center": 2}
+    records = []
+    for feature in range(2):
+        record = {"feature": feature, "nearest": [{"feature": 1 - feature, "score": 0.1}],
+                  "promoted": [{"token": 3, "logit": 0.2}], "suppressed": [{"token": 4, "logit": -0.2}],
+                  "views": [{"data": "A", "top": [example], "histogram": {"max": 1.5, "counts": [1, 0, 0, 1]},
+                             "bands": [{"low": 0.75, "high": 1.5, "share": 0.5, "examples": [example]}],
+                             "top_tokens": [{"token": 7, "share": 1.0}], "co_firing": [{"feature": 1 - feature, "score": 0.5}]}]}
+        raw = json.dumps(record).encode()
+        records.append(subprocess.run(["zstd", "-q", "-c", "--content-size", "--check"], input=raw, capture_output=True, check=True).stdout)
+    out = b"SAEPREC1" + struct.pack("<Q", len(header)) + header + struct.pack("<Q", len(records))
+    offset = 0
+    out += struct.pack("<Q", 0)
+    for blob in records:
+        offset += len(blob)
+        out += struct.pack("<Q", offset)
+    return out + b"".join(records)
+
+
 if __name__ == "__main__":
     write("gguf", "llama-tiny.gguf", llama_gguf())
     write("safetensors", "mixed-dtypes.safetensors", safetensors())
@@ -169,4 +194,5 @@ if __name__ == "__main__":
                                                          "rescale_acts_by_decoder_norm": True}))
     write("saeimport", "jumprelu-with-weights.bin", json.dumps({"architecture": "jumprelu", "d_in": 3, "d_sae": 5}).encode()
           + b"\0" + sae_weights(3, 5, threshold=True))
+    write("featurestore", "two-features.features", feature_store())
     write("config", "anchors.yaml", "base: &b {lr: 0.001, width: 64}\ntrain: *b\nsweep: {grid: {train.l1_coefficient: [1, 2, 4]}}\n")

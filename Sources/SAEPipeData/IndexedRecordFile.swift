@@ -64,16 +64,22 @@ public enum IndexedRecordFile {
         let recordsStart: Int
 
         public init(path: String) throws {
-            self.path = path
+            let bytes: Data
             do {
                 bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
             } catch {
                 throw SAEPipeError.input("cannot read \(path): \(error.localizedDescription)", file: path)
             }
+            try self.init(bytes: bytes, path: path)
+        }
+
+        /// Reads a file's bytes already in memory (`path` names it in errors).
+        public init(bytes: Data, path: String) throws {
+            self.path = path
+            self.bytes = bytes
             func corrupt(_ why: String) -> SAEPipeError {
                 SAEPipeError.input("not a readable indexed record file: \(why)", file: path, hint: "rerun the stage that wrote it")
             }
-            let bytes = self.bytes
             func integer(at position: Int) throws -> Int {
                 guard position >= 0, position <= bytes.count - 8 else { throw corrupt("it ends early (\(bytes.count) bytes)") }
                 let value = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: position, as: UInt64.self)) }
@@ -115,7 +121,9 @@ public enum IndexedRecordFile {
             let frame = bytes[(recordsStart + Int(start))..<(recordsStart + Int(end))]
             return try frame.withUnsafeBytes { input -> Data in
                 let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
-                guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN else { throw corrupt("not a zstd frame with its size") }
+                guard size != ZSTD_CONTENTSIZE_ERROR else { throw corrupt("not a zstd frame") }
+                // A frame without its size (written by a streaming compressor) inflates in steps, up to the limit.
+                guard size != ZSTD_CONTENTSIZE_UNKNOWN else { return try inflateStreaming(input, corrupt: corrupt) }
                 guard size <= UInt64(IndexedRecordFile.maxRecordBytes) else {
                     throw corrupt("it inflates to \(size) bytes, more than the limit of \(IndexedRecordFile.maxRecordBytes)")
                 }
@@ -125,6 +133,31 @@ public enum IndexedRecordFile {
                     throw corrupt(ZSTD_isError(written) != 0 ? String(cString: ZSTD_getErrorName(written)) : "\(written) of \(size) bytes")
                 }
                 return output
+            }
+        }
+
+        func inflateStreaming(_ input: UnsafeRawBufferPointer, corrupt: (String) -> SAEPipeError) throws -> Data {
+            guard let stream = ZSTD_createDStream() else { throw corrupt("zstd could not allocate a decompression stream") }
+            defer { ZSTD_freeDStream(stream) }
+            var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+            var output = Data()
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let (status, produced) = chunk.withUnsafeMutableBytes { out -> (Int, Int) in
+                    var target = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
+                    let status = ZSTD_decompressStream(stream, &target, &source)
+                    return (status, target.pos)
+                }
+                guard ZSTD_isError(status) == 0 else { throw corrupt(String(cString: ZSTD_getErrorName(status))) }
+                output.append(contentsOf: chunk[0..<produced])
+                guard output.count <= IndexedRecordFile.maxRecordBytes else {
+                    throw corrupt("it inflates past the limit of \(IndexedRecordFile.maxRecordBytes) bytes")
+                }
+                if status == 0 {
+                    guard source.pos == source.size else { throw corrupt("bytes after the frame") }
+                    return output
+                }
+                if produced == 0 && source.pos == source.size { throw corrupt("the frame ends early") }
             }
         }
     }

@@ -15,7 +15,7 @@ public struct FuzzTarget: Sendable {
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 
-    public static let all: [FuzzTarget] = [gguf, safetensors, parquet, tokenizer, config, modelConfig, saeImport]
+    public static let all: [FuzzTarget] = [gguf, safetensors, parquet, tokenizer, config, modelConfig, saeImport, featureStore]
 
     /// Reads small tensors in full so dequantization sees the crafted bytes too.
     static func touch(_ tensor: TensorView) throws {
@@ -72,6 +72,12 @@ public struct FuzzTarget: Sendable {
         _ = x.withUnsafeMutableBufferPointer {
             SAEMath.reconstructInPlace(imported.parameters, activation: imported.activation, $0.baseAddress!, rows: 1)
         }
+    }
+
+    /// interpret's feature store: the record index, zstd frames and each record's JSON.
+    static let featureStore = FuzzTarget(name: "featurestore", summary: "feature store: record index, zstd frames, records") { bytes in
+        let store = try FeatureStore.Reader(bytes: Data(bytes), path: "fuzz.features")
+        for index in 0..<min(store.features, 64) { _ = try? store.record(index) }
     }
 
     /// A standard SAE with d_in 4 and d_sae 8 (and a threshold), for cfg.json-only inputs.

@@ -22,6 +22,18 @@ final class FeatureStoreTests: XCTestCase {
         XCTAssertLessThan(FileSystem.fileSize(path)!, UInt64(records.reduce(0) { $0 + $1.count } / 4), "records are compressed")
     }
 
+    /// The fuzz seed, written by Python with the zstd command-line tool: another writer of the format.
+    func testStoreWrittenByAnotherToolReads() throws {
+        let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../Fuzz/seeds/featurestore/two-features.features").standardized.path
+        let store = try FeatureStore.Reader(path: seed)
+        XCTAssertEqual(store.header.sae, .A)
+        XCTAssertEqual(store.features, 2)
+        let record = try store.record(1)
+        XCTAssertEqual(record.feature, 1)
+        XCTAssertEqual(record.view(on: .A)?.top.first?.values, [0, 0.5, 1.5, 0])
+        XCTAssertEqual(record.view(on: .A)?.bands.first?.share, 0.5)
+    }
+
     func testMalformedIndexedRecordFilesAreRefusedWithReasons() throws {
         let directory = try temporaryDirectory(self)
         let path = directory + "/records.bin"

@@ -95,23 +95,32 @@ public enum FeatureBrowserBundle {
                 best: matched?.map(\.best), bestCos: matched?.map { significant($0.bestCosine) })
             if let caveat = store.header.logitCaveat { caveats[side.rawValue] = caveat }
             features += store.features
-            // Shards of records, gzip-compressed and base64-wrapped in a script the page loads on demand.
+            // Shards of records, gzip-compressed and base64-wrapped in a script the page loads on demand;
+            // built two at a time (inflating, checking and compressing dominate an export).
             try FileSystem.createDirectory("\(target)/data/\(side)")
-            for (shard, first) in stride(from: 0, to: store.features, by: shardSize).enumerated() {
-                var array = Data("[".utf8)
-                for i in first..<min(store.features, first + shardSize) {
-                    if i > first { array.append(contentsOf: Array(",".utf8)) }
-                    array.append(try store.recordAndJSON(i).json)
+            let firsts = Array(stride(from: 0, to: store.features, by: shardSize))
+            let failures = ErrorList()
+            DispatchQueue.concurrentPerform(iterations: firsts.count) { shard in
+                do {
+                    let first = firsts[shard]
+                    var array = Data("[".utf8)
+                    for i in first..<min(store.features, first + shardSize) {
+                        if i > first { array.append(contentsOf: Array(",".utf8)) }
+                        array.append(try store.recordAndJSON(i).json)
+                    }
+                    array.append(contentsOf: Array("]".utf8))
+                    let script = "saepipeShard(\"\(side)\",\(shard),\"\(try Gzip.compress(array, level: 6).base64EncodedString())\");\n"
+                    try FileSystem.writeAtomically(script, to: "\(target)/data/\(side)/\(String(format: "%04d", shard)).js")
+                } catch {
+                    failures.append(error)
                 }
-                array.append(contentsOf: Array("]".utf8))
-                let script = "saepipeShard(\"\(side)\",\(shard),\"\(try Gzip.compress(array).base64EncodedString())\");\n"
-                try FileSystem.writeAtomically(script, to: "\(target)/data/\(side)/\(String(format: "%04d", shard)).js")
-                shards += 1
             }
+            if let error = failures.first { throw error }
+            shards += firsts.count
         }
         let vocab = (0..<tokenizer.vocabularySize).map { tokenizer.decode([$0]) }
         let vocabJSON = try JSONFile.encode(vocab, sortedKeys: false, pretty: false)
-        try FileSystem.writeAtomically("saepipeVocab(\"\(try Gzip.compress(vocabJSON).base64EncodedString())\");\n", to: "\(target)/data/vocab.js")
+        try FileSystem.writeAtomically("saepipeVocab(\"\(try Gzip.compress(vocabJSON, level: 6).base64EncodedString())\");\n", to: "\(target)/data/vocab.js")
         let index = Index(
             title: title(manifest.config),
             datasets: Dictionary(uniqueKeysWithValues: sides.map { ($0.rawValue, labels[$0]) }),
@@ -166,4 +175,12 @@ public enum FeatureBrowserBundle {
         guard x != 0, x.isFinite else { return 0 }
         return Double(String(format: "%.4g", x)) ?? x
     }
+}
+
+/// Errors from concurrent work, kept in order of arrival.
+final class ErrorList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Error] = []
+    func append(_ error: Error) { lock.withLock { errors.append(error) } }
+    var first: Error? { lock.withLock { errors.first } }
 }

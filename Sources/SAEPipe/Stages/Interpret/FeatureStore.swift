@@ -114,7 +114,17 @@ public enum FeatureStore {
         let file: IndexedRecordFile.Reader
 
         public init(path: String) throws {
-            file = try IndexedRecordFile.Reader(path: path)
+            try self.init(file: try IndexedRecordFile.Reader(path: path))
+        }
+
+        /// A store's bytes already in memory (`path` names it in errors).
+        public init(bytes: Data, path: String) throws {
+            try self.init(file: try IndexedRecordFile.Reader(bytes: bytes, path: path))
+        }
+
+        init(file: IndexedRecordFile.Reader) throws {
+            self.file = file
+            let path = file.path
             do {
                 header = try JSONDecoder().decode(Header.self, from: file.header)
             } catch {
