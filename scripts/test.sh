@@ -11,17 +11,7 @@ if ! python3 -c "import tensorboard" 2>/dev/null; then
     || echo "tensorboard: pip could not install it, so the event-file test will be skipped"
 fi
 # The browser test drives the feature browser in headless Chromium through Selenium.
-browser_packages=()
-for package in chromium chromium-driver; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || browser_packages+=("$package")
-done
-if [ "${#browser_packages[@]}" -gt 0 ]; then
-  echo "installing ${browser_packages[*]} for the browser test" >&2
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${browser_packages[@]}" >/dev/null
-fi
+scripts/install-deps.sh chromium chromium-driver
 if ! python3 -c "import selenium" 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check selenium >/dev/null
 fi
@@ -32,28 +22,7 @@ if ! python3 -c "import umap" 2>/dev/null; then
 fi
 export SAEPIPE_REQUIRE_UMAP=1
 log=$(mktemp)
-slurm_# The browser test drives the feature browser in headless Chromium through Selenium.
-browser_packages=()
-for package in chromium chromium-driver; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || browser_packages+=("$package")
-done
-if [ "${#browser_packages[@]}" -gt 0 ]; then
-  echo "installing ${browser_packages[*]} for the browser test" >&2
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${browser_packages[@]}" >/dev/null
-fi
-if ! python3 -c "import selenium" 2>/dev/null; then
-  python3 -m pip install -q --disable-pip-version-check selenium >/dev/null
-fi
-export SAEPIPE_REQUIRE_BROWSER=1
-# umap-learn is the reference saepipe's own UMAP (the feature map) is checked against.
-if ! python3 -c "import umap" 2>/dev/null; then
-  python3 -m pip install -q --disable-pip-version-check umap-learn >/dev/null
-fi
-export SAEPIPE_REQUIRE_UMAP=1
-log=$(mktemp)
+slurm_log=$(mktemp)
 # The daemons are stopped at the end unless they were running before.
 trap 'rm -f "$log" "$slurm_log"; if [ -n "${SLURM_CONF:-}" ] && [ -z "${SAEPIPE_SLURM_REUSED:-}" ]; then scripts/slurm-cluster.sh stop >/dev/null 2>&1 || true; fi' EXIT
 status=0

@@ -28,7 +28,7 @@ enum FeatureDetails {
         _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, source: ContextSource, stats: FeatureStatistics,
         data: Side, before: Int, after: Int, batchSize: Int = 4096, progress: SAEPipeCore.Progress? = nil
     ) -> (views: [FeatureStore.View], coFiringRows: Int) {
-        let F = p.features, n = dataset.rows, d = dataset.d
+        let F = p.features, n = dataset.rows
         var rowOfPosition = [Int32](repeating: -1, count: source.tokens.count)
         for (row, position) in source.positions.enumerated() { rowOfPosition[Int(position)] = Int32(row) }
 
@@ -81,17 +81,8 @@ enum FeatureDetails {
         let stride = max(1, n / coFiringSampleRows)
         var coCounts = [UInt32](repeating: 0, count: keepCoFiring ? F * F : 0)
         var sampledRows = 0
-        let workspace = SAEWorkspace(batch: batchSize, d: d, features: F)
-        var x = [Float](repeating: 0, count: batchSize * d)
         var active: [Int] = []
-        for start in Swift.stride(from: 0, to: n, by: batchSize) {
-            let count = min(batchSize, n - start)
-            defer { progress?.advance(by: count) }
-            x.withUnsafeMutableBufferPointer { dataset.gather((start..<(start + count)).map { $0 }[...], scale: 1, into: $0.baseAddress!) }
-            _ = x.withUnsafeBufferPointer {
-                SAEMath.forward(p, $0.baseAddress!, rows: count, activation: activation, form: .unitNormDecoder, workspace: workspace, mode: .sparse)
-            }
-            let sparse = workspace.sparseEntries
+        FeatureStatistics.encodeInBatches(p, activation: activation, dataset: dataset, batchSize: batchSize, progress: progress) { start, count, sparse in
             for r in 0..<count {
                 let row = start + r
                 let entries = sparse.rowRange(r)

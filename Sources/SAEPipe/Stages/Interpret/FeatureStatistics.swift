@@ -32,23 +32,14 @@ public struct FeatureStatistics: Sendable {
         _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, topK: Int, reservoirSize: Int, seed: UInt64,
         batchSize: Int = 4096, progress: SAEPipeCore.Progress? = nil
     ) -> FeatureStatistics {
-        let F = p.features, d = dataset.d, n = dataset.rows
+        let F = p.features, n = dataset.rows
         var stats = FeatureStatistics(
             features: F, rows: n, counts: [Int](repeating: 0, count: F), sums: [Double](repeating: 0, count: F),
             maxima: [Float](repeating: 0, count: F), top: [[Example]](repeating: [], count: F),
             reservoir: [[Example]](repeating: [], count: F))
-        let workspace = SAEWorkspace(batch: batchSize, d: d, features: F)
-        var x = [Float](repeating: 0, count: batchSize * d)
         var generator = SplitMix64(seed: seed ^ 0x1A7E)
         var floors = [Float](repeating: 0, count: F)  // smallest value in a full top list
-        for start in stride(from: 0, to: n, by: batchSize) {
-            let count = min(batchSize, n - start)
-            defer { progress?.advance(by: count) }
-            x.withUnsafeMutableBufferPointer { dataset.gather((start..<(start + count)).map { $0 }[...], scale: 1, into: $0.baseAddress!) }
-            _ = x.withUnsafeBufferPointer {
-                SAEMath.forward(p, $0.baseAddress!, rows: count, activation: activation, form: .unitNormDecoder, workspace: workspace, mode: .sparse)
-            }
-            let sparse = workspace.sparseEntries
+        encodeInBatches(p, activation: activation, dataset: dataset, batchSize: batchSize, progress: progress) { start, count, sparse in
             for r in 0..<count {
                 let row = start + r
                 for k in sparse.rowRange(r) {
@@ -78,5 +69,24 @@ public struct FeatureStatistics: Sendable {
         stats.frequencies = stats.counts.map { Double($0) / Double(max(n, 1)) }
         stats.means = stats.sums.map { $0 / Double(max(n, 1)) }
         return stats
+    }
+
+    /// The SAE's sparse codes for every row of the dataset, a batch at a time: `body(start, count, codes)`.
+    static func encodeInBatches(
+        _ p: SAEParameters, activation: SAEActivation, dataset: ActivationDataset, batchSize: Int, progress: SAEPipeCore.Progress?,
+        _ body: (_ start: Int, _ count: Int, _ sparse: SparseRowsView) -> Void
+    ) {
+        let (n, d) = (dataset.rows, dataset.d)
+        let workspace = SAEWorkspace(batch: batchSize, d: d, features: p.features)
+        var x = [Float](repeating: 0, count: batchSize * d)
+        for start in stride(from: 0, to: n, by: batchSize) {
+            let count = min(batchSize, n - start)
+            defer { progress?.advance(by: count) }
+            x.withUnsafeMutableBufferPointer { dataset.gather((start..<(start + count)).map { $0 }[...], scale: 1, into: $0.baseAddress!) }
+            _ = x.withUnsafeBufferPointer {
+                SAEMath.forward(p, $0.baseAddress!, rows: count, activation: activation, form: .unitNormDecoder, workspace: workspace, mode: .sparse)
+            }
+            body(start, count, workspace.sparseEntries)
+        }
     }
 }
