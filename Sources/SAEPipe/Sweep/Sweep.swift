@@ -160,6 +160,14 @@ extension SweepDefinition {
         var combinations: [[YAMLNode]] = [[]]
         for values in gridValues { combinations = combinations.flatMap { prefix in values.map { prefix + [$0] } } }
         let ordered = axes.filter { !$0.isRandom } + axes.filter(\.isRandom)
+        // A grid over model.layer collects every swept layer in one pass that all variants share.
+        let sharedLayers: YAMLNode? = {
+            guard let index = axes.filter({ !$0.isRandom }).firstIndex(where: { $0.key == "model.layer" }),
+                  base.value[path: "model.layers"] == .null, base.value[path: "model.hook"] == .null else { return nil }
+            let layers = Set(gridValues[index].compactMap { $0.scalarText.flatMap(Int.init) }).sorted()
+            let here = SourceLocation(file: "sweep \(name)", line: 1, column: 1)
+            return layers.count > 1 ? .sequence(layers.map { .scalar(String($0), quoted: false, here) }, here) : nil
+        }()
         func build(in directory: String) throws -> [SweepVariant] {
             var names = Set<String>()
             var variants: [SweepVariant] = []
@@ -177,6 +185,9 @@ extension SweepDefinition {
                                                      in: variantNode, keyLocation: axis.location)
                     }
                     let here = SourceLocation(file: "sweep \(name)", line: 1, column: 1)
+                    if let sharedLayers {
+                        variantNode = loader.setting(sharedLayers, at: ["model", "layers"], in: variantNode, keyLocation: here)
+                    }
                     variantNode = loader.setting(.scalar(directory, quoted: true, here), at: ["paths", "outputs"], in: variantNode, keyLocation: here)
                     variantNode = loader.setting(.scalar(variantName, quoted: true, here), at: ["run_name"], in: variantNode, keyLocation: here)
                     let config = try loader.resolve(variantNode, path: configPath, files: files)

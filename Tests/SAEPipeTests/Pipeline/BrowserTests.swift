@@ -25,8 +25,8 @@ final class BrowserTests: XCTestCase {
         _ = try runTinyProject(config, until: nil, overrides: ServeTests.settings)
         let run = "\(directory)/outputs/tiny"
         let current = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(directory)
-        defer { FileManager.default.changeCurrentDirectoryPath(current) }
+        _ = FileManager.default.changeCurrentDirectoryPath(directory)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(current) }
         try BlogExport.export(run: run, to: "\(directory)/bundle", artifacts: "\(directory)/artifacts")
 
         let probe = try ActivationProbe(runDirectory: run, artifacts: "\(directory)/artifacts")

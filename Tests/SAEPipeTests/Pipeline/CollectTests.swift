@@ -65,6 +65,48 @@ final class CollectTests: XCTestCase {
         }
     }
 
+    /// `model.layers` writes every listed layer in one pass, each set byte-identical to collecting
+    /// that layer alone, sharing the token files; stages read `model.layer`'s set.
+    func testMultiLayerCollectWritesEachLayerAsCollectingItAlone() throws {
+        let (directory, config) = try makeProject()
+        XCTAssertEqual(try run(config, overrides: ["model.layers=[0, 1]", "model.layer=0"]).ran.sorted(), ["collect.A", "collect.B"])
+        let manifest = try RunManifest.read(runDirectory: "\(directory)/outputs/tiny")
+        let multi = try XCTUnwrap(manifest.entries("activations")["A"])
+        XCTAssertTrue(multi.hasSuffix("/layers/0"), multi)
+        let entry = FileSystem.parent(of: FileSystem.parent(of: multi))
+        XCTAssertEqual(try run(config, overrides: ["model.layers=[0, 1]", "model.layer=1"]).ran, [], "another model.layer reuses the pass")
+        for layer in [0, 1] {
+            XCTAssertEqual(try run(config, overrides: ["model.layer=\(layer)"]).ran.sorted(), ["collect.A", "collect.B"])
+            // A config that differs from outputs/tiny's gets a sibling run directory.
+            let location = try Experiment.load(configPath: config, overrides: ["model.layer=\(layer)"]).location()
+            let single = try XCTUnwrap(try RunManifest.read(runDirectory: location.path).entries("activations")["A"])
+            for file in ["tokens.mmap", "positions.mmap"] {
+                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(entry)/layers/\(layer)/\(file)")),
+                               try Data(contentsOf: URL(fileURLWithPath: "\(single)/\(file)")), "layer \(layer) \(file)")
+            }
+            // The same rows, equal up to the summation order BLAS picks for a different pass.
+            let floats = { (path: String) in try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+            let (together, alone) = (try floats("\(entry)/layers/\(layer)/acts.mmap"), try floats("\(single)/acts.mmap"))
+            XCTAssertEqual(together.count, alone.count)
+            let scale = alone.map(abs).max()!
+            XCTAssertLessThan(zip(together, alone).map { abs($0 - $1) }.max()! / scale, 1e-5, "layer \(layer)")
+            let meta = try ActivationSetMeta.read(directory: "\(entry)/layers/\(layer)")
+            XCTAssertEqual(meta.provenance?.hook, "layers.\(layer).mlp_out")
+            let shared = try FileManager.default.attributesOfItem(atPath: "\(entry)/layers/\(layer)/tokens.mmap")[.systemFileNumber] as? Int
+            XCTAssertEqual(shared, try FileManager.default.attributesOfItem(atPath: "\(entry)/tokens.mmap")[.systemFileNumber] as? Int,
+                           "the layers share one tokens file")
+        }
+        // Training reads model.layer's set; a layer the pass did not write is refused when planned.
+        XCTAssertEqual(try run(config, until: "train", overrides: ["model.layers=[0, 1]", "model.layer=1", "sae.expansion=2", "train.tokens=600",
+                                                                    "train.batch_size=100", "train.lr_warmup_steps=2"]).ran.sorted(), ["train.A", "train.B"])
+        XCTAssertThrowsError(try run(config, overrides: ["model.layers=[0]", "model.layer=1"])) { error in
+            XCTAssertTrue("\(error)".contains("model.layer 1 is not among model.layers [0]"), "\(error)")
+        }
+        XCTAssertThrowsError(try run(config, overrides: ["model.layers=[0, 7]", "model.layer=0"])) { error in
+            XCTAssertTrue("\(error)".contains("layer 7") && "\(error)".contains("has 2"), "\(error)")
+        }
+    }
+
     func testSameConfigTwiceGivesIdenticalBytesAndSecondRunIsCached() throws {
         let (directory, config) = try makeProject(extra: ", dtype: float16")
         _ = try run(config)

@@ -101,6 +101,7 @@ final class SweepTests: XCTestCase {
         let (directory, config) = try project(sweep: "sweep: {name: layers, until: eval, grid: {model.layer: all}}")
         let definition = try SweepDefinition.load(configPath: config)
         XCTAssertEqual(try SweepRunner(definition).run().map(\.status), [.finished, .finished])
+        XCTAssertEqual(entries(directory, "collect").count, 2, "one forward pass per dataset wrote both layers")
         let sweep = "\(directory)/outputs/sweeps/layers"
         let table = try XCTUnwrap(Table.parseCSV(try String(contentsOfFile: "\(sweep)/layers.csv", encoding: .utf8)))
         let column = { (name: String) in try XCTUnwrap(table.header.firstIndex(of: name), name) }
@@ -247,12 +248,15 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(spans.variants[3].experiment.config[path: "run_name"].stringValue, "layer=1,l1_coefficient=5")
         let every = try SweepDefinition.load(configPath: config, arguments: SweepArguments(grid: ["model.layer=all"]))
         XCTAssertEqual(every.variants.map { $0.value(of: "model.layer").intValue }, [0, 1])
-        // Variants differing only in a training key share their collect stages' cache keys.
+        // Every variant shares one collect per dataset, which writes both swept layers; the
+        // stages after it differ by layer.
         let plans = try spans.variants.map { try $0.experiment.runner().plan() }
         let key = { (index: Int, id: String) in plans[index].first { $0.stage.id.rawValue == id }!.key }
+        XCTAssertEqual(spans.variants[2].experiment.config[path: "model.layers"], .list([.int(0), .int(1)]))
         XCTAssertEqual(key(0, "collect.A"), key(1, "collect.A"))
-        XCTAssertNotEqual(key(0, "collect.A"), key(2, "collect.A"))
+        XCTAssertEqual(key(0, "collect.A"), key(2, "collect.A"))
         XCTAssertNotEqual(key(0, "train.A"), key(1, "train.A"))
+        XCTAssertNotEqual(key(0, "train.A"), key(2, "train.A"), "layer 0's and layer 1's SAEs train on different sets")
     }
 
     func testSweepErrorsNameTheFileLineAndKey() throws {

@@ -34,6 +34,7 @@ public enum AblateStage {
         var top: Int
         var sequences: Int
         var labels: DatasetLabels
+        var activations: ActivationSetChoice
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
@@ -44,7 +45,7 @@ public enum AblateStage {
                     seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
                     split: try reader.decode(ValidationSplit.self, at: "train"), sides: sides, features: features,
                     top: try reader.decode(Int.self, at: "ablate.top"), sequences: try reader.decode(Int.self, at: "ablate.sequences"),
-                    labels: try DatasetLabels.read(reader))
+                    labels: try DatasetLabels.read(reader), activations: try ActivationSetChoice.read(reader, config: config))
             }
         }
     }
@@ -82,7 +83,7 @@ public enum AblateStage {
         var datasets: [Side: ActivationDataset] = [:]
         var windows: [Side: TokenBatch] = [:]
         for side in settings.sides {
-            let directory = try context.upstream(.collect(side))
+            let directory = try settings.activations.directory(entry: try context.upstream(.collect(side)))
             let dataset = try ActivationDataset(directory: directory, split: settings.split, seed: settings.seed)
             datasets[side] = dataset
             windows[side] = try SplicedLoss.heldOutWindows(directory, count: settings.sequences, seed: settings.seed,

@@ -5,13 +5,15 @@ import SAEPipeModels
 
 /// Batched forward passes over windows, keeping the rows the activation set wants.
 public enum ActivationCollector {
-    /// Writes `acts.mmap` into `directory` and returns each row's index into the window tokens.
+    /// Writes `acts.mmap` for each hook into its directory (one forward pass serves them all) and
+    /// returns each row's index into the window tokens, the same for every hook.
     public static func collect(
-        model: LanguageModel, windows: TokenWindows, hook: HookPoint, dtype: ActivationStore.DType, batchSize: Int,
-        into directory: String, label: String, console: Console = .shared
+        model: LanguageModel, windows: TokenWindows, hooks: [HookPoint], dtype: ActivationStore.DType, batchSize: Int,
+        into directories: [String], label: String, console: Console = .shared
     ) throws -> [Int32] {
+        precondition(hooks.count == directories.count && !hooks.isEmpty)
         let d = model.dimensions.dModel
-        let writer = try ActivationStore.RowWriter(path: "\(directory)/acts.mmap", dtype: dtype)
+        let writers = try directories.map { try ActivationStore.RowWriter(path: "\($0)/acts.mmap", dtype: dtype) }
         var positions: [Int32] = []
         positions.reserveCapacity(windows.activationCount)
         let progress = Progress(label, total: windows.tokens.count, unit: "tok", console: console)
@@ -24,25 +26,28 @@ public enum ActivationCollector {
                 let batch = Array(members[start..<min(start + batchSize, members.count)])
                 let ids = batch.flatMap { windows.window($0) }
                 let result = try model.forward(TokenBatch(ids: ids, batch: batch.count, seqLen: length),
-                                               ForwardRequest(capture: [hook]))
-                let rows = result.captured[hook]!
-                try rows.withUnsafeBufferPointer { buffer in
-                    for (slot, window) in batch.enumerated() {
-                        var kept = 0
-                        for position in 0..<length where kept < windows.keptCounts[window] {
-                            let token = windows.offsets[window] + position
-                            if windows.excluded[token] { continue }
-                            try writer.append(UnsafeBufferPointer(rebasing: buffer[((slot * length + position) * d)..<((slot * length + position + 1) * d)]))
-                            positions.append(Int32(token))
-                            kept += 1
+                                               ForwardRequest(capture: Set(hooks)))
+                let captured = hooks.map { result.captured[$0]! }
+                for (slot, window) in batch.enumerated() {
+                    var kept = 0
+                    for position in 0..<length where kept < windows.keptCounts[window] {
+                        let token = windows.offsets[window] + position
+                        if windows.excluded[token] { continue }
+                        let row = (slot * length + position) * d
+                        for (rows, writer) in zip(captured, writers) {
+                            try rows.withUnsafeBufferPointer { buffer in
+                                try writer.append(UnsafeBufferPointer(rebasing: buffer[row..<(row + d)]))
+                            }
                         }
+                        positions.append(Int32(token))
+                        kept += 1
                     }
                 }
                 progress.advance(by: ids.count)
             }
         }
         progress.finish()
-        try writer.close()
+        for writer in writers { try writer.close() }
         return positions
     }
 }

@@ -40,13 +40,14 @@ public enum EvalStage {
         var eval: EvalSettings
         var split: ValidationSplit
         var sides: [Side]
+        var activations: ActivationSetChoice
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
                 Settings(
                     seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
                     eval: try reader.decode(EvalSettings.self, at: "eval"), split: try reader.decode(ValidationSplit.self, at: "train"),
-                    sides: try Side.present(reader))
+                    sides: try Side.present(reader), activations: try ActivationSetChoice.read(reader, config: config))
             }
         }
     }
@@ -89,7 +90,7 @@ public enum EvalStage {
         var generalization: [Side: EvalResults.Generalization] = [:]
         var datasetRows: [Side: Int] = [:]
         for data in settings.sides {
-            let directory = try context.upstream(.collect(data))
+            let directory = try settings.activations.directory(entry: try context.upstream(.collect(data)))
             let dataset = try ActivationDataset(directory: directory, split: settings.split, seed: settings.seed)
             datasetRows[data] = dataset.rows
             let windows = try SplicedLoss.heldOutWindows(directory, count: settings.eval.sequences, seed: settings.seed,

@@ -47,13 +47,14 @@ public enum InterpretStage {
         var interpret: InterpretSettings
         var labels: DatasetLabels
         var sides: [Side]
+        var activations: ActivationSetChoice
 
         static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
             try ConfigReader.settings(from: config) { reader in
                 Settings(
                     seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
                     interpret: try reader.decode(InterpretSettings.self, at: "interpret"), labels: try DatasetLabels.read(reader),
-                    sides: try Side.present(reader))
+                    sides: try Side.present(reader), activations: try ActivationSetChoice.read(reader, config: config))
             }
         }
     }
@@ -84,7 +85,7 @@ public enum InterpretStage {
         var datasets: [Side: ActivationDataset] = [:]
         let sides = settings.sides
         for data in sides {
-            let directory = try context.upstream(.collect(data))
+            let directory = try settings.activations.directory(entry: try context.upstream(.collect(data)))
             let dataset = try ActivationDataset(directory: directory, split: .none, seed: settings.seed)
             let progress = SAEPipeCore.Progress("interpret.\(side) features on \(data)", total: dataset.rows, unit: "tok")
             statistics[data] = FeatureStatistics.compute(

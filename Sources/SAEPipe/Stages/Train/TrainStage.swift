@@ -12,10 +12,17 @@ public enum TrainStage {
     /// The settings, the SAE directory to load instead of training (`sae.load.<side>`), and the
     /// config slice they were read from (`seed`, `sae`, `train`).
     static func settings(_ config: ConfigValue, side: Side) throws -> (TrainSettings, String?, ConfigValue) {
-        let ((settings, load), slice) = try ConfigReader.settings(from: config) { reader in
-            (try reader.decode(TrainSettings.self, at: ""), try reader.decode(String?.self, at: "sae.load.\(side)"))
-        }
+        let (settings, load, _, slice) = try settingsAndActivations(config, side: side)
         return (settings, load, slice)
+    }
+
+    /// The settings, and which of collect's activation sets they train on (a part of the slice).
+    static func settingsAndActivations(_ config: ConfigValue, side: Side) throws -> (TrainSettings, String?, ActivationSetChoice, ConfigValue) {
+        let ((settings, load, choice), slice) = try ConfigReader.settings(from: config) { reader in
+            (try reader.decode(TrainSettings.self, at: ""), try reader.decode(String?.self, at: "sae.load.\(side)"),
+             try ActivationSetChoice.read(reader, config: config))
+        }
+        return (settings, load, choice, slice)
     }
 
     /// The stage that trains the SAE on dataset `side`'s activations (or loads the one `sae.load` names).
@@ -40,8 +47,8 @@ public enum TrainStage {
     }
 
     static func run(_ context: StageContext, side: Side, artifacts: String) throws {
-        let (settings, load, _) = try settings(context.config, side: side)
-        let activations = try context.upstream(.collect(side))
+        let (settings, load, choice, _) = try settingsAndActivations(context.config, side: side)
+        let activations = try choice.directory(entry: try context.upstream(.collect(side)))
         let dataset = try ActivationDataset(directory: activations, split: settings.validation, seed: settings.seed)
         if let load { return try useLoaded(load, context, side: side, dataset: dataset, settings: settings) }
         // Checkpoints live beside the cache entries, keyed like the entry, so a killed run resumes.
