@@ -21,7 +21,7 @@ final class StageFileTests: XCTestCase {
         XCTAssertEqual(Set(slice(.eval)[path: "train"].mapValue!.keys), ["validation_fraction", "max_validation_rows"])
         // Interpret shows labels, and whether B is there decides what it compares.
         XCTAssertEqual(Set(slice(.interpret(.A))[path: "datasets.B"].mapValue!.keys), ["label", "path", "hub"])
-        XCTAssertEqual(Set(slice(.viz).mapValue!.keys), ["viz", "datasets", "sae", "train"], "the subtitles name the SAE and its budget")
+        XCTAssertEqual(Set(slice(.viz).mapValue!.keys), ["viz", "datasets", "sae", "train", "seed"], "the subtitles name the SAE and its budget; the feature map is seeded")
 
         // A label change reaches the stages that show labels, not collect or train.
         let relabelled = try Experiment.load(configPath: config, overrides: ["datasets.A.label=novels"])
