@@ -40,7 +40,7 @@ if [[ "${1:-}" == "--list" ]]; then build; "$binary" 2>&1 | tail -n +2; exit 0; 
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-if [[ ${#targets[@]} -eq 0 ]]; then targets=(gguf safetensors parquet tokenizer config modelconfig saeimport); fi
+if [[ ${#targets[@]} -eq 0 ]]; then targets=(gguf safetensors parquet tokenizer config modelconfig saeimport featurestore); fi
 build
 
 fixtures=Tests/SAEPipeTests/Fixtures
