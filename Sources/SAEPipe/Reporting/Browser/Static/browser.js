@@ -121,7 +121,7 @@
     return list.slice().sort((a, b) => sign * (key(a) - key(b)) || (a.sae < b.sae ? -1 : a.sae > b.sae ? 1 : a.id - b.id));
   }
   const columns = [
-    ['id', 'Feature', ''], ['label', 'Label', ''], ['freq', 'Frequency', 'num'], ['selectivity', 'Selectivity', 'num wide'],
+    ['id', 'Feature', ''], ['label', 'Label', ''], ['freq', 'Frequency on own data', 'num'], ['selectivity', 'Selectivity', 'num wide'],
     ['match', 'Match cos', 'num wide'], ['ablation', 'Ablation', 'num wide'],
   ];
   function renderList(keepFocus) {
@@ -147,7 +147,7 @@
       (SIDES.length > 1 ? `<select id="sae" aria-label="SAE">${options([['all', 'both SAEs']].concat(SIDES.map((s) => [s, `SAE ${s} (${dataLabel(s)})`])), state.sae)}</select>` : '') +
       `<select id="cls" aria-label="Class">${options(classes, state.cls)}</select>` +
       `<select id="sort" aria-label="Sort by">${options([['freq', 'sort: frequency'], ['selectivity', 'sort: selectivity'], ['match', 'sort: match cosine'], ['ablation', 'sort: ablation effect'], ['id', 'sort: id']], state.sort)}</select></div>` +
-      `<p class="muted" id="count">${state.list.length} of ${rows.length} features. Selectivity: log2 of mean activation on the SAE's own dataset over the other's. ` +
+      `<p class="muted" id="count">${state.list.length} of ${rows.length} features. Frequency: the share of the SAE's own dataset's tokens it fires on${SIDES.length > 1 ? "; selectivity: log2 of its mean activation there over the other dataset's" : ''}. ` +
       `Keys: <kbd>/</kbd> search, <kbd>↑</kbd><kbd>↓</kbd> move, <kbd>Enter</kbd> open.</p>` +
       `<table class="features"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>${more}`;
     const q = document.getElementById('q');
