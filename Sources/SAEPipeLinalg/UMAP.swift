@@ -134,11 +134,14 @@ public enum UMAP {
     }
 
     /// The share of each row's `k` nearest neighbours in the original space that are also among its
-    /// `k` nearest in the embedding (Euclidean), averaged over rows: how well neighbourhoods survive.
-    public static func neighbourhoodPreservation(_ x: [Float], rows: Int, d: Int, embedding: [Float], k: Int = 15) -> Double {
+    /// `k` nearest in the embedding (Euclidean), averaged over rows (over `maxRows` evenly spaced
+    /// rows when there are more): how well neighbourhoods survive.
+    public static func neighbourhoodPreservation(_ x: [Float], rows: Int, d: Int, embedding: [Float], k: Int = 15, maxRows: Int = 3000) -> Double {
         let original = nearestNeighbours(x, rows: rows, d: d, k: k).indices
+        let k = min(k, rows - 1)
+        let checked = stride(from: 0, to: rows, by: max(1, rows / maxRows)).map { $0 }
         var kept = 0
-        for i in 0..<rows {
+        for i in checked {
             var nearest: [(Int, Double)] = []
             for j in 0..<rows where j != i {
                 let dx = Double(embedding[i * 2] - embedding[j * 2]), dy = Double(embedding[i * 2 + 1] - embedding[j * 2 + 1])
@@ -152,6 +155,6 @@ public enum UMAP {
             let wanted = Set(original[(i * k)..<((i + 1) * k)].map(Int.init))
             kept += nearest.filter { wanted.contains($0.0) }.count
         }
-        return Double(kept) / Double(rows * k)
+        return Double(kept) / Double(checked.count * k)
     }
 }

@@ -11,6 +11,8 @@ import SAEPipeSAE
 /// feature browser.
 public struct FeatureMapFile: Codable, Sendable, Equatable {
     public static let fileName = "feature_map.json"
+    /// Both SAEs together; beyond this the k-nearest-neighbour search takes minutes.
+    public static let maxFeatures = 40_000
 
     public struct Coordinates: Codable, Sendable, Equatable {
         public var sae: Side
@@ -23,7 +25,8 @@ public struct FeatureMapFile: Codable, Sendable, Equatable {
     /// Share of the decoder directions' variance on the two principal components.
     public var pcaVarianceShare: Double
     public var neighbours: Int
-    /// Mean share of each feature's nearest neighbours (by decoder cosine) that stay its nearest in the map.
+    /// Mean share of each feature's nearest neighbours (by decoder cosine) that stay its nearest in the
+    /// map (over 3,000 evenly spaced features when there are more).
     public var pcaNeighbourhoodPreservation: Double
     public var umapNeighbourhoodPreservation: Double
 

@@ -234,7 +234,11 @@ public enum VizStage {
         // The feature map: both dictionaries' decoder directions in 2-D.
         var decoders: [(Side, SAEParameters)] = []
         for side in sides { decoders.append((side, try SAECheckpoint.readSAELens(try context.upstream(.train(side))).0)) }
-        if decoders.allSatisfy({ $0.1.d == decoders[0].1.d }) {
+        // The map's neighbour search is quadratic in the features: past this many it is left out.
+        let mapFeatures = decoders.reduce(0) { $0 + $1.1.features }
+        if mapFeatures > FeatureMapFile.maxFeatures {
+            context.logger.info("no feature map: \(mapFeatures) features, more than the \(FeatureMapFile.maxFeatures) it is drawn for")
+        } else if decoders.allSatisfy({ $0.1.d == decoders[0].1.d }) {
             let started = Date()
             let map = FeatureMapFile.compute(decoders, seed: settings.seed)
             try map.write(to: context.outputDirectory)
