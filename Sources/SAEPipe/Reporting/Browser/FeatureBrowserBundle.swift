@@ -142,7 +142,7 @@ public enum FeatureBrowserBundle {
         }
         let model = text("model.name").map(FileSystem.lastComponent) ?? "model"
         let hook = (try? ModelSettings.read(ConfigReader(config)).hookPoint().description) ?? "\(text("model.stream") ?? "") at layer \(text("model.layer") ?? "?")"
-        return "\(model) · \(hook)" + (text("name").map { " · \($0)" } ?? "")
+        return "\(model) · \(hook)" + (text("run_name").map { " · \($0)" } ?? "")
     }
 
     /// viz's feature map, as the page draws it.
