@@ -85,11 +85,13 @@ public enum UMAP {
     }
 
     /// Coordinates [rows, 2] for unit rows `x` [rows, d], starting from `initial` [rows, 2] (e.g. PCA).
-    public static func embed(_ x: [Float], rows: Int, d: Int, initial: [Float], settings: Settings = Settings()) -> [Float] {
+    /// `neighbours`: the rows' nearest neighbours when the caller already has them (k = settings.neighbours).
+    public static func embed(_ x: [Float], rows: Int, d: Int, initial: [Float], settings: Settings = Settings(),
+                             neighbours: (indices: [Int32], similarities: [Float])? = nil) -> [Float] {
         precondition(x.count == rows * d && initial.count == rows * 2)
         guard rows > 2 else { return initial }
         let k = min(settings.neighbours, rows - 1)
-        let (indices, similarities) = nearestNeighbours(x, rows: rows, d: d, k: k)
+        let (indices, similarities) = neighbours ?? nearestNeighbours(x, rows: rows, d: d, k: k)
         let edges = fuzzyGraph(indices: indices, similarities: similarities, rows: rows, k: k)
         // The start scaled into [−10, 10], as umap-learn scales its spectral start.
         var y = initial.map(Double.init)
@@ -137,7 +139,12 @@ public enum UMAP {
     /// `k` nearest in the embedding (Euclidean), averaged over rows (over `maxRows` evenly spaced
     /// rows when there are more): how well neighbourhoods survive.
     public static func neighbourhoodPreservation(_ x: [Float], rows: Int, d: Int, embedding: [Float], k: Int = 15, maxRows: Int = 3000) -> Double {
-        let original = nearestNeighbours(x, rows: rows, d: d, k: k).indices
+        neighbourhoodPreservation(original: nearestNeighbours(x, rows: rows, d: d, k: k).indices, rows: rows, embedding: embedding, k: k,
+                                  maxRows: maxRows)
+    }
+
+    /// The same from the rows' neighbour lists (`nearestNeighbours(…).indices`, k per row).
+    public static func neighbourhoodPreservation(original: [Int32], rows: Int, embedding: [Float], k: Int = 15, maxRows: Int = 3000) -> Double {
         let k = min(k, rows - 1)
         let checked = stride(from: 0, to: rows, by: max(1, rows / maxRows)).map { $0 }
         var kept = 0

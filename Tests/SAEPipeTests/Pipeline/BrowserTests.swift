@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SAEPipe
 import SAEPipeCore
 import SAEPipeEngine
@@ -31,14 +30,8 @@ final class BrowserTests: XCTestCase {
 
         let probe = try ActivationProbe(runDirectory: run, artifacts: "\(directory)/artifacts")
         let service = try FeatureService(runDirectory: run, probe: probe)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = FeatureServer.application(service: service, browser: "\(directory)/bundle/browser", host: "127.0.0.1", port: 0,
-                                            logger: Logger(label: "browser-test")) { continuation.yield($0) }
-        let server = Task { try await app.run() }
+        let (port, server) = try await startServer(service: service, browser: "\(directory)/bundle/browser")
         defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let bound = await iterator.next()
-        let port = try XCTUnwrap(bound)
         let result = try await runProcessOffPool("/usr/bin/env", ["python3", script, "--bundle", "\(directory)/bundle", "--serve", "http://127.0.0.1:\(port)/",
                                                      "--text", "the cat sat on the mat"])
         print(result.output)

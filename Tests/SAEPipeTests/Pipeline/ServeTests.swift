@@ -85,15 +85,8 @@ final class ServeTests: XCTestCase {
         try FileSystem.createDirectory(browser)
         try FeatureBrowserBundle.write(runDirectory: run, manifest: try RunManifest.read(runDirectory: run), results: try EvalResults.read(runDirectory: run),
                                        tokenizer: probe.tokenizer, to: browser)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = FeatureServer.application(service: service, browser: browser, host: "127.0.0.1", port: 0, logger: Logger(label: "test")) { port in
-            continuation.yield(port)
-        }
-        let server = Task { try await app.run() }
+        let (port, server) = try await startServer(service: service, browser: browser)
         defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let bound = await iterator.next()
-        let port = try XCTUnwrap(bound)
         let base = "http://127.0.0.1:\(port)"
         func request(_ path: String, body: String? = nil) async throws -> (Int, Data) {
             var request = URLRequest(url: URL(string: base + path)!)
@@ -125,4 +118,19 @@ final class ServeTests: XCTestCase {
             XCTAssertEqual(statusCode, expected, path)
         }
     }
+}
+
+/// Starts `FeatureServer` on a free loopback port; cancelling the task stops it.
+func startServer(service: FeatureService, browser: String) async throws -> (port: Int, task: Task<Void, Error>) {
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let app = FeatureServer.application(service: service, browser: browser, host: "127.0.0.1", port: 0, logger: Logger(label: "test")) { port in
+        continuation.yield(port)
+    }
+    let server = Task { try await app.run() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else {
+        server.cancel()
+        throw SAEPipeError.runtime("the test server did not start")
+    }
+    return (port, server)
 }

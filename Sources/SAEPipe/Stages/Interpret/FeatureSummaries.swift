@@ -119,17 +119,15 @@ struct FeatureSummaries {
         let sample = statistics[data]!.reservoir[i]
         guard !sample.isEmpty else { return ([], nil) }
         let source = sources[data]!
-        var counts: [Int32: Int] = [:], pairs: [String: Int] = [:]
+        var pairs: [String: Int] = [:]
         for example in sample {
-            let token = source.token(ofRow: example.row)
-            counts[token, default: 0] += 1
             if let previous = source.previousToken(ofRow: example.row) {
-                pairs[tokenizer.decode([Int(previous), Int(token)]), default: 0] += 1
+                pairs[tokenizer.decode([Int(previous), Int(source.token(ofRow: example.row))]), default: 0] += 1
             }
         }
         let n = Double(sample.count)
-        let tokens = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5)
-            .map { (tokenizer.decode([Int($0.key)]), Double($0.value) / n) }
+        let tokens = FeatureDetails.topTokens(i, stats: statistics[data]!, source: source, count: 5)
+            .map { (tokenizer.decode([Int($0.token)]), $0.share) }
         let bigram = pairs.max { ($0.value, $1.key) < ($1.value, $0.key) }.map { ($0.key, Double($0.value) / n) }
         return (tokens, bigram)
     }

@@ -42,7 +42,9 @@ public struct FeatureMapFile: Codable, Sendable, Equatable {
         let pca = PrincipalComponents.compute(unit, rows: rows, d: d, components: 2)
         var settings = UMAP.Settings()
         settings.seed = seed
-        let umap = UMAP.embed(unit, rows: rows, d: d, initial: pca.projections, settings: settings)
+        // One neighbour search serves the embedding and both preservation scores.
+        let neighbours = UMAP.nearestNeighbours(unit, rows: rows, d: d, k: min(settings.neighbours, rows - 1))
+        let umap = UMAP.embed(unit, rows: rows, d: d, initial: pca.projections, settings: settings, neighbours: neighbours)
         let total = PrincipalComponents.totalVariance(unit, rows: rows, d: d)
         var saes: [Coordinates] = [], offset = 0
         let round = { (x: Float) in (x * 1e4).rounded() / 1e4 }
@@ -53,8 +55,10 @@ public struct FeatureMapFile: Codable, Sendable, Equatable {
         }
         return FeatureMapFile(
             saes: saes, pcaVarianceShare: total > 0 ? pca.variances.reduce(0, +) / total : 0, neighbours: settings.neighbours,
-            pcaNeighbourhoodPreservation: UMAP.neighbourhoodPreservation(unit, rows: rows, d: d, embedding: pca.projections, k: settings.neighbours),
-            umapNeighbourhoodPreservation: UMAP.neighbourhoodPreservation(unit, rows: rows, d: d, embedding: umap, k: settings.neighbours))
+            pcaNeighbourhoodPreservation: UMAP.neighbourhoodPreservation(original: neighbours.indices, rows: rows, embedding: pca.projections,
+                                                                         k: settings.neighbours),
+            umapNeighbourhoodPreservation: UMAP.neighbourhoodPreservation(original: neighbours.indices, rows: rows, embedding: umap,
+                                                                          k: settings.neighbours))
     }
 
     public func coordinates(of side: Side) -> Coordinates? { saes.first { $0.sae == side } }
