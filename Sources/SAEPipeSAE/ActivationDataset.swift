@@ -4,13 +4,21 @@ import SAEPipeData
 import SAEPipeFormats
 
 /// The collected activations, memory-mapped and never loaded whole: a seeded held-out
-/// validation split and shuffled training batches gathered row by row.
+/// validation split and shuffled training batches gathered row by row. Several sets of one
+/// collect (a multi-layer SAE's layers, which share tokens and windows) can form one dataset:
+/// part p's row r is row p · rowsPerPart + r, and every part holds out the same windows.
 public final class ActivationDataset: @unchecked Sendable {
+    /// The first part's directory (tokens and windows are the same in every part).
     public let directory: String
+    /// Every part's directory, in row order.
+    public let parts: [String]
+    public let rowsPerPart: Int
     public let rows: Int
     public let d: Int
     public let dtype: ActivationStore.DType
-    let file: MappedFile
+    /// Applied to every gathered row: a `layerNorm` SAE trains and is evaluated on standardized rows.
+    public let normalization: InputNormalization
+    let files: [MappedFile]
     /// Held-out and training rows. When the set records its windows (positions.mmap and
     /// sequence offsets), whole windows are held out, chosen by seed; otherwise single rows.
     public let validation: [Int]
@@ -18,10 +26,16 @@ public final class ActivationDataset: @unchecked Sendable {
     /// The held-out windows (indices into meta.json's sequence_offsets), empty for a row-level split.
     public let validationWindows: [Int]
     /// The held-out rows grouped into the units the bootstrap resamples: whole windows when
-    /// the set records them (rows of one window are not independent), else blocks of rows.
+    /// the set records them (rows of one window are not independent), else blocks of rows;
+    /// a window's rows in every part form one unit.
     public let validationUnits: [[Int]]
+    /// The units of one part (its rows numbered as in this dataset).
+    public func validationUnits(part: Int) -> [[Int]] {
+        partValidationUnits.map { $0.map { $0 + part * rowsPerPart } }
+    }
+    let partValidationUnits: [[Int]]
     let trainingUnitsInOrder: [[Int]]
-    /// The set's meta.json.
+    /// The first part's meta.json.
     public let meta: ActivationSetMeta
 
     /// A seeded sample of training units (windows, or blocks of rows) holding at least `rows`
@@ -37,24 +51,55 @@ public final class ActivationDataset: @unchecked Sendable {
     }
 
     /// Opens a set with the train stage's held-out split (`ValidationSplit.none` holds nothing out).
-    public convenience init(directory: String, split: ValidationSplit, seed: UInt64) throws {
-        try self.init(directory: directory, validationFraction: split.fraction, maxValidationRows: split.maxRows, seed: seed)
+    public convenience init(directory: String, split: ValidationSplit, seed: UInt64, normalization: InputNormalization = .none) throws {
+        try self.init(directories: [directory], split: split, seed: seed, normalization: normalization)
     }
 
-    public init(directory: String, validationFraction: Double, maxValidationRows: Int, seed: UInt64) throws {
+    /// Several sets with equal rows, width and windows as one dataset (see the type's note).
+    public convenience init(directories: [String], split: ValidationSplit, seed: UInt64, normalization: InputNormalization = .none) throws {
+        try self.init(directories: directories, validationFraction: split.fraction, maxValidationRows: split.maxRows, seed: seed,
+                      normalization: normalization)
+    }
+
+    public convenience init(directory: String, validationFraction: Double, maxValidationRows: Int, seed: UInt64) throws {
+        try self.init(directories: [directory], validationFraction: validationFraction, maxValidationRows: maxValidationRows, seed: seed,
+                      normalization: .none)
+    }
+
+    public init(directories: [String], validationFraction: Double, maxValidationRows: Int, seed: UInt64,
+                normalization: InputNormalization) throws {
+        guard let directory = directories.first else { throw SAEPipeError.runtime("an activation dataset needs at least one set") }
         self.directory = directory
+        parts = directories
+        self.normalization = normalization
         let meta = try ActivationSetMeta.read(directory: directory)
         let metaPath = "\(directory)/\(ActivationSetMeta.fileName)"
-        (rows, d, dtype) = (meta.rows, meta.width, ActivationStore.DType(rawValue: meta.dtype)!)
+        let (rows, d, dtype) = (meta.rows, meta.width, ActivationStore.DType(rawValue: meta.dtype)!)
+        (rowsPerPart, self.d, self.dtype) = (rows, d, dtype)
         self.meta = meta
-        file = try MappedFile(path: "\(directory)/acts.mmap")
-        guard file.size == rows * d * dtype.bytes else {
-            throw SAEPipeError.input("acts.mmap holds \(file.size) bytes, meta.json implies \(rows * d * dtype.bytes)",
-                                     file: "\(directory)/acts.mmap", hint: "rerun the collect stage")
+        var files: [MappedFile] = []
+        for part in directories {
+            let partMeta = part == directory ? meta : try ActivationSetMeta.read(directory: part)
+            guard partMeta.rows == rows, partMeta.width == d, partMeta.dtype == meta.dtype,
+                partMeta.windows?.sequenceOffsets == meta.windows?.sequenceOffsets
+            else {
+                throw SAEPipeError.input("\(part) holds \(partMeta.rows) × \(partMeta.width) \(partMeta.dtype) activations; \(directory) \(rows) × \(d) \(meta.dtype) (or their windows differ)",
+                                         file: "\(part)/\(ActivationSetMeta.fileName)", hint: "the sets of one multi-layer SAE come from one collect")
+            }
+            let file = try MappedFile(path: "\(part)/acts.mmap")
+            guard file.size == rows * d * dtype.bytes else {
+                throw SAEPipeError.input("acts.mmap holds \(file.size) bytes, meta.json implies \(rows * d * dtype.bytes)",
+                                         file: "\(part)/acts.mmap", hint: "rerun the collect stage")
+            }
+            files.append(file)
         }
+        self.files = files
+        self.rows = rows * directories.count
         guard rows >= 2 else { throw SAEPipeError.input("too few activations to train on (\(rows))", file: metaPath) }
         let held = min(maxValidationRows, max(1, Int((Double(rows) * validationFraction).rounded())), rows - 1)
         var generator = SplitMix64(seed: seed ^ 0x5EED_5A1E)
+        // The split is made on one part's rows and repeated in every part.
+        let validation: [Int], training: [Int], validationUnits: [[Int]], trainingUnitsInOrder: [[Int]]
         if let windows = try ActivationDataset.windowOfRow(directory: directory, meta: meta, rows: rows) {
             // Whole windows are held out, so evaluation sequences are unseen in training too.
             let count = (windows.max() ?? 0) + 1
@@ -89,6 +134,26 @@ public final class ActivationDataset: @unchecked Sendable {
             }
             training = Array(order[held...]).sorted()
         }
+        let offsets = directories.indices.map { $0 * rows }
+        func everyPart(_ local: [Int]) -> [Int] { offsets.flatMap { offset in local.map { $0 + offset } } }
+        self.validation = everyPart(validation)
+        self.training = everyPart(training)
+        partValidationUnits = validationUnits
+        self.validationUnits = validationUnits.map(everyPart)
+        self.trainingUnitsInOrder = trainingUnitsInOrder.map(everyPart)
+    }
+
+    /// The same rows and split, gathered with `normalization` (what the SAE that reads them encodes with).
+    public func normalized(_ normalization: InputNormalization) -> ActivationDataset {
+        normalization == self.normalization ? self : ActivationDataset(copying: self, normalization: normalization)
+    }
+
+    private init(copying other: ActivationDataset, normalization: InputNormalization) {
+        (directory, parts, rowsPerPart, rows, d, dtype) = (other.directory, other.parts, other.rowsPerPart, other.rows, other.d, other.dtype)
+        (files, validation, training, validationWindows) = (other.files, other.validation, other.training, other.validationWindows)
+        (validationUnits, partValidationUnits, trainingUnitsInOrder, meta) =
+            (other.validationUnits, other.partValidationUnits, other.trainingUnitsInOrder, other.meta)
+        self.normalization = normalization
     }
 
     /// The window each activation row belongs to, when positions.mmap and sequence offsets exist.
@@ -117,20 +182,25 @@ public final class ActivationDataset: @unchecked Sendable {
         }
     }
 
-    /// Copies the given rows, as float32 and multiplied by `scale`, into `out` [indices.count, d].
+    /// Copies the given rows, as float32, normalized as `normalization` says and multiplied by
+    /// `scale`, into `out` [indices.count, d].
     public func gather(_ indices: ArraySlice<Int>, scale: Float, into out: UnsafeMutablePointer<Float>) {
-        for (slot, row) in indices.enumerated() {
+        for (slot, index) in indices.enumerated() {
             let target = out + slot * d
+            let (part, row) = index.quotientAndRemainder(dividingBy: rowsPerPart)
+            let bytes = files[part].bytes
             switch dtype {
             case .float32:
-                let source = (file.bytes + row * d * 4).assumingMemoryBound(to: Float.self)
-                for j in 0..<d { target[j] = source[j] * scale }
+                let source = (bytes + row * d * 4).assumingMemoryBound(to: Float.self)
+                for j in 0..<d { target[j] = source[j] }
             case .float16:
                 for j in 0..<d {
-                    let bits = file.bytes.loadUnaligned(fromByteOffset: (row * d + j) * 2, as: UInt16.self)
-                    target[j] = Float(Float16(bitPattern: UInt16(littleEndian: bits))) * scale
+                    let bits = bytes.loadUnaligned(fromByteOffset: (row * d + j) * 2, as: UInt16.self)
+                    target[j] = Float(Float16(bitPattern: UInt16(littleEndian: bits)))
                 }
             }
+            if normalization == .layerNorm { InputNormalization.standardize(target, rows: 1, d: d) }
+            if scale != 1 { for j in 0..<d { target[j] *= scale } }
         }
     }
 

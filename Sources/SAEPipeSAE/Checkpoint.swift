@@ -67,7 +67,7 @@ public struct SAELensConfig: Codable, Sendable, Equatable {
     init(_ p: SAEParameters, activation: SAEActivation, provenance: SAEProvenance) {
         architecture = activation == .relu ? "standard" : activation.name
         (dIn, dSAE, dtype, device) = (p.d, p.features, "float32", "cpu")
-        (applyBDecToInput, normalizeActivations, reshapeActivations) = (true, "none", "none")
+        (applyBDecToInput, normalizeActivations, reshapeActivations) = (true, p.inputNormalization.rawValue, "none")
         modelName = provenance.modelName
         hookName = provenance.hookName
         hookLayer = provenance.hookLayer
@@ -81,6 +81,17 @@ public struct SAELensConfig: Codable, Sendable, Equatable {
             datasetPath: provenance.datasetPath, prependBOS: provenance.prependBOS, saeLensTrainingVersion: nil,
             trainedWith: "saepipe \(SAEPipeVersion.current)")
         if case .topK(let k) = activation { self.k = k }
+    }
+
+    /// `normalize_activations` as saepipe encodes with it: absent or `none`, or `layer_norm`.
+    static func inputNormalization(_ name: String?, file: String) throws -> InputNormalization {
+        guard let name, name != "none" else { return .none }
+        guard let normalization = InputNormalization(rawValue: name) else {
+            throw SAEPipeError.input(
+                "cfg.json has normalize_activations \"\(name)\"; saepipe encodes raw activations (\"none\") or \"layer_norm\" ones",
+                file: file, hint: "fold a constant scaling into the weights (SAELens folds it when it saves a finished SAE) and set it to \"none\"")
+        }
+        return normalization
     }
 
     enum CodingKeys: String, CodingKey {
@@ -155,15 +166,17 @@ public enum SAECheckpoint {
             threshold = try tensor("threshold", [features])
         default: break
         }
-        return (SAEParameters(d: d, features: features, wEnc: try tensor("W_enc", [d, features]), bEnc: try tensor("b_enc", [features]),
-                              wDec: try tensor("W_dec", [features, d]), bDec: try tensor("b_dec", [d]), threshold: threshold),
-                activation)
+        var parameters = SAEParameters(d: d, features: features, wEnc: try tensor("W_enc", [d, features]), bEnc: try tensor("b_enc", [features]),
+                                       wDec: try tensor("W_dec", [features, d]), bDec: try tensor("b_dec", [d]), threshold: threshold)
+        parameters.inputNormalization = try SAELensConfig.inputNormalization(config.normalizeActivations, file: configPath)
+        return (parameters, activation)
     }
 
     /// Undoes the input scaling: an SAE trained on s·x becomes one that reads x directly
     /// (same feature activations; reconstructions in raw units).
     public static func foldScale(_ p: SAEParameters, scale: Float) -> SAEParameters {
         var raw = p
+        // Folding leaves the normalization, which the scale followed, in place.
         raw.wEnc = p.wEnc.map { $0 * scale }
         raw.wDec = p.wDec.map { $0 / scale }
         raw.bDec = p.bDec.map { $0 / scale }

@@ -77,11 +77,7 @@ public enum SAELensImport {
             throw SAEPipeError.input("cfg.json gives d_in \(d) and d_sae \(features); saepipe takes 1 to \(maximumWeights) weights per matrix",
                                      file: configPath)
         }
-        if let norm = config.normalizeActivations, norm != "none" {
-            throw SAEPipeError.input(
-                "cfg.json has normalize_activations \"\(norm)\"; saepipe reads SAEs whose weights act on raw activations",
-                file: configPath, hint: "fold the scaling into the weights (SAELens folds it when it saves a finished SAE) and set it to \"none\"")
-        }
+        let normalization = try SAELensConfig.inputNormalization(config.normalizeActivations, file: configPath)
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             guard let view = weights.tensors[name] else {
                 throw SAEPipeError.input("sae_weights.safetensors lacks \(name)", file: weightsPath)
@@ -95,6 +91,7 @@ public enum SAELensImport {
         }
         var parameters = SAEParameters(d: d, features: features, wEnc: try tensor("W_enc", [d, features]), bEnc: try tensor("b_enc", [features]),
                                        wDec: try tensor("W_dec", [features, d]), bDec: try tensor("b_dec", [d]))
+        parameters.inputNormalization = normalization
         let activation: SAEActivation
         switch config.architecture {
         case "standard":

@@ -367,16 +367,18 @@ final class RowTotals: @unchecked Sendable {
 }
 
 extension SAEMath {
-    /// Replaces each of `rows` rows of `x` by its reconstruction x̂ (splicing an SAE into a
-    /// model); returns the batch statistics. Safe to call from several threads at once.
-    /// Replaces `rows` rows of `x` by their reconstructions; with `removing`, that feature's
-    /// contribution f_i · W_dec[i] is left out (the feature ablated in the spliced reconstruction).
+    /// Replaces each of `rows` raw rows of `x` by its reconstruction x̂ (splicing an SAE into a
+    /// model), through the SAE's input normalization and back; returns the batch statistics
+    /// (in the normalized space). With `removing`, that feature's contribution f_i · W_dec[i] is
+    /// left out (the feature ablated in the spliced reconstruction). Safe from several threads at once.
     public static func reconstructInPlace(
         _ p: SAEParameters, activation: SAEActivation, _ x: UnsafeMutablePointer<Float>, rows: Int, removing feature: Int? = nil
     ) -> SAEBatchStats {
         let workspace = SAEWorkspace(batch: rows, d: p.d, features: p.features)
+        let statistics = p.inputNormalization == .layerNorm ? InputNormalization.standardize(x, rows: rows, d: p.d) : nil
         let stats = forward(p, UnsafePointer(x), rows: rows, activation: activation, form: .unitNormDecoder, workspace: workspace)
         x.update(from: workspace.reconstruction, count: rows * p.d)
+        defer { if let statistics { InputNormalization.restore(x, rows: rows, d: p.d, statistics: statistics) } }
         if let feature {
             p.wDec.withUnsafeBufferPointer { wd in
                 for r in 0..<rows {

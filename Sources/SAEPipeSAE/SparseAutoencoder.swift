@@ -64,6 +64,8 @@ public struct SAEParameters: Sendable, Equatable {
     /// θ per feature (JumpReLU only; empty otherwise), trained directly as SAELens and
     /// dictionary_learning now do: under Adam a log-parameterized θ near 0.01 barely moves.
     public var threshold: [Float]
+    /// What encoding does to an input first (and decoding undoes); the weights act on its output.
+    public var inputNormalization: InputNormalization = .none
 
     public init(d: Int, features: Int, wEnc: [Float], bEnc: [Float], wDec: [Float], bDec: [Float], threshold: [Float] = []) {
         self.d = d

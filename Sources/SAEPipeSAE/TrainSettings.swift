@@ -21,6 +21,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
                         doc: "train on activations scaled so that E‖x‖ = √d (folded back into the saved weights)"),
             ConfigField("decoder_init_norm", .double(1e-6...10), default: .double(0.1),
                         doc: "norm of the initial decoder rows (the encoder starts as their transpose)"),
+            ConfigField("layers", .any, doc: "train one multi-layer SAE (MLSAE, Lawson et al. 2024) on these layers' model.stream (`all` or a list; resid_post or resid_pre), each layer's vector a separate example, standardized per vector (SAELens' layer_norm); the `mlsae` stage evaluates it layer by layer"),
             ConfigField("load", .section(ConfigSection([
                 ConfigField("A", .string, doc: "a SAELens SAE directory (cfg.json + sae_weights.safetensors) to use for dataset A instead of training one"),
                 ConfigField("B", .string, doc: "the same for dataset B"),

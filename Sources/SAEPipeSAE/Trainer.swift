@@ -336,9 +336,12 @@ public struct Trainer {
 
     /// The parameters as the trained SAE encodes with them: BatchTopK's threshold becomes every
     /// feature's JumpReLU threshold (a threshold of 0, before any step, encodes as ReLU).
+    /// The parameters as the SAE encodes with them: BatchTopK's threshold in place, and the
+    /// normalization the dataset applied to every row it trained on.
     func inferenceParameters(_ state: TrainingState) -> SAEParameters {
-        guard case .batchTopK = settings.activation else { return state.parameters }
         var parameters = state.parameters
+        parameters.inputNormalization = dataset.normalization
+        guard case .batchTopK = settings.activation else { return parameters }
         parameters.threshold = [Float](repeating: Float(state.batchThreshold), count: parameters.features)
         return parameters
     }

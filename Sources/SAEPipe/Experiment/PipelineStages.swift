@@ -4,12 +4,12 @@ import SAEPipeEngine
 /// The product's stages and their config sections.
 public enum PipelineStages {
     public static let configFields: [ConfigField] = CollectStage.configFields + TrainStage.configFields + InterpretStage.configFields
-        + EvalStage.configFields + VizStage.configFields + AblateStage.configFields
+        + EvalStage.configFields + VizStage.configFields + AblateStage.configFields + MultiLayerStage.configFields
 
     /// Every stage id a config can have, then the stage kinds (what --only, --from, --until
     /// and --force accept).
     public static let stageNames: [String] = Side.allCases.flatMap { ["collect.\($0)", "train.\($0)", "interpret.\($0)"] }
-        + ["eval", "viz", "ablate", "collect", "train", "interpret"]
+        + ["eval", "viz", "ablate", "mlsae", "collect", "train", "interpret"]
 
     /// collect and train per dataset, interpret per SAE, then eval and viz. Every problem the
     /// stages' settings and `Preflight` find is reported at once.
@@ -31,6 +31,7 @@ public enum PipelineStages {
         add { try EvalStage.stage(config: config, artifacts: artifacts) }
         add { try VizStage.stage(config: config) }
         if AblateStage.requested(config.value) { add { try AblateStage.stage(config: config, artifacts: artifacts) } }
+        if MultiLayerStage.requested(config.value) { add { try MultiLayerStage.stage(config: config, artifacts: artifacts) } }
         if !problems.isEmpty { throw SAEPipeError.combining(problems) }
         return stages
     }

@@ -72,9 +72,11 @@ public final class ActivationProbe: @unchecked Sendable {
         var features = [[FeatureActivation]](repeating: [], count: ids.count)
         for (side, parameters, activation) in saes {
             let workspace = SAEWorkspace(batch: ids.count, d: d, features: parameters.features)
-            _ = captured.withUnsafeBufferPointer { buffer in
-                SAEMath.forward(parameters, buffer.baseAddress! + skip * d, rows: ids.count, activation: activation, form: .unitNormDecoder,
-                                workspace: workspace)
+            var inputs = Array(captured[(skip * d)...])
+            _ = inputs.withUnsafeMutableBufferPointer { buffer in
+                if parameters.inputNormalization == .layerNorm { InputNormalization.standardize(buffer.baseAddress!, rows: ids.count, d: d) }
+                return SAEMath.forward(parameters, buffer.baseAddress!, rows: ids.count, activation: activation, form: .unitNormDecoder,
+                                       workspace: workspace)
             }
             let values = workspace.activations
             let F = parameters.features

@@ -100,7 +100,7 @@ final class CollectTests: XCTestCase {
         XCTAssertEqual(try run(config, until: "train", overrides: ["model.layers=[0, 1]", "model.layer=1", "sae.expansion=2", "train.tokens=600",
                                                                     "train.batch_size=100", "train.lr_warmup_steps=2"]).ran.sorted(), ["train.A", "train.B"])
         XCTAssertThrowsError(try run(config, overrides: ["model.layers=[0]", "model.layer=1"])) { error in
-            XCTAssertTrue("\(error)".contains("model.layer 1 is not among model.layers [0]"), "\(error)")
+            XCTAssertTrue("\(error)".contains("model.layer 1 is not among the layers collected ([0])"), "\(error)")
         }
         XCTAssertThrowsError(try run(config, overrides: ["model.layers=[0, 7]", "model.layer=0"])) { error in
             XCTAssertTrue("\(error)".contains("layer 7") && "\(error)".contains("has 2"), "\(error)")

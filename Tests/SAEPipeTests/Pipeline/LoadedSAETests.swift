@@ -141,7 +141,7 @@ final class LoadedSAETests: XCTestCase {
         let directory = try temporaryDirectory(self)
         let p = SAEParameters.initialized(d: 4, features: 8, seed: 1)
         let cases: [(String, [String: Any], String)] = [
-            ("norm", ["architecture": "standard", "d_in": 4, "d_sae": 8, "normalize_activations": "layer_norm"], "normalize_activations"),
+            ("norm", ["architecture": "standard", "d_in": 4, "d_sae": 8, "normalize_activations": "expected_average_only_in"], "normalize_activations"),
             ("gated", ["architecture": "gated", "d_in": 4, "d_sae": 8], "architecture \"gated\""),
             ("shape", ["architecture": "standard", "d_in": 5, "d_sae": 8], "shape"),
             ("huge", ["architecture": "standard", "d_in": Int.max / 2, "d_sae": 8], "d_in"),

@@ -97,8 +97,9 @@ public enum AblateStage {
                 throw SAEPipeError.input("SAE \(side) has \(sae.features) features, so \(outside) is not one of them",
                                          key: "ablate.features.\(side)")
             }
-            let frequencies = SAEEvaluator.firingFrequencies(sae, activation: activation, dataset: datasets[side]!,
-                                                             rows: datasets[side]!.validation, batchSize: 1024)
+            let dataset = datasets[side]!.normalized(sae.inputNormalization)
+            let frequencies = SAEEvaluator.firingFrequencies(sae, activation: activation, dataset: dataset, rows: dataset.validation,
+                                                             batchSize: 1024)
             let byFrequency = frequencies.indices.sorted { (frequencies[$0], $1) > (frequencies[$1], $0) }
             var chosen = listed
             for feature in byFrequency.prefix(settings.top) where !chosen.contains(feature) { chosen.append(feature) }

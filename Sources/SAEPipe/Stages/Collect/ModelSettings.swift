@@ -41,51 +41,84 @@ public struct ModelSettings: Sendable, Decodable, Equatable {
     }
 }
 
-/// Which activation set a stage reads from its collect entry: with `model.layers` set, collect
-/// wrote one set per layer under `layers/<layer>/` and the stage reads `model.layer`'s;
-/// without it, the entry is the set. `model.layers` (and then `model.layer`) enter a stage's
-/// config slice only when set, so configs without it keep their cache keys.
+/// Which activation set a stage reads from its collect entry: with `model.layers` (or
+/// `sae.layers`) set, collect wrote one set per layer under `layers/<layer>/` and a stage reads
+/// `model.layer`'s, while a multi-layer SAE (`sae.layers`) trains on all of its layers' sets;
+/// without them, the entry is the set. These keys (and then `model.layer`) enter a stage's
+/// config slice only when set, so configs without them keep their cache keys.
 public struct ActivationSetChoice: Sendable, Equatable {
     public enum Layers: Sendable, Equatable {
         case all
         case list([Int])
+
+        func union(_ other: Layers?) -> Layers {
+            switch (self, other) {
+            case (_, nil): return self
+            case (.all, _), (_, .all?): return .all
+            case (.list(let a), .list(let b)?): return .list(Array(Set(a + b)).sorted())
+            }
+        }
     }
 
+    /// The layers collect writes (`model.layers` and `sae.layers` together).
     public var layers: Layers?
+    /// The layers a multi-layer SAE trains on (`sae.layers`), nil for a one-layer SAE.
+    public var trainedLayers: Layers? = nil
     public var layer: Int
+
+    /// The streams a multi-layer SAE may read: every layer's residual stream lives in one space.
+    public static let multiLayerStreams = ["resid_post", "resid_pre"]
 
     /// `withLayer: false` is collect's reading: which layers to write, not which one a stage reads.
     public static func read(_ reader: ConfigReader, config: ConfigValue, withLayer: Bool = true) throws -> ActivationSetChoice {
-        let layers: Layers?
-        switch config[path: "model.layers"] {
-        case .null:
-            return ActivationSetChoice(layers: nil, layer: 0)
-        case .string(let text):
-            guard try reader.decode(String.self, at: "model.layers") == "all", text == "all" else {
-                throw SAEPipeError.input("model.layers is `\(text)`", key: "model.layers", hint: "write `all` or a list of layer indices such as [0, 2, 4]")
+        let collected = try parse(reader, config: config, key: "model.layers")
+        let trained = try parse(reader, config: config, key: "sae.layers")
+        if let trained {
+            let stream = try reader.decode(String.self, at: "model.stream")
+            guard multiLayerStreams.contains(stream) else {
+                throw SAEPipeError.input("sae.layers trains one SAE on several layers' residual streams, but model.stream is \(stream)",
+                                         key: "sae.layers", hint: "set model.stream: resid_post (every layer's output, as Lawson et al. 2024), or drop sae.layers")
             }
-            layers = .all
-        case .list:
-            let list = try reader.decode([Int].self, at: "model.layers")
-            guard !list.isEmpty, list.allSatisfy({ $0 >= 0 }), Set(list).count == list.count else {
-                throw SAEPipeError.input("model.layers must list distinct layer indices, not \(list)", key: "model.layers",
-                                         hint: "e.g. [0, 2, 4], or `all`")
+            if case .list(let list) = trained, list.count < 2 {
+                throw SAEPipeError.input("sae.layers lists one layer; a multi-layer SAE needs two or more", key: "sae.layers",
+                                         hint: "list several layers or write `all`; for one layer, use model.layer alone")
             }
-            layers = .list(list.sorted())
-        default:
-            throw SAEPipeError.input("model.layers must be `all` or a list of layer indices", key: "model.layers", hint: "e.g. [0, 2, 4]")
         }
+        guard let layers = trained.map({ $0.union(collected) }) ?? collected else { return ActivationSetChoice(layers: nil, layer: 0) }
         if config[path: "model.hook"] != .null {
-            throw SAEPipeError.input("model.layers collects several layers of model.stream, but model.hook names a single hook", key: "model.layers",
-                                     hint: "use model.layer and model.stream with model.layers, or drop model.layers")
+            throw SAEPipeError.input("model.layers and sae.layers read several layers of model.stream, but model.hook names a single hook",
+                                     key: trained == nil ? "model.layers" : "sae.layers",
+                                     hint: "use model.layer and model.stream with them, or drop them")
         }
-        guard withLayer else { return ActivationSetChoice(layers: layers, layer: -1) }
+        guard withLayer else { return ActivationSetChoice(layers: layers, trainedLayers: trained, layer: -1) }
         let layer = try reader.decode(Int.self, at: "model.layer")
         if case .list(let list) = layers, !list.contains(layer) {
-            throw SAEPipeError.input("model.layer \(layer) is not among model.layers \(list)", key: "model.layer",
-                                     hint: "add \(layer) to model.layers, or choose one of them")
+            let key = collected == nil ? "sae.layers" : "model.layers"
+            throw SAEPipeError.input("model.layer \(layer) is not among the layers collected (\(list))", key: "model.layer",
+                                     hint: "add \(layer) to \(key), or choose one of them")
         }
-        return ActivationSetChoice(layers: layers, layer: layer)
+        return ActivationSetChoice(layers: layers, trainedLayers: trained, layer: layer)
+    }
+
+    /// `all`, a list of distinct layer indices, or nil when `key` is unset.
+    static func parse(_ reader: ConfigReader, config: ConfigValue, key: String) throws -> Layers? {
+        switch config[path: key] {
+        case .null:
+            return nil
+        case .string(let text):
+            guard try reader.decode(String.self, at: key) == "all", text == "all" else {
+                throw SAEPipeError.input("\(key) is `\(text)`", key: key, hint: "write `all` or a list of layer indices such as [0, 2, 4]")
+            }
+            return .all
+        case .list:
+            let list = try reader.decode([Int].self, at: key)
+            guard !list.isEmpty, list.allSatisfy({ $0 >= 0 }), Set(list).count == list.count else {
+                throw SAEPipeError.input("\(key) must list distinct layer indices, not \(list)", key: key, hint: "e.g. [0, 2, 4], or `all`")
+            }
+            return .list(list.sorted())
+        default:
+            throw SAEPipeError.input("\(key) must be `all` or a list of layer indices", key: key, hint: "e.g. [0, 2, 4]")
+        }
     }
 
     /// The layers to collect, for a model of `count` layers.
@@ -95,7 +128,8 @@ public struct ActivationSetChoice: Sendable, Equatable {
         case .all: return Array(0..<count)
         case .list(let list):
             if let beyond = list.first(where: { $0 >= count }) {
-                throw SAEPipeError.input("model.layers lists layer \(beyond) but the model has \(count) (0–\(count - 1))", key: "model.layers")
+                throw SAEPipeError.input("the config collects layer \(beyond) but the model has \(count) (0–\(count - 1))",
+                                         key: trainedLayers == nil ? "model.layers" : "sae.layers")
             }
             return list
         }
@@ -109,9 +143,25 @@ public struct ActivationSetChoice: Sendable, Equatable {
         let directory = "\(entry)/\(Self.layerDirectory(layer))"
         guard FileSystem.exists("\(directory)/acts.mmap") else {
             throw SAEPipeError.input("collect wrote no activation set for model.layer \(layer)", file: entry,
-                                     hint: "model.layer must be one of model.layers (and below the model's layer count)")
+                                     hint: "model.layer must be one of the layers collected (and below the model's layer count)")
         }
         return directory
     }
-}
 
+    /// The layers a multi-layer SAE trains on, found in collect entry `entry`, with their sets; nil for a one-layer SAE.
+    public func trainingSets(entry: String) throws -> [(layer: Int, directory: String)]? {
+        guard let trainedLayers else { return nil }
+        let written = FileSystem.listDirectories(in: "\(entry)/layers").compactMap(Int.init).sorted()
+        let wanted: [Int]
+        switch trainedLayers {
+        case .all: wanted = written
+        case .list(let list):
+            if let missing = list.first(where: { !written.contains($0) }) {
+                throw SAEPipeError.input("collect wrote no activation set for layer \(missing) of sae.layers", file: entry,
+                                         hint: "sae.layers must name layers below the model's layer count")
+            }
+            wanted = list
+        }
+        return wanted.map { ($0, "\(entry)/\(Self.layerDirectory($0))") }
+    }
+}

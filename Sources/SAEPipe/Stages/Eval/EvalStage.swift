@@ -91,7 +91,9 @@ public enum EvalStage {
         var datasetRows: [Side: Int] = [:]
         for data in settings.sides {
             let directory = try settings.activations.directory(entry: try context.upstream(.collect(data)))
-            let dataset = try ActivationDataset(directory: directory, split: settings.split, seed: settings.seed)
+            // Both SAEs of a run share their settings, so their input normalization.
+            let dataset = try ActivationDataset(directory: directory, split: settings.split, seed: settings.seed,
+                                                normalization: saes.values.first?.0.inputNormalization ?? .none)
             datasetRows[data] = dataset.rows
             let windows = try SplicedLoss.heldOutWindows(directory, count: settings.eval.sequences, seed: settings.seed,
                                                          heldOut: dataset.validationWindows)

@@ -86,7 +86,8 @@ public enum InterpretStage {
         let sides = settings.sides
         for data in sides {
             let directory = try settings.activations.directory(entry: try context.upstream(.collect(data)))
-            let dataset = try ActivationDataset(directory: directory, split: .none, seed: settings.seed)
+            let dataset = try ActivationDataset(directory: directory, split: .none, seed: settings.seed,
+                                                normalization: parameters.inputNormalization)
             let progress = SAEPipeCore.Progress("interpret.\(side) features on \(data)", total: dataset.rows, unit: "tok")
             statistics[data] = FeatureStatistics.compute(
                 parameters, activation: activation, dataset: dataset, topK: settings.interpret.topK,

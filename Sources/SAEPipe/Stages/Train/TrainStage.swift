@@ -48,8 +48,16 @@ public enum TrainStage {
 
     static func run(_ context: StageContext, side: Side, artifacts: String) throws {
         let (settings, load, choice, _) = try settingsAndActivations(context.config, side: side)
-        let activations = try choice.directory(entry: try context.upstream(.collect(side)))
-        let dataset = try ActivationDataset(directory: activations, split: settings.validation, seed: settings.seed)
+        let entry = try context.upstream(.collect(side))
+        let dataset: ActivationDataset
+        if let sets = try choice.trainingSets(entry: entry) {
+            // A multi-layer SAE: every layer's vectors, standardized so each layer arrives on one scale.
+            dataset = try ActivationDataset(directories: sets.map(\.directory), split: settings.validation, seed: settings.seed,
+                                            normalization: .layerNorm)
+            context.logger.info("a multi-layer SAE on layers \(sets.map(\.layer).map(String.init).joined(separator: ", "))")
+        } else {
+            dataset = try ActivationDataset(directory: try choice.directory(entry: entry), split: settings.validation, seed: settings.seed)
+        }
         if let load { return try useLoaded(load, context, side: side, dataset: dataset, settings: settings) }
         // Checkpoints live beside the cache entries, keyed like the entry, so a killed run resumes.
         let resume = "\(artifacts)/cache/train/.resume-\(context.key)"
@@ -134,8 +142,11 @@ public enum TrainStage {
     /// Where the SAE reads from, for its cfg.json.
     static func provenance(_ dataset: ActivationDataset) -> SAEProvenance {
         let source = dataset.meta.provenance
+        // A multi-layer SAE names every hook it read, comma-separated.
+        let hooks = dataset.parts.count == 1 ? source?.hook ?? ""
+            : dataset.parts.map { (try? ActivationSetMeta.read(directory: $0))?.provenance?.hook ?? "?" }.joined(separator: ",")
         return SAEProvenance(
-            modelName: source?.model ?? "", hookName: source?.hook ?? "", hookLayer: source?.layer ?? 0,
+            modelName: source?.model ?? "", hookName: hooks, hookLayer: source?.layer ?? 0,
             contextSize: dataset.meta.windows?.seqLen ?? 0, datasetPath: source?.datasetSource ?? "", prependBOS: false)
     }
 
@@ -150,7 +161,8 @@ public enum TrainStage {
         }
         let hook = dataset.meta.provenance?.hook ?? "?"
         context.logger.info("loaded a \(imported.architecture) SAE with \(imported.parameters.features) features from \(directory) (it names hook \(imported.hookName ?? "none"); these activations are \(hook))")
-        let analysis = SAEEvaluator.analyze(imported.parameters, activation: imported.activation, dataset: dataset, rows: dataset.validation,
+        let analysis = SAEEvaluator.analyze(imported.parameters, activation: imported.activation,
+                                            dataset: dataset.normalized(imported.parameters.inputNormalization), rows: dataset.validation,
                                             batchSize: settings.batchSize)
         try SAECheckpoint.writeSAELens(imported.parameters, activation: imported.activation, provenance: provenance(dataset),
                                        to: context.outputDirectory)

@@ -1,0 +1,197 @@
+import Foundation
+import SAEPipeCore
+import SAEPipeData
+import SAEPipeEngine
+import SAEPipeHub
+import SAEPipeModels
+import SAEPipePlot
+import SAEPipeSAE
+
+/// mlsae: a multi-layer SAE (`sae.layers`) evaluated layer by layer — reconstruction on each
+/// layer's held-out rows and the loss with it spliced in at that layer — beside per-layer SAEs
+/// of the same total width trained on the same standardized rows, with each latent's spread
+/// over the layers (Lawson et al. 2024). The stage exists only when `sae.layers` is set.
+public enum MultiLayerStage {
+    public static let id = StageID("mlsae")
+
+    public static let configFields: [ConfigField] = [
+        ConfigField("mlsae", .section(ConfigSection([
+            ConfigField("sequences", .int(1...100_000), default: .int(32), doc: "held-out windows per dataset for the loss spliced in at each layer"),
+            ConfigField("batch_size", .int(1...1024), default: .int(8), doc: "windows per forward pass"),
+            ConfigField("per_layer_saes", .bool, default: .bool(true),
+                        doc: "also train one SAE per layer, together as wide as the multi-layer SAE (each 1/L of its features and of its training tokens, same recipe), and compare them layer by layer"),
+        ])), doc: "the multi-layer SAE's evaluation at each layer (runs when sae.layers is set)"),
+    ]
+
+    struct MultiLayerSettings: Decodable {
+        var sequences: Int
+        var batchSize: Int
+        var perLayerSAEs: Bool
+        enum CodingKeys: String, CodingKey { case sequences, batchSize = "batch_size", perLayerSAEs = "per_layer_saes" }
+    }
+
+    struct Settings {
+        var seed: UInt64
+        var model: ModelSettings
+        var train: TrainSettings
+        var sides: [Side]
+        var activations: ActivationSetChoice
+        var mlsae: MultiLayerSettings
+        var resamples: Int
+        var denseThreshold: Double
+        var labels: DatasetLabels
+
+        static func read(_ config: ConfigValue) throws -> (Settings, ConfigValue) {
+            try ConfigReader.settings(from: config) { reader in
+                Settings(
+                    seed: try reader.decode(UInt64.self, at: "seed"), model: try ModelSettings.read(reader),
+                    train: try reader.decode(TrainSettings.self, at: ""), sides: try Side.present(reader),
+                    activations: try ActivationSetChoice.read(reader, config: config),
+                    mlsae: try reader.decode(MultiLayerSettings.self, at: "mlsae"),
+                    resamples: try reader.decode(Int.self, at: "eval.bootstrap_resamples"),
+                    denseThreshold: try reader.decode(Double.self, at: "eval.dense_threshold"), labels: try DatasetLabels.read(reader))
+            }
+        }
+    }
+
+    /// Whether a config trains a multi-layer SAE.
+    public static func requested(_ config: ConfigValue) -> Bool { config[path: "sae.layers"] != .null }
+
+    /// The tables and figures the stage writes, besides mlsae.json.
+    static func figureNames(_ side: Side) -> [String] {
+        ["mlsae_layers_\(side)", "mlsae_per_layer_saes_\(side)", "mlsae_latent_layers_\(side)", "mlsae_vs_per_layer_\(side)",
+         "mlsae_layer_std_\(side)"]
+    }
+
+    public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
+        let (settings, slice) = try Settings.read(config.value)
+        return StageSpec(
+            id: id, kind: "mlsae", version: 1, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
+            config: slice,
+            run: { context in try run(context, artifacts: artifacts) },
+            publish: { context in
+                try FileSystem.copyReplacing(context.entryDirectory + "/\(MultiLayerFile.fileName)",
+                                             to: context.runDirectory + "/\(MultiLayerFile.fileName)")
+                for name in FileSystem.listFiles(in: context.entryDirectory + "/tables") {
+                    try FileSystem.copyReplacing(context.entryDirectory + "/tables/\(name)", to: context.runDirectory + "/tables/\(name)")
+                }
+                for name in FileSystem.listFiles(in: context.entryDirectory + "/figures") {
+                    try FileSystem.copyReplacing(context.entryDirectory + "/figures/\(name)", to: context.runDirectory + "/figures/\(name)")
+                }
+                return ["mlsae": .string(MultiLayerFile.fileName)]
+            })
+    }
+
+    /// In each layer's evaluation the multi-layer SAE takes slot A and that layer's own SAE slot
+    /// B: the shared evaluation code pairs two SAEs on the same rows, resamples and windows.
+    static let (mlsaeSlot, perLayerSlot) = (Side.A, Side.B)
+
+    static func run(_ context: StageContext, artifacts: String) throws {
+        let (settings, _) = try Settings.read(context.config)
+        guard let site = HookSite(stream: settings.model.stream) else {
+            throw SAEPipeError.input("`\(settings.model.stream)` is not a stream", key: "model.stream")
+        }
+        let model = try LanguageModel.load(try ModelSource.resolve(settings.model.name, artifacts: artifacts))
+        var file = MultiLayerFile(model: settings.model.name, stream: settings.model.stream, saes: [:],
+                                  bootstrap: .init(resamples: settings.resamples, unit: "held-out window", level: 0.95))
+        for side in settings.sides {
+            let (mlsae, activation) = try SAECheckpoint.readSAELens(try context.upstream(.train(side)))
+            guard let sets = try settings.activations.trainingSets(entry: try context.upstream(.collect(side))) else {
+                throw SAEPipeError.input("the mlsae stage needs sae.layers", key: "sae.layers")
+            }
+            let layers = sets.map(\.layer)
+            let dataset = try ActivationDataset(directories: sets.map(\.directory), split: settings.train.validation, seed: settings.seed,
+                                                normalization: .layerNorm)
+            let windows = try SplicedLoss.heldOutWindows(sets[0].directory, count: settings.mlsae.sequences, seed: settings.seed,
+                                                         heldOut: dataset.validationWindows)
+            context.logger.info("MLSAE \(side): \(mlsae.features) latents over layers \(layers.first!)–\(layers.last!), \(windows.batch) windows per layer")
+            let distribution = LayerDistribution.measure(mlsae, activation: activation, dataset: dataset, layers: layers)
+            let perLayer = settings.mlsae.perLayerSAEs ? perLayerSettings(settings.train, features: mlsae.features, layers: layers.count) : nil
+            var byLayer: [MultiLayerFile.Layer] = []
+            var previous: SAEParameters?
+            let progress = SAEPipeCore.Progress("mlsae.\(side) layers", total: layers.count, unit: "layers")
+            for (part, layer) in layers.enumerated() {
+                var saes = [mlsaeSlot: (mlsae, activation)]
+                var units: [Side: (sums: [ReconstructionSums], l0Histogram: [Int])] = [:]
+                let sums = SAEEvaluator.unitSums(mlsae, activation: activation, dataset: dataset, units: dataset.validationUnits(part: part))
+                units[mlsaeSlot] = (sums.units, sums.l0Histogram)
+                var own: SAEParameters?
+                if let perLayer {
+                    let single = try ActivationDataset(directory: sets[part].directory, split: settings.train.validation, seed: settings.seed,
+                                                       normalization: .layerNorm)
+                    var trainer = Trainer(dataset: single, settings: perLayer, checkpointDirectory: nil)
+                    trainer.label = "mlsae.\(side) layer \(layer) SAE"
+                    let trained = try trainer.train().parameters
+                    let ownSums = SAEEvaluator.unitSums(trained, activation: perLayer.activation.inference, dataset: single,
+                                                        units: single.validationUnits)
+                    units[perLayerSlot] = (ownSums.units, ownSums.l0Histogram)
+                    saes[perLayerSlot] = (trained, perLayer.activation.inference)
+                    own = trained
+                }
+                let losses = try SplicedLoss.measure(model: model, tokens: windows, hook: HookPoint(layer: layer, site: site), saes: saes,
+                                                     batchSize: settings.mlsae.batchSize)
+                let evaluation = DatasetEvaluation(units: units, windows: losses, seed: settings.seed ^ UInt64(layer) ^ (side == .A ? 0xA : 0xB),
+                                                   resamples: settings.resamples, denseThreshold: settings.denseThreshold)
+                var entry = MultiLayerFile.Layer(layer: layer, mlsae: evaluation.pairMetrics(mlsaeSlot),
+                                                 perLayer: own == nil ? nil : evaluation.pairMetrics(perLayerSlot))
+                if let own {
+                    let toMLSAE = try FeatureMatching.mmcs(own, mlsae)
+                    entry.mmcsPerLayerToMLSAE = MultiLayerFile.MMCS(forward: toMLSAE.forward, backward: toMLSAE.backward)
+                    if let previous {
+                        let toPrevious = try FeatureMatching.mmcs(own, previous)
+                        entry.mmcsPerLayerToPrevious = MultiLayerFile.MMCS(forward: toPrevious.forward, backward: toPrevious.backward)
+                    }
+                }
+                previous = own
+                byLayer.append(entry)
+                let line = String(format: "layer %d: MLSAE fve %.3f, l0 %.1f, ce +%.3f", layer, entry.mlsae.fve, entry.mlsae.l0, entry.mlsae.ceLossIncrease)
+                    + (entry.perLayer.map { String(format: "; own SAE fve %.3f, l0 %.1f, ce +%.3f", $0.fve, $0.l0, $0.ceLossIncrease) } ?? "")
+                context.logger.info("\(line)")
+                progress.advance(by: 1)
+            }
+            progress.finish()
+            file.saes[side.rawValue] = summary(distribution, features: mlsae.features, byLayer: byLayer, perLayer: perLayer,
+                                               perLayerRows: dataset.training.count / layers.count)
+        }
+        try JSONFile.write(file, to: context.output(MultiLayerFile.fileName))
+        try FileSystem.createDirectory(context.output("tables"))
+        try file.layerTable().write(to: context.output("tables"), name: "mlsae_layers")
+        for (side, sae) in file.saes { try MultiLayerFile.latentTable(sae).write(to: context.output("tables"), name: "mlsae_latents_\(side)") }
+        try FileSystem.createDirectory(context.output("figures"))
+        let text = try TextRenderer()
+        for (name, canvas) in MultiLayerFigures.figures(file, labels: settings.labels, text: text) {
+            try canvas.writePNG(to: context.output("figures") + "/\(name).png")
+        }
+    }
+
+    /// The recipe of each per-layer SAE: the multi-layer SAE's, with 1/L of its features and of its
+    /// training tokens (so the L of them together match its width and its data), k at most half their width.
+    static func perLayerSettings(_ settings: TrainSettings, features: Int, layers: Int) -> TrainSettings {
+        var own = settings
+        own.dSAE = max(2, features / layers)
+        own.tokens = max(settings.batchSize, settings.tokens / layers)
+        own.snapshots = []
+        own.validateEvery = 0
+        let k = { (k: Int) in min(k, max(1, own.dSAE! / 2)) }
+        switch settings.activation {
+        case .topK(let value): own.activation = .topK(k(value))
+        case .batchTopK(let value): own.activation = .batchTopK(k(value))
+        default: break
+        }
+        return own
+    }
+
+    static func summary(_ distribution: LayerDistribution, features: Int, byLayer: [MultiLayerFile.Layer], perLayer: TrainSettings?,
+                        perLayerRows: Int) -> MultiLayerFile.SAE {
+        let latents = (0..<features).map { latent -> MultiLayerFile.Latent in
+            let moments = distribution.moments(latent)
+            return MultiLayerFile.Latent(latent: latent, fired: distribution.counts.reduce(0) { $0 + $1[latent] }, meanLayer: moments?.mean,
+                                         layerStd: moments?.std, shares: distribution.shares(latent))
+        }
+        let stds = latents.compactMap(\.layerStd)
+        return MultiLayerFile.SAE(
+            features: features, layers: distribution.layers, perLayerFeatures: perLayer?.dSAE,
+            perLayerTokens: perLayer.map { $0.steps(trainingRows: perLayerRows) * $0.batchSize }, byLayer: byLayer, latents: latents,
+            liveLatents: stds.count, meanLayerStd: stds.isEmpty ? nil : stds.reduce(0, +) / Double(stds.count))
+    }
+}
