@@ -26,6 +26,16 @@ enum ReportWriter {
         ("matching_by_class", "For each class of features (by mean activation on A against B; its size in each SAE below it), the share whose one-to-one partner in the other SAE reaches the matching threshold: compare the selective classes with the features active on both."),
         ("feature_map", "Every live feature of both SAEs placed by its decoder direction (UMAP; its subtitle says how many of each feature's nearest neighbours by decoder cosine stay nearest on the map), coloured by how much more active it is on one dataset: selective features gathering in their own regions would mean domain-specific directions; mixed colours mean the dictionaries share directions."),
         ("l0_by_pair", "Average L0 for each (SAE, dataset) pair with 95% intervals: compare an SAE's L0 on the other dataset with its L0 on its own."),
+        ("mlsae_vs_per_layer_A", "The multi-layer SAE trained on A against per-layer SAEs of the same total width, FVE at each layer on held-out A: where the lines part, one dictionary shared across layers costs (or gains) reconstruction."),
+        ("mlsae_layers_A", "The multi-layer SAE trained on A at each layer (each column coloured over its own range): reconstruction, L0, and the loss with it spliced in at that layer."),
+        ("mlsae_per_layer_saes_A", "The per-layer SAEs on A at each layer, with the MMCS of each to the previous layer's and to the multi-layer SAE."),
+        ("mlsae_latent_layers_A", "Each live latent of the multi-layer SAE on A (rows, sorted by mean layer) and its share of activation at each layer: a diagonal band means latents tied to a few adjacent layers, wide rows latents active across the depth."),
+        ("mlsae_layer_std_A", "How many layers each latent of the multi-layer SAE on A spans: the standard deviation of its activation-weighted layer."),
+        ("mlsae_vs_per_layer_B", "The same comparison for the multi-layer SAE trained on B."),
+        ("mlsae_layers_B", "The multi-layer SAE trained on B at each layer."),
+        ("mlsae_per_layer_saes_B", "The per-layer SAEs on B at each layer."),
+        ("mlsae_latent_layers_B", "Each live latent of the multi-layer SAE on B and its share of activation at each layer."),
+        ("mlsae_layer_std_B", "How many layers each latent of the multi-layer SAE on B spans."),
         ("l0_per_token", "Cumulative share of held-out tokens by L0: a curve crosses 0.5 at its median L0; a curve further right uses more features per token."),
     ]
 
@@ -47,7 +57,16 @@ enum ReportWriter {
         var limitations: [String]
     }
 
+    /// The write-up's sections, with a multi-layer SAE's per-layer results (mlsae.json) among the key results.
     static func sections(_ run: BlogExport.Run) -> Sections {
+        var sections = baseSections(run)
+        if let file = try? MultiLayerFile.read("\(run.directory)/\(MultiLayerFile.fileName)") {
+            sections.results += file.findings(labels: run.labels)
+        }
+        return sections
+    }
+
+    static func baseSections(_ run: BlogExport.Run) -> Sections {
         let (a, b) = (run.label(.A), run.label(.B))
         let model = run.text("model.name") ?? "?"
         let hook = run.results.hook
@@ -133,6 +152,13 @@ enum ReportWriter {
         case let other: sparsity = "\(other) activation"
         }
         let scaled = run.text("sae.normalize_activations") == "false" ? "" : ", inputs scaled to E‖x‖ = √d"
+        if let layers = run.text("sae.layers") {
+            // A multi-layer SAE: the same recipe, over many layers' vectors.
+            return "SAE: one multi-layer SAE per dataset on the `\(text("model.stream"))` vectors of layers \(layers), each layer's vector a "
+                + "separate example standardized to zero mean and unit variance (SAELens' layer_norm; undone after decoding); \(sparsity), "
+                + "\(text("sae.expansion"))× expansion, \(text("train.tokens")) training vectors in batches of \(text("train.batch_size")), "
+                + "Adam at learning rate \(text("train.lr")). The transfer results below use it at layer \(text("model.layer"))."
+        }
         return "SAE: \(sparsity), \(text("sae.expansion"))× expansion, decoder `\(text("sae.sparsity"))`, "
             + "\(text("train.tokens")) training tokens in batches of \(text("train.batch_size")), "
             + "Adam at learning rate \(text("train.lr"))\(scaled)."

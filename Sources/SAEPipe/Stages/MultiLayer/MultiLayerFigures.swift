@@ -13,7 +13,7 @@ enum MultiLayerFigures {
             let label = labels[side]
             let source = "\(file.model.split(separator: "/").last ?? ""), \(file.stream), \(sae.features) latents"
             figures.append(("mlsae_layers_\(side)", metricHeatmap(
-                sae.byLayer.map(\.mlsae), layers: sae.layers, extra: [],
+                sae.byLayer.map(\.mlsae), layers: sae.layers, extra: [], silentTitle: "silent here",
                 title: "Multi-layer SAE \(side) at each layer, on held-out \(label)",
                 subtitle: "\(source); spliced in at each layer; each column coloured over its own range").render(text: text)))
             if sae.byLayer.allSatisfy({ $0.perLayer != nil }) {
@@ -32,8 +32,9 @@ enum MultiLayerFigures {
     }
 
     /// Layers down, metrics (and `extra` columns) across, each column on its own colour scale.
-    static func metricHeatmap(_ metrics: [EvalResults.PairMetrics], layers: [Int], extra: [(String, [Double])], title: String,
-                              subtitle: String) -> Heatmap {
+    /// `silentTitle` renames the dead column: a multi-layer SAE's latent silent at one layer may fire at others.
+    static func metricHeatmap(_ metrics: [EvalResults.PairMetrics], layers: [Int], extra: [(String, [Double])], silentTitle: String? = nil,
+                              title: String, subtitle: String) -> Heatmap {
         let columns = LayerSummary.metrics.map { metric in metrics.map { metric.value($0) ?? .nan } } + extra.map(\.1)
         let ranges = columns.map { column -> ClosedRange<Double> in
             let finite = column.filter(\.isFinite)
@@ -41,7 +42,8 @@ enum MultiLayerFigures {
             return low...max(finite.max() ?? 1, low + 1e-9)
         }
         var heatmap = Heatmap(title: title, rowTitle: "layer", columnTitle: "metric", rowLabels: layers.map(String.init),
-                              columnLabels: LayerSummary.metrics.map(\.title) + extra.map(\.0),
+                              columnLabels: LayerSummary.metrics.map { $0.column == "dead_fraction" ? silentTitle ?? $0.title : $0.title }
+                                  + extra.map(\.0),
                               values: layers.indices.map { r in columns.map { $0[r] } })
         heatmap.columnRanges = ranges
         heatmap.columnDigits = LayerSummary.metrics.map(\.digits) + extra.map { _ in 3 }

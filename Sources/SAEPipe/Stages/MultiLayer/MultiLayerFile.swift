@@ -16,19 +16,35 @@ public struct MultiLayerFile: Codable, Sendable, Equatable {
         public var backward: Double
     }
 
+    /// The multi-layer SAE against a layer's own SAE on the same resamples: paired differences.
+    public struct Comparison: Codable, Sendable, Equatable {
+        /// FVE of the multi-layer SAE minus the per-layer SAE's, with its 95% interval.
+        public var fveDifference: Double
+        @EncodedAsNull public var fveInterval: [Double]?
+        /// Spliced next-token loss of the per-layer SAE minus the multi-layer SAE's (positive: the MLSAE costs less loss).
+        public var ceLossDifference: Double
+        @EncodedAsNull public var ceLossInterval: [Double]?
+
+        enum CodingKeys: String, CodingKey {
+            case fveDifference = "fve_difference", fveInterval = "fve_interval", ceLossDifference = "ce_loss_difference"
+            case ceLossInterval = "ce_loss_interval"
+        }
+    }
+
     public struct Layer: Codable, Sendable, Equatable {
         public var layer: Int
         /// The multi-layer SAE on this layer's held-out rows, and spliced in at this layer.
         public var mlsae: EvalResults.PairMetrics
         /// This layer's own SAE, on the same rows and windows (nil without `mlsae.per_layer_saes`).
         @EncodedAsNull public var perLayer: EvalResults.PairMetrics?
+        @EncodedAsNull public var comparison: Comparison?
         /// This layer's SAE against the previous layer's (forward: from this one).
         @EncodedAsNull public var mmcsPerLayerToPrevious: MMCS?
         /// This layer's SAE against the multi-layer SAE (forward: from this one).
         @EncodedAsNull public var mmcsPerLayerToMLSAE: MMCS?
 
         enum CodingKeys: String, CodingKey {
-            case layer, mlsae, perLayer = "per_layer", mmcsPerLayerToPrevious = "mmcs_per_layer_to_previous"
+            case layer, mlsae, perLayer = "per_layer", comparison, mmcsPerLayerToPrevious = "mmcs_per_layer_to_previous"
             case mmcsPerLayerToMLSAE = "mmcs_per_layer_to_mlsae"
         }
     }
@@ -91,6 +107,37 @@ public struct MultiLayerFile: Codable, Sendable, Equatable {
             }
         }
         return Table(header: header, rows: rows)
+    }
+
+    /// What the report says about each multi-layer SAE, every claim backed by the numbers beside it.
+    public func findings(labels: DatasetLabels) -> [String] {
+        saes.sorted(by: { $0.key < $1.key }).compactMap { sideName, sae -> String? in
+            guard let side = Side(rawValue: sideName), let first = sae.byLayer.first, let last = sae.byLayer.last else { return nil }
+            let label = labels[side]
+            func value(_ m: EvalResults.PairMetrics) -> String {
+                NumberFormat.fixed(m.fve, digits: 3) + (m.intervals["fve"].map { " ± " + NumberFormat.fixed(($0[1] - $0[0]) / 2, digits: 3) } ?? "")
+            }
+            let best = sae.byLayer.max { $0.mlsae.fve < $1.mlsae.fve }!, worst = sae.byLayer.min { $0.mlsae.fve < $1.mlsae.fve }!
+            var text = "The multi-layer SAE trained on \(label) (\(sae.features) latents over layers \(first.layer)–\(last.layer), "
+                + "standardized vectors) explains \(value(worst.mlsae)) of the variance at layer \(worst.layer) and \(value(best.mlsae)) at layer "
+                + "\(best.layer) on held-out \(label); its L0 runs from \(NumberFormat.fixed(sae.byLayer.map(\.mlsae.l0).min()!, digits: 1)) to "
+                + "\(NumberFormat.fixed(sae.byLayer.map(\.mlsae.l0).max()!, digits: 1)) across layers."
+            let compared = sae.byLayer.compactMap(\.comparison)
+            if !compared.isEmpty, let width = sae.perLayerFeatures {
+                let better = compared.filter { ($0.fveInterval?[0] ?? 0) > 0 }.count
+                let worse = compared.filter { ($0.fveInterval?[1] ?? 0) < 0 }.count
+                let lossBetter = compared.filter { ($0.ceLossInterval?[0] ?? 0) > 0 }.count
+                let lossWorse = compared.filter { ($0.ceLossInterval?[1] ?? 0) < 0 }.count
+                text += " Against per-layer SAEs of \(width) features each (together as wide), it reconstructs better at \(better) of "
+                    + "\(compared.count) layers and worse at \(worse) (paired 95% interval of the FVE difference excluding zero; the rest "
+                    + "indistinguishable), and spliced in it raises the next-token loss less at \(lossBetter) layers and more at \(lossWorse)."
+            }
+            if let spread = sae.meanLayerStd {
+                text += " Its \(sae.liveLatents) live latents spread over layers with a mean standard deviation of "
+                    + "\(NumberFormat.fixed(spread, digits: 2)) layers (0: a latent of one layer)."
+            }
+            return text
+        }
     }
 
     /// One row per latent of one SAE: how often it fired and where.

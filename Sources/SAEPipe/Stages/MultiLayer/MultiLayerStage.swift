@@ -19,7 +19,7 @@ public enum MultiLayerStage {
             ConfigField("sequences", .int(1...100_000), default: .int(32), doc: "held-out windows per dataset for the loss spliced in at each layer"),
             ConfigField("batch_size", .int(1...1024), default: .int(8), doc: "windows per forward pass"),
             ConfigField("per_layer_saes", .bool, default: .bool(true),
-                        doc: "also train one SAE per layer, together as wide as the multi-layer SAE (each 1/L of its features and of its training tokens, same recipe), and compare them layer by layer"),
+                        doc: "also train one SAE per layer, together as wide as the multi-layer SAE (each with 1/L of its features and of its batch, over as many steps: its layer's share of the same vectors; same recipe otherwise), and compare them layer by layer"),
         ])), doc: "the multi-layer SAE's evaluation at each layer (runs when sae.layers is set)"),
     ]
 
@@ -106,11 +106,14 @@ public enum MultiLayerStage {
                                                          heldOut: dataset.validationWindows)
             context.logger.info("MLSAE \(side): \(mlsae.features) latents over layers \(layers.first!)–\(layers.last!), \(windows.batch) windows per layer")
             let distribution = LayerDistribution.measure(mlsae, activation: activation, dataset: dataset, layers: layers)
-            let perLayer = settings.mlsae.perLayerSAEs ? perLayerSettings(settings.train, features: mlsae.features, layers: layers.count) : nil
+            let steps = settings.train.steps(trainingRows: dataset.training.count)
+            let perLayer = settings.mlsae.perLayerSAEs
+                ? perLayerSettings(settings.train, features: mlsae.features, layers: layers.count, steps: steps) : nil
             var byLayer: [MultiLayerFile.Layer] = []
             var previous: SAEParameters?
             let progress = SAEPipeCore.Progress("mlsae.\(side) layers", total: layers.count, unit: "layers")
             for (part, layer) in layers.enumerated() {
+                let started = Date()
                 var saes = [mlsaeSlot: (mlsae, activation)]
                 var units: [Side: (sums: [ReconstructionSums], l0Histogram: [Int])] = [:]
                 let sums = SAEEvaluator.unitSums(mlsae, activation: activation, dataset: dataset, units: dataset.validationUnits(part: part))
@@ -134,6 +137,12 @@ public enum MultiLayerStage {
                                                    resamples: settings.resamples, denseThreshold: settings.denseThreshold)
                 var entry = MultiLayerFile.Layer(layer: layer, mlsae: evaluation.pairMetrics(mlsaeSlot),
                                                  perLayer: own == nil ? nil : evaluation.pairMetrics(perLayerSlot))
+                if own != nil {
+                    let paired = evaluation.transfer(from: perLayerSlot, home: mlsaeSlot, reported: (false, false))
+                    entry.comparison = MultiLayerFile.Comparison(
+                        fveDifference: paired.fveDrop, fveInterval: paired.intervals["fve_drop"],
+                        ceLossDifference: paired.ceLossDifference, ceLossInterval: paired.intervals["ce_loss_difference"])
+                }
                 if let own {
                     let toMLSAE = try FeatureMatching.mmcs(own, mlsae)
                     entry.mmcsPerLayerToMLSAE = MultiLayerFile.MMCS(forward: toMLSAE.forward, backward: toMLSAE.backward)
@@ -146,12 +155,12 @@ public enum MultiLayerStage {
                 byLayer.append(entry)
                 let line = String(format: "layer %d: MLSAE fve %.3f, l0 %.1f, ce +%.3f", layer, entry.mlsae.fve, entry.mlsae.l0, entry.mlsae.ceLossIncrease)
                     + (entry.perLayer.map { String(format: "; own SAE fve %.3f, l0 %.1f, ce +%.3f", $0.fve, $0.l0, $0.ceLossIncrease) } ?? "")
+                    + String(format: " (%.1f s)", Date().timeIntervalSince(started))
                 context.logger.info("\(line)")
                 progress.advance(by: 1)
             }
             progress.finish()
-            file.saes[side.rawValue] = summary(distribution, features: mlsae.features, byLayer: byLayer, perLayer: perLayer,
-                                               perLayerRows: dataset.training.count / layers.count)
+            file.saes[side.rawValue] = summary(distribution, features: mlsae.features, byLayer: byLayer, perLayer: perLayer)
         }
         try JSONFile.write(file, to: context.output(MultiLayerFile.fileName))
         try FileSystem.createDirectory(context.output("tables"))
@@ -164,12 +173,16 @@ public enum MultiLayerStage {
         }
     }
 
-    /// The recipe of each per-layer SAE: the multi-layer SAE's, with 1/L of its features and of its
-    /// training tokens (so the L of them together match its width and its data), k at most half their width.
-    static func perLayerSettings(_ settings: TrainSettings, features: Int, layers: Int) -> TrainSettings {
+    /// The recipe of each per-layer SAE: the multi-layer SAE's, with 1/L of its features and 1/L of
+    /// its batch over as many optimizer steps — so the L of them together match its width, and each
+    /// sees its layer's share of the vectors the multi-layer SAE saw, on the same learning-rate
+    /// schedule — and k at most half their width.
+    static func perLayerSettings(_ settings: TrainSettings, features: Int, layers: Int, steps: Int) -> TrainSettings {
         var own = settings
         own.dSAE = max(2, features / layers)
-        own.tokens = max(settings.batchSize, settings.tokens / layers)
+        own.batchSize = max(1, settings.batchSize / layers)
+        own.epochs = nil
+        own.tokens = steps * own.batchSize
         own.snapshots = []
         own.validateEvery = 0
         let k = { (k: Int) in min(k, max(1, own.dSAE! / 2)) }
@@ -181,8 +194,8 @@ public enum MultiLayerStage {
         return own
     }
 
-    static func summary(_ distribution: LayerDistribution, features: Int, byLayer: [MultiLayerFile.Layer], perLayer: TrainSettings?,
-                        perLayerRows: Int) -> MultiLayerFile.SAE {
+    static func summary(_ distribution: LayerDistribution, features: Int, byLayer: [MultiLayerFile.Layer], perLayer: TrainSettings?)
+        -> MultiLayerFile.SAE {
         let latents = (0..<features).map { latent -> MultiLayerFile.Latent in
             let moments = distribution.moments(latent)
             return MultiLayerFile.Latent(latent: latent, fired: distribution.counts.reduce(0) { $0 + $1[latent] }, meanLayer: moments?.mean,
@@ -191,7 +204,7 @@ public enum MultiLayerStage {
         let stds = latents.compactMap(\.layerStd)
         return MultiLayerFile.SAE(
             features: features, layers: distribution.layers, perLayerFeatures: perLayer?.dSAE,
-            perLayerTokens: perLayer.map { $0.steps(trainingRows: perLayerRows) * $0.batchSize }, byLayer: byLayer, latents: latents,
+            perLayerTokens: perLayer?.tokens, byLayer: byLayer, latents: latents,
             liveLatents: stds.count, meanLayerStd: stds.isEmpty ? nil : stds.reduce(0, +) / Double(stds.count))
     }
 }
