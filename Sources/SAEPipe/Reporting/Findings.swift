@@ -135,6 +135,8 @@ enum Finding: Equatable {
 /// Findings as sentences, given the datasets' labels.
 struct FindingWriter {
     var labels: DatasetLabels
+    /// The layer a multi-layer SAE is evaluated at here, when the SAEs are multi-layer ones.
+    var multiLayerAt: Int? = nil
 
     func sentence(_ finding: Finding) -> String {
         switch finding {
@@ -188,7 +190,9 @@ struct FindingWriter {
             }
         case .deadFeatures(let side, let fraction):
             let percent = Measured(value: 100 * fraction.value, interval: fraction.interval.map { $0.map { 100 * $0 } })
-            return "\(percent.text(1))% of SAE \(side)'s features never fire on held-out \(labels[side]) rows."
+            guard let layer = multiLayerAt else { return "\(percent.text(1))% of SAE \(side)'s features never fire on held-out \(labels[side]) rows." }
+            return "\(percent.text(1))% of multi-layer SAE \(side)'s latents never fire on held-out \(labels[side]) rows at layer \(layer); "
+                + "they may fire at other layers (its per-layer results count the latents that fire at any)."
         case .hypothesis(let drops, let count, let retained):
             let kept = retained.map { NumberFormat.fixed(100 * $0, digits: 1) + "%" }.joined(separator: " and ")
             if drops == count {

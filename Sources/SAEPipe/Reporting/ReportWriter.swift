@@ -77,7 +77,8 @@ enum ReportWriter {
             ? Side.allCases.map { side in run.results.datasetRows[side].map { "\($0) (\(side))" } ?? "?" }.joined(separator: " and ")
             : run.results.datasetRows[.A].map(String.init) ?? "?"
         let findings = Finding.all(run.results)
-        let writer = FindingWriter(labels: run.labels)
+        let writer = FindingWriter(labels: run.labels,
+                                   multiLayerAt: run.text("sae.layers") == nil ? nil : run.text("model.layer").flatMap { Int($0) })
         let counted = Side.allCases.compactMap { side -> String? in
             guard let c = run.results.eval[SAEPair(side, side)]?.counts else { return nil }
             return "\(c.windows) held-out windows (\(c.tokens) predicted tokens) and \(c.rows) held-out rows of \(run.label(side))"
@@ -154,7 +155,7 @@ enum ReportWriter {
         let scaled = run.text("sae.normalize_activations") == "false" ? "" : ", inputs scaled to E‖x‖ = √d"
         if let layers = run.text("sae.layers") {
             // A multi-layer SAE: the same recipe, over many layers' vectors.
-            return "SAE: one multi-layer SAE per dataset on the `\(text("model.stream"))` vectors of layers \(layers), each layer's vector a "
+            return "SAE: one multi-layer SAE per dataset on the `\(text("model.stream"))` vectors of \(layers == "all" ? "every layer" : "layers \(layers)"), each layer's vector a "
                 + "separate example standardized to zero mean and unit variance (SAELens' layer_norm; undone after decoding); \(sparsity), "
                 + "\(text("sae.expansion"))× expansion, \(text("train.tokens")) training vectors in batches of \(text("train.batch_size")), "
                 + "Adam at learning rate \(text("train.lr")). The transfer results below use it at layer \(text("model.layer"))."

@@ -141,6 +141,15 @@ final class MultiLayerTests: XCTestCase {
         for name in ["mlsae_layers.csv", "mlsae_layers.md", "mlsae_latents_A.csv"] {
             XCTAssertTrue(FileSystem.exists("\(run)/tables/\(name)"), name)
         }
+        // The write-up states the per-layer comparison, and its counts are the file's.
+        try BlogExport.export(run: run, to: "\(directory)/bundle", artifacts: "\(directory)/artifacts")
+        let report = try String(contentsOfFile: "\(directory)/bundle/report.md", encoding: .utf8)
+        let compared = sae.byLayer.compactMap(\.comparison)
+        let better = compared.filter { ($0.fveInterval?[0] ?? 0) > 0 }.count, worse = compared.filter { ($0.fveInterval?[1] ?? 0) < 0 }.count
+        XCTAssertTrue(report.contains("it reconstructs better at \(better) of 2 layers and worse at \(worse)"), report)
+        XCTAssertTrue(report.contains("one multi-layer SAE per dataset on the `resid_post` vectors of every layer"), report)
+        XCTAssertTrue(report.contains("figures/mlsae_vs_per_layer_A.png"))
+        XCTAssertTrue(FileSystem.exists("\(directory)/bundle/figures/mlsae_latent_layers_B.png"))
         XCTAssertEqual(Table.parseCSV(try String(contentsOfFile: "\(run)/tables/mlsae_layers.csv", encoding: .utf8))?.rows.count, 4, "two SAEs × two layers")
     }
 

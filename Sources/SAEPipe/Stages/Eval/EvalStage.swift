@@ -56,7 +56,7 @@ public enum EvalStage {
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: .eval, kind: "eval", version: 7, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
+            id: .eval, kind: "eval", version: 8, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
             config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
@@ -141,7 +141,8 @@ public enum EvalStage {
         let matching = featureMatching.map { EvalResults.Matching($0, threshold: settings.eval.matchThreshold) }
         try featureMatching.map { MatchingFile($0, threshold: settings.eval.matchThreshold) }?.write(to: context.outputDirectory)
         let health = Health.check(eval: eval, generalization: generalization, training: training.mapValues(\.rows),
-                                  denseThreshold: settings.eval.denseThreshold)
+                                  denseThreshold: settings.eval.denseThreshold,
+                                  multiLayerAt: settings.activations.trainedLayers == nil ? nil : settings.activations.layer)
         let results = EvalResults(
             model: settings.model.name, hook: hook.description, eval: eval, crossDomain: crossDomain, generalization: generalization,
             health: health, datasetRows: datasetRows, bootstrap: .init(resamples: resamples, unit: "held-out window", level: 0.95),

@@ -15,7 +15,7 @@ enum Health {
 
     static func check(
         eval: [SAEPair: EvalResults.PairMetrics], generalization: [Side: EvalResults.Generalization],
-        training: [Side: [TrainingMetrics.Row]], denseThreshold: Double
+        training: [Side: [TrainingMetrics.Row]], denseThreshold: Double, multiLayerAt: Int? = nil
     ) -> [HealthIssue] {
         var issues: [HealthIssue] = []
         let n = { (value: Double) in NumberFormat.fixed(value, digits: 3) }
@@ -42,7 +42,8 @@ enum Health {
                 }
                 if m.deadFraction > maximumDeadFraction {
                     issues.append(HealthIssue(code: "dead_features", severity: .warning,
-                                              message: "\(NumberFormat.fixed(100 * m.deadFraction, digits: 1))% of SAE \(side)'s features never fire on its held-out rows",
+                                              message: "\(NumberFormat.fixed(100 * m.deadFraction, digits: 1))% of SAE \(side)'s features never fire on its held-out rows"
+                                                + (multiLayerAt.map { " at layer \($0) (a multi-layer SAE's latents may fire at other layers: see mlsae.json)" } ?? ""),
                                               pairOrSide: "\(side)->\(side)"))
                 }
                 if m.denseFraction > maximumDenseFraction {
