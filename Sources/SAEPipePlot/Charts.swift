@@ -382,22 +382,32 @@ public struct Heatmap {
         }
         guard !perColumn else { return canvas }
         // The colour bar: what a colour means, with ticks on the range.
-        let barLeft = left + cell * Double(columnLabels.count) + 30, barWidth = 26.0
-        let barTop = top, barHeight = rowHeight * Double(rowLabels.count)
+        ColorBar.draw(on: canvas, text: text, left: left + cell * Double(columnLabels.count) + 30, top: top,
+                      height: rowHeight * Double(rowLabels.count), range: bounds)
+        return canvas
+    }
+}
+
+/// A vertical colour ramp with ticks on its range (what a heatmap's colours mean).
+enum ColorBar {
+    static let width = 26.0
+
+    static func draw(on canvas: Canvas, text: TextRenderer, left: Double, top: Double, height: Double, range: ClosedRange<Double>) {
+        let type = FigureType.self
         let steps = 120
         for i in 0..<steps {
             let t = 1 - Double(i) / Double(steps - 1)
-            canvas.fillRect(x: barLeft, y: barTop + barHeight * Double(i) / Double(steps), width: barWidth,
-                            height: barHeight / Double(steps) + 0.6, color: Color.ramp(t))
+            canvas.fillRect(x: left, y: top + height * Double(i) / Double(steps), width: width, height: height / Double(steps) + 0.6,
+                            color: Color.ramp(t))
         }
-        let span = bounds.upperBound - bounds.lowerBound
-        let tickValues = Ticks.nice(bounds.lowerBound, bounds.upperBound, target: 4)
-        let step = tickValues.count > 1 ? tickValues[1] - tickValues[0] : span
-        for value in tickValues where bounds.contains(value) {
-            let y = barTop + barHeight * (1 - (value - bounds.lowerBound) / span)
-            canvas.line(barLeft + barWidth, y, barLeft + barWidth + 6, y, width: 1.5, color: .axis)
-            text.draw(Ticks.label(value, step: step), on: canvas, x: barLeft + barWidth + 10, y: y + 5.5, size: type.tick, color: .axis, anchor: .left)
+        let span = range.upperBound - range.lowerBound
+        guard span > 0 else { return }
+        let ticks = Ticks.nice(range.lowerBound, range.upperBound, target: 4)
+        let step = ticks.count > 1 ? ticks[1] - ticks[0] : span
+        for value in ticks where range.contains(value) {
+            let y = top + height * (1 - (value - range.lowerBound) / span)
+            canvas.line(left + width, y, left + width + 6, y, width: 1.5, color: .axis)
+            text.draw(Ticks.label(value, step: step), on: canvas, x: left + width + 10, y: y + 5.5, size: type.tick, color: .axis, anchor: .left)
         }
-        return canvas
     }
 }

@@ -62,22 +62,9 @@ public struct RasterHeatmap {
             canvas.line(left - 6, y, left, y, width: 1.5, color: .axis)
             text.draw(mark.text, on: canvas, x: left - 10, y: y + 5.5, size: type.tick, color: .axis, anchor: .right)
         }
-        // The colour bar.
-        let barLeft = left + plotWidth + 40, barWidth = 26.0
-        let steps = 120
-        for i in 0..<steps {
-            let t = 1 - Double(i) / Double(steps - 1)
-            canvas.fillRect(x: barLeft, y: top + plotHeight * Double(i) / Double(steps), width: barWidth,
-                            height: plotHeight / Double(steps) + 0.6, color: Color.ramp(t))
-        }
-        let ticks = Ticks.nice(range.lowerBound, range.upperBound, target: 4)
-        let step = ticks.count > 1 ? ticks[1] - ticks[0] : spread
-        for value in ticks where range.contains(value) && spread > 0 {
-            let y = top + plotHeight * (1 - (value - range.lowerBound) / spread)
-            canvas.line(barLeft + barWidth, y, barLeft + barWidth + 6, y, width: 1.5, color: .axis)
-            text.draw(Ticks.label(value, step: step), on: canvas, x: barLeft + barWidth + 10, y: y + 5.5, size: type.tick, color: .axis, anchor: .left)
-        }
-        text.draw(colorBarTitle, on: canvas, x: barLeft + barWidth + 80, y: top + plotHeight / 2, size: type.tick, color: .axis,
+        let barLeft = left + plotWidth + 40
+        ColorBar.draw(on: canvas, text: text, left: barLeft, top: top, height: plotHeight, range: range)
+        text.draw(colorBarTitle, on: canvas, x: barLeft + ColorBar.width + 80, y: top + plotHeight / 2, size: type.tick, color: .axis,
                   anchor: .center, rotated: true)
         return canvas
     }

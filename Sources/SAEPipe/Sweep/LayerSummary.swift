@@ -72,23 +72,32 @@ enum LayerSummary {
     static func heatmaps(_ layers: [Layer], labels: DatasetLabels) -> [(name: String, heatmap: Heatmap)] {
         Side.allCases.compactMap { side in
             guard layers.contains(where: { $0.metrics[side] != nil }) else { return nil }
-            let columns = metrics.map { metric in layers.map { $0.metrics[side].flatMap(metric.value) ?? .nan } }
-                + [layers.map { $0.mmcsToPrevious[side].map { ($0.forward + $0.backward) / 2 } ?? .nan }]
-            let digits = metrics.map(\.digits) + [3]
-            let ranges = columns.map { column -> ClosedRange<Double> in
-                let finite = column.filter(\.isFinite)
-                let low = finite.min() ?? 0, high = finite.max() ?? 1
-                return low...max(high, low + 1e-9)
-            }
-            var heatmap = Heatmap(
-                title: "SAE \(side) (\(labels[side])) at each layer, on held-out \(labels[side])", rowTitle: "layer", columnTitle: "metric",
-                rowLabels: layers.map { "\($0.layer)" }, columnLabels: metrics.map(\.title) + ["MMCS to previous"],
-                values: layers.indices.map { r in columns.map { $0[r] } })
-            heatmap.columnRanges = ranges
-            heatmap.columnDigits = digits
-            heatmap.subtitle = "each column coloured over its own range, shown under its name; MMCS: see layers.md"
-            return ("layers_\(side)", heatmap)
+            let mmcs = layers.map { $0.mmcsToPrevious[side].map { ($0.forward + $0.backward) / 2 } ?? .nan }
+            return ("layers_\(side)", heatmap(
+                layers.map { $0.metrics[side] }, layers: layers.map(\.layer), extra: [("MMCS to previous", mmcs)],
+                title: "SAE \(side) (\(labels[side])) at each layer, on held-out \(labels[side])",
+                subtitle: "each column coloured over its own range, shown under its name; MMCS: see layers.md"))
         }
+    }
+
+    /// Layers down, the metrics (then `extra` columns) across, each column on its own colour scale;
+    /// `silentTitle` renames the dead column (a multi-layer SAE's latent silent at one layer may fire at others).
+    static func heatmap(_ byLayer: [EvalResults.PairMetrics?], layers: [Int], extra: [(String, [Double])], silentTitle: String? = nil,
+                        title: String, subtitle: String) -> Heatmap {
+        let columns = metrics.map { metric in byLayer.map { $0.flatMap(metric.value) ?? .nan } } + extra.map(\.1)
+        let ranges = columns.map { column -> ClosedRange<Double> in
+            let finite = column.filter(\.isFinite)
+            let low = finite.min() ?? 0, high = finite.max() ?? 1
+            return low...max(high, low + 1e-9)
+        }
+        var heatmap = Heatmap(
+            title: title, rowTitle: "layer", columnTitle: "metric", rowLabels: layers.map(String.init),
+            columnLabels: metrics.map { $0.column == "dead_fraction" ? silentTitle ?? $0.title : $0.title } + extra.map(\.0),
+            values: layers.indices.map { r in columns.map { $0[r] } })
+        heatmap.columnRanges = ranges
+        heatmap.columnDigits = metrics.map(\.digits) + extra.map { _ in 3 }
+        heatmap.subtitle = subtitle
+        return heatmap
     }
 
     /// Writes layers.csv|md beside the summary and the heatmaps into `figures`.

@@ -41,6 +41,21 @@ final class PlotTests: XCTestCase {
         XCTAssertLessThanOrEqual(span.count, 5, "a 2.8-point line covers three or four pixel rows")
     }
 
+    /// A raster heatmap: rows thinner than a pixel are averaged, columns keep their colours.
+    func testRasterHeatmapAveragesRowsIntoPixels() throws {
+        // 1380 rows over a 690-pixel plot, two to a pixel: the top half all [0, 1], the bottom half alternating [0, 1] and [1, 0].
+        let values = (0..<1380).map { r in r < 690 || r % 2 == 0 ? [0.0, 1.0] : [1.0, 0.0] }
+        var heatmap = RasterHeatmap(title: "t", rowTitle: "rows", columnTitle: "columns", columnLabels: ["a", "b"], values: values,
+                                    range: 0...1, colorBarTitle: "value")
+        heatmap.height = 900
+        let canvas = heatmap.render(text: try TextRenderer())
+        // The plot spans x 150…1010 (two 430-pixel columns) and y 100…790.
+        XCTAssertEqual(canvas.pixel(300, 200), Color.ramp(0))
+        XCTAssertEqual(canvas.pixel(800, 200), Color.ramp(1))
+        let mixed = canvas.pixel(300, 700), half = Color.ramp(0.5)
+        XCTAssertLessThan(abs(Int(mixed.g) - Int(half.g)) + abs(Int(mixed.r) - Int(half.r)), 12, "alternating rows average to the middle: \(mixed)")
+    }
+
     func testTextIsAntiAliasedAndRotates() throws {
         let text = try TextRenderer()
         let canvas = Canvas(width: 200, height: 200)

@@ -12,15 +12,15 @@ enum MultiLayerFigures {
             guard let side = Side(rawValue: sideName) else { continue }
             let label = labels[side]
             let source = "\(file.model.split(separator: "/").last ?? ""), \(file.stream), \(sae.features) latents"
-            figures.append(("mlsae_layers_\(side)", metricHeatmap(
+            figures.append(("mlsae_layers_\(side)", LayerSummary.heatmap(
                 sae.byLayer.map(\.mlsae), layers: sae.layers, extra: [], silentTitle: "silent here",
                 title: "Multi-layer SAE \(side) at each layer, on held-out \(label)",
                 subtitle: "\(source); spliced in at each layer; each column coloured over its own range").render(text: text)))
             if sae.byLayer.allSatisfy({ $0.perLayer != nil }) {
                 let mmcs = [("MMCS to previous", sae.byLayer.map { $0.mmcsPerLayerToPrevious.map { ($0.forward + $0.backward) / 2 } ?? .nan }),
                             ("MMCS to MLSAE", sae.byLayer.map { $0.mmcsPerLayerToMLSAE.map { ($0.forward + $0.backward) / 2 } ?? .nan })]
-                figures.append(("mlsae_per_layer_saes_\(side)", metricHeatmap(
-                    sae.byLayer.compactMap(\.perLayer), layers: sae.layers, extra: mmcs,
+                figures.append(("mlsae_per_layer_saes_\(side)", LayerSummary.heatmap(
+                    sae.byLayer.map(\.perLayer), layers: sae.layers, extra: mmcs,
                     title: "Per-layer SAEs (\(sae.perLayerFeatures ?? 0) features each) on held-out \(label)",
                     subtitle: "together as wide as MLSAE \(side); MMCS: mean of both directions' mean best decoder cosine").render(text: text)))
             }
@@ -29,26 +29,6 @@ enum MultiLayerFigures {
             figures.append(("mlsae_layer_std_\(side)", layerSpread(sae, side: side, source: source).render(text: text)))
         }
         return figures
-    }
-
-    /// Layers down, metrics (and `extra` columns) across, each column on its own colour scale.
-    /// `silentTitle` renames the dead column: a multi-layer SAE's latent silent at one layer may fire at others.
-    static func metricHeatmap(_ metrics: [EvalResults.PairMetrics], layers: [Int], extra: [(String, [Double])], silentTitle: String? = nil,
-                              title: String, subtitle: String) -> Heatmap {
-        let columns = LayerSummary.metrics.map { metric in metrics.map { metric.value($0) ?? .nan } } + extra.map(\.1)
-        let ranges = columns.map { column -> ClosedRange<Double> in
-            let finite = column.filter(\.isFinite)
-            let low = finite.min() ?? 0
-            return low...max(finite.max() ?? 1, low + 1e-9)
-        }
-        var heatmap = Heatmap(title: title, rowTitle: "layer", columnTitle: "metric", rowLabels: layers.map(String.init),
-                              columnLabels: LayerSummary.metrics.map { $0.column == "dead_fraction" ? silentTitle ?? $0.title : $0.title }
-                                  + extra.map(\.0),
-                              values: layers.indices.map { r in columns.map { $0[r] } })
-        heatmap.columnRanges = ranges
-        heatmap.columnDigits = LayerSummary.metrics.map(\.digits) + extra.map { _ in 3 }
-        heatmap.subtitle = subtitle
-        return heatmap
     }
 
     /// FVE at each layer with 95% intervals: the multi-layer SAE against that layer's own SAE.
