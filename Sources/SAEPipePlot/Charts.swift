@@ -360,7 +360,9 @@ public struct Heatmap {
                 let value = values[r][c]
                 let columnBounds = columnRanges.flatMap { $0.indices.contains(c) ? $0[c] : nil } ?? bounds
                 let spread = columnBounds.upperBound - columnBounds.lowerBound
-                let t = spread > 0 ? (value - columnBounds.lowerBound) / spread : 0.5
+                // Values equal at the printed precision (a TopK SAE's L0) share the middle colour, not the scale's ends.
+                let resolution = 0.5 * pow(10, -Double(columnDigits?[c] ?? 3))
+                let t = spread > resolution ? (value - columnBounds.lowerBound) / spread : 0.5
                 // A value outside the range is not coloured as an extreme of the scale: it is flagged grey.
                 let inRange = value.isFinite && columnBounds.contains(value)
                 let color = inRange ? Color.ramp(t) : Color.grid

@@ -17,12 +17,12 @@ enum MultiLayerFigures {
                 title: "Multi-layer SAE \(side) at each layer, on held-out \(label)",
                 subtitle: "\(source); spliced in at each layer; each column coloured over its own range").render(text: text)))
             if sae.byLayer.allSatisfy({ $0.perLayer != nil }) {
-                let mmcs = [("MMCS to previous", sae.byLayer.map { $0.mmcsPerLayerToPrevious.map { ($0.forward + $0.backward) / 2 } ?? .nan }),
-                            ("MMCS to MLSAE", sae.byLayer.map { $0.mmcsPerLayerToMLSAE.map { ($0.forward + $0.backward) / 2 } ?? .nan })]
+                let mmcs = [("MMCS prev.", sae.byLayer.map { $0.mmcsPerLayerToPrevious.map { ($0.forward + $0.backward) / 2 } ?? .nan }),
+                            ("MMCS → MLSAE", sae.byLayer.map { $0.mmcsPerLayerToMLSAE?.forward ?? .nan })]
                 figures.append(("mlsae_per_layer_saes_\(side)", LayerSummary.heatmap(
                     sae.byLayer.map(\.perLayer), layers: sae.layers, extra: mmcs,
                     title: "Per-layer SAEs (\(sae.perLayerFeatures ?? 0) features each) on held-out \(label)",
-                    subtitle: "together as wide as MLSAE \(side); MMCS: mean of both directions' mean best decoder cosine").render(text: text)))
+                    subtitle: "together as wide as MLSAE \(side); MMCS prev.: both ways with the previous layer's; → MLSAE: its features' best cosine there").render(text: text)))
             }
             figures.append(("mlsae_vs_per_layer_\(side)", fveChart(sae, side: side, label: label, source: source).render(text: text)))
             figures.append(("mlsae_latent_layers_\(side)", latentHeatmap(sae, side: side, label: label, source: source).render(text: text)))
@@ -52,16 +52,20 @@ enum MultiLayerFigures {
     static func latentHeatmap(_ sae: MultiLayerFile.SAE, side: Side, label: String, source: String) -> RasterHeatmap {
         let live = sae.latents.filter { $0.shares != nil && $0.meanLayer != nil }
             .sorted { ($0.meanLayer!, $0.latent) < ($1.meanLayer!, $1.latent) }
+        // Most shares are small: the scale tops out at the 99th percentile of the nonzero ones, so their spread shows.
+        let shares = live.flatMap { $0.shares! }.filter { $0 > 0 }.sorted()
+        let top = shares.isEmpty ? 1 : min(1, max(0.05, (shares[min(shares.count - 1, shares.count * 99 / 100)] * 20).rounded(.up) / 20))
         var heatmap = RasterHeatmap(
             title: "Where each latent of MLSAE \(side) fires: its share of activation by layer", rowTitle: "latents, sorted by mean layer",
-            columnTitle: "layer", columnLabels: sae.layers.map(String.init), values: live.map { $0.shares! }, range: 0...1,
+            columnTitle: "layer", columnLabels: sae.layers.map(String.init), values: live.map { $0.shares! }, range: 0...top,
             colorBarTitle: "share of the latent's activation")
         heatmap.subtitle = "\(source); \(live.count) live latents on held-out \(label)"
+            + (top < 1 ? "; colours saturate at \(NumberFormat.fixed(top, digits: 2))" : "")
         // Where the latents of mean layer ≥ each marked layer begin.
         let step = max(1, sae.layers.count / 6)
         heatmap.rowMarks = stride(from: 0, to: sae.layers.count, by: step).compactMap { index in
             let layer = Double(sae.layers[index])
-            return live.firstIndex { $0.meanLayer! >= layer }.map { ($0, "≥ \(sae.layers[index])") }
+            return live.firstIndex { $0.meanLayer! >= layer }.map { ($0, "mean ≥ \(sae.layers[index])") }
         }
         return heatmap
     }

@@ -93,7 +93,7 @@ public struct MultiLayerFile: Codable, Sendable, Equatable {
     public func layerTable() -> Table {
         let metrics = LayerSummary.metrics
         let header = ["sae", "layer"] + metrics.flatMap { ["mlsae.\($0.column)"] } + ["mlsae.ce_loss_increase"]
-            + metrics.map { "per_layer.\($0.column)" } + ["per_layer.ce_loss_increase", "mmcs_per_layer_to_previous", "mmcs_per_layer_to_mlsae"]
+            + metrics.map { "per_layer.\($0.column)" } + ["per_layer.ce_loss_increase", "mmcs_per_layer_to_previous", "mmcs_per_layer_into_mlsae"]
         var rows: [[String]] = []
         for (side, sae) in saes.sorted(by: { $0.key < $1.key }) {
             for layer in sae.byLayer {
@@ -102,8 +102,9 @@ public struct MultiLayerFile: Codable, Sendable, Equatable {
                         + [pair.map { NumberFormat.fixed($0.ceLossIncrease, digits: 4) } ?? ""]
                 }
                 func mean(_ mmcs: MMCS?) -> String { mmcs.map { NumberFormat.fixed(($0.forward + $0.backward) / 2, digits: 4) } ?? "" }
+                // Into the MLSAE one way only: back, most of its latents belong to other layers.
                 rows.append([side, "\(layer.layer)"] + values(layer.mlsae) + values(layer.perLayer)
-                            + [mean(layer.mmcsPerLayerToPrevious), mean(layer.mmcsPerLayerToMLSAE)])
+                            + [mean(layer.mmcsPerLayerToPrevious), layer.mmcsPerLayerToMLSAE.map { NumberFormat.fixed($0.forward, digits: 4) } ?? ""])
             }
         }
         return Table(header: header, rows: rows)

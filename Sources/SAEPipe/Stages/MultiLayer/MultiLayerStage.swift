@@ -66,7 +66,7 @@ public enum MultiLayerStage {
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: id, kind: "mlsae", version: 1, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
+            id: id, kind: "mlsae", version: 2, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
             config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
@@ -176,13 +176,16 @@ public enum MultiLayerStage {
     /// The recipe of each per-layer SAE: the multi-layer SAE's, with 1/L of its features and 1/L of
     /// its batch over as many optimizer steps — so the L of them together match its width, and each
     /// sees its layer's share of the vectors the multi-layer SAE saw, on the same learning-rate
-    /// schedule — and k at most half their width.
+    /// schedule — dead-latent windows of as many steps, and k at most half their width.
     static func perLayerSettings(_ settings: TrainSettings, features: Int, layers: Int, steps: Int) -> TrainSettings {
         var own = settings
         own.dSAE = max(2, features / layers)
         own.batchSize = max(1, settings.batchSize / layers)
         own.epochs = nil
         own.tokens = steps * own.batchSize
+        // Dead is counted in tokens: the same share of the run, so AuxK revives latents silent as many steps.
+        own.auxKDeadTokens = max(1, settings.auxKDeadTokens / layers)
+        own.deadWindowTokens = max(1, settings.deadWindowTokens / layers)
         own.snapshots = []
         own.validateEvery = 0
         let k = { (k: Int) in min(k, max(1, own.dSAE! / 2)) }
