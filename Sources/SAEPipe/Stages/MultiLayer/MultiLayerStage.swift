@@ -66,7 +66,7 @@ public enum MultiLayerStage {
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
-            id: id, kind: "mlsae", version: 2, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
+            id: id, kind: "mlsae", version: 3, upstream: settings.sides.map(StageID.collect) + settings.sides.map(StageID.train),
             config: slice,
             run: { context in try run(context, artifacts: artifacts) },
             publish: { context in
@@ -122,7 +122,11 @@ public enum MultiLayerStage {
                 if let perLayer {
                     let single = try ActivationDataset(directory: sets[part].directory, split: settings.train.validation, seed: settings.seed,
                                                        normalization: .layerNorm)
-                    var trainer = Trainer(dataset: single, settings: perLayer, checkpointDirectory: nil)
+                    // Each starts from its own dictionary: SAEs grown from one initialization share
+                    // directions they never moved from, which would inflate the MMCS between them.
+                    var seeded = perLayer
+                    seeded.seed = settings.seed &+ UInt64(layer + 1) &* 0x9E37_79B9_7F4A_7C15
+                    var trainer = Trainer(dataset: single, settings: seeded, checkpointDirectory: nil)
                     trainer.label = "mlsae.\(side) layer \(layer) SAE"
                     let trained = try trainer.train().parameters
                     let ownSums = SAEEvaluator.unitSums(trained, activation: perLayer.activation.inference, dataset: single,
