@@ -110,7 +110,8 @@ enum LayerSummary {
         try FileSystem.writeAtomically(table.csv(), to: "\(definition.directory)/layers.csv")
         try FileSystem.writeAtomically("# Sweep \(definition.name): per layer\n\nHeld-out metrics of each SAE on its own dataset; "
             + "`mmcs_to_previous` is the mean over this layer's SAE features of the best decoder cosine to the previous layer's SAE, "
-            + "`mmcs_from_previous` the reverse; the heatmaps' MMCS column is their mean.\n\n" + table.markdown(), to: "\(definition.directory)/layers.md")
+            + "`mmcs_from_previous` the reverse; the heatmaps' MMCS column is their mean. Every layer's SAE starts from the dictionary "
+            + "`seed` draws, so part of the MMCS is that shared start.\n\n" + table.markdown(), to: "\(definition.directory)/layers.md")
         for (name, heatmap) in heatmaps(layers, labels: labels) { try render(heatmap, name) }
     }
 }
