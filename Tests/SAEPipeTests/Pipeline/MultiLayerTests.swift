@@ -146,7 +146,9 @@ final class MultiLayerTests: XCTestCase {
         let report = try String(contentsOfFile: "\(directory)/bundle/report.md", encoding: .utf8)
         let compared = sae.byLayer.compactMap(\.comparison)
         let better = compared.filter { ($0.fveInterval?[0] ?? 0) > 0 }.count, worse = compared.filter { ($0.fveInterval?[1] ?? 0) < 0 }.count
-        XCTAssertTrue(report.contains("it reconstructs better at \(better) of 2 layers and worse at \(worse)"), report)
+        XCTAssertTrue(report.contains("it reconstructs better at \(better) of 2 layers, worse at \(worse) and indistinguishably at \(2 - better - worse)"), report)
+        let l0s = Set(sae.byLayer.map { NumberFormat.fixed($0.mlsae.l0, digits: 1) })
+        XCTAssertTrue(report.contains(l0s.count == 1 ? "its L0 is \(l0s.first!) at every layer" : "its L0 runs from"), "\(l0s)")
         XCTAssertTrue(report.contains("one multi-layer SAE per dataset on the `resid_post` vectors of every layer"), report)
         XCTAssertTrue(report.contains("figures/mlsae_vs_per_layer_A.png"))
         XCTAssertTrue(FileSystem.exists("\(directory)/bundle/figures/mlsae_latent_layers_B.png"))

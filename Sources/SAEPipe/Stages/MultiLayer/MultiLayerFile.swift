@@ -119,10 +119,13 @@ public struct MultiLayerFile: Codable, Sendable, Equatable {
                 NumberFormat.fixed(m.fve, digits: 3) + (m.intervals["fve"].map { " ± " + NumberFormat.fixed(($0[1] - $0[0]) / 2, digits: 3) } ?? "")
             }
             let best = sae.byLayer.max { $0.mlsae.fve < $1.mlsae.fve }!, worst = sae.byLayer.min { $0.mlsae.fve < $1.mlsae.fve }!
+            let (lowL0, highL0) = (sae.byLayer.map(\.mlsae.l0).min()!, sae.byLayer.map(\.mlsae.l0).max()!)
+            let l0 = NumberFormat.fixed(lowL0, digits: 1) == NumberFormat.fixed(highL0, digits: 1)
+                ? "its L0 is \(NumberFormat.fixed(lowL0, digits: 1)) at every layer"
+                : "its L0 runs from \(NumberFormat.fixed(lowL0, digits: 1)) to \(NumberFormat.fixed(highL0, digits: 1)) across layers"
             var text = "The multi-layer SAE trained on \(label) (\(sae.features) latents over layers \(first.layer)–\(last.layer), "
                 + "standardized vectors) explains \(value(worst.mlsae)) of the variance at layer \(worst.layer) and \(value(best.mlsae)) at layer "
-                + "\(best.layer) on held-out \(label); its L0 runs from \(NumberFormat.fixed(sae.byLayer.map(\.mlsae.l0).min()!, digits: 1)) to "
-                + "\(NumberFormat.fixed(sae.byLayer.map(\.mlsae.l0).max()!, digits: 1)) across layers."
+                + "\(best.layer) on held-out \(label); \(l0)."
             let compared = sae.byLayer.compactMap(\.comparison)
             if !compared.isEmpty, let width = sae.perLayerFeatures {
                 let better = compared.filter { ($0.fveInterval?[0] ?? 0) > 0 }.count
@@ -130,8 +133,9 @@ public struct MultiLayerFile: Codable, Sendable, Equatable {
                 let lossBetter = compared.filter { ($0.ceLossInterval?[0] ?? 0) > 0 }.count
                 let lossWorse = compared.filter { ($0.ceLossInterval?[1] ?? 0) < 0 }.count
                 text += " Against per-layer SAEs of \(width) features each (together as wide), it reconstructs better at \(better) of "
-                    + "\(compared.count) layers and worse at \(worse) (paired 95% interval of the FVE difference excluding zero; the rest "
-                    + "indistinguishable), and spliced in it raises the next-token loss less at \(lossBetter) layers and more at \(lossWorse)."
+                    + "\(compared.count) layers, worse at \(worse) and indistinguishably at \(compared.count - better - worse) (by the paired 95% "
+                    + "interval of the FVE difference); spliced in, it raises the next-token loss less than the layer's own SAE at "
+                    + "\(lossBetter) layers, more at \(lossWorse) and indistinguishably at \(compared.count - lossBetter - lossWorse)."
             }
             if let spread = sae.meanLayerStd {
                 text += " Its \(sae.liveLatents) live latents spread over layers with a mean standard deviation of "
