@@ -114,51 +114,13 @@ public enum MultiLayerStage {
             let progress = SAEPipeCore.Progress("mlsae.\(side) layers", total: layers.count, unit: "layers")
             for (part, layer) in layers.enumerated() {
                 let started = Date()
-                var saes = [mlsaeSlot: (mlsae, activation)]
-                var units: [Side: (sums: [ReconstructionSums], l0Histogram: [Int])] = [:]
-                let sums = SAEEvaluator.unitSums(mlsae, activation: activation, dataset: dataset, units: dataset.validationUnits(part: part))
-                units[mlsaeSlot] = (sums.units, sums.l0Histogram)
-                var own: SAEParameters?
-                if let perLayer {
-                    let single = try ActivationDataset(directory: sets[part].directory, split: settings.train.validation, seed: settings.seed,
-                                                       normalization: .layerNorm)
-                    // Each starts from its own dictionary: SAEs grown from one initialization share
-                    // directions they never moved from, which would inflate the MMCS between them.
-                    var seeded = perLayer
-                    seeded.seed = settings.seed &+ UInt64(layer + 1) &* 0x9E37_79B9_7F4A_7C15
-                    var trainer = Trainer(dataset: single, settings: seeded, checkpointDirectory: nil)
-                    trainer.label = "mlsae.\(side) layer \(layer) SAE"
-                    let trained = try trainer.train().parameters
-                    let ownSums = SAEEvaluator.unitSums(trained, activation: perLayer.activation.inference, dataset: single,
-                                                        units: single.validationUnits)
-                    units[perLayerSlot] = (ownSums.units, ownSums.l0Histogram)
-                    saes[perLayerSlot] = (trained, perLayer.activation.inference)
-                    own = trained
-                }
-                let losses = try SplicedLoss.measure(model: model, tokens: windows, hook: HookPoint(layer: layer, site: site), saes: saes,
-                                                     batchSize: settings.mlsae.batchSize)
-                let evaluation = DatasetEvaluation(units: units, windows: losses, seed: settings.seed ^ UInt64(layer) ^ (side == .A ? 0xA : 0xB),
-                                                   resamples: settings.resamples, denseThreshold: settings.denseThreshold)
-                var entry = MultiLayerFile.Layer(layer: layer, mlsae: evaluation.pairMetrics(mlsaeSlot),
-                                                 perLayer: own == nil ? nil : evaluation.pairMetrics(perLayerSlot))
-                if own != nil {
-                    let paired = evaluation.transfer(from: perLayerSlot, home: mlsaeSlot, reported: (false, false))
-                    entry.comparison = MultiLayerFile.Comparison(
-                        fveDifference: paired.fveDrop, fveInterval: paired.intervals["fve_drop"],
-                        ceLossDifference: paired.ceLossDifference, ceLossInterval: paired.intervals["ce_loss_difference"])
-                }
-                if let own {
-                    let toMLSAE = try FeatureMatching.mmcs(own, mlsae)
-                    entry.mmcsPerLayerToMLSAE = MultiLayerFile.MMCS(forward: toMLSAE.forward, backward: toMLSAE.backward)
-                    if let previous {
-                        let toPrevious = try FeatureMatching.mmcs(own, previous)
-                        entry.mmcsPerLayerToPrevious = MultiLayerFile.MMCS(forward: toPrevious.forward, backward: toPrevious.backward)
-                    }
-                }
+                let (entry, own) = try evaluateLayer(
+                    layer, part: part, directory: sets[part].directory, mlsae: (mlsae, activation), dataset: dataset, perLayer: perLayer,
+                    previous: previous, model: model, windows: windows, site: site, settings: settings, side: side)
                 previous = own
                 byLayer.append(entry)
-                let line = String(format: "layer %d: MLSAE fve %.3f, l0 %.1f, ce +%.3f", layer, entry.mlsae.fve, entry.mlsae.l0, entry.mlsae.ceLossIncrease)
-                    + (entry.perLayer.map { String(format: "; own SAE fve %.3f, l0 %.1f, ce +%.3f", $0.fve, $0.l0, $0.ceLossIncrease) } ?? "")
+                let line = String(format: "layer %d: MLSAE fve %.3f, l0 %.1f, ce %+.3f", layer, entry.mlsae.fve, entry.mlsae.l0, entry.mlsae.ceLossIncrease)
+                    + (entry.perLayer.map { String(format: "; own SAE fve %.3f, l0 %.1f, ce %+.3f", $0.fve, $0.l0, $0.ceLossIncrease) } ?? "")
                     + String(format: " (%.1f s)", Date().timeIntervalSince(started))
                 context.logger.info("\(line)")
                 progress.advance(by: 1)
@@ -175,6 +137,55 @@ public enum MultiLayerStage {
         for (name, canvas) in MultiLayerFigures.figures(file, labels: settings.labels, text: text) {
             try canvas.writePNG(to: context.output("figures") + "/\(name).png")
         }
+    }
+
+    /// One layer: the multi-layer SAE on its held-out vectors and spliced in at it, beside the
+    /// layer's own SAE (trained here, when asked for) on the same rows, resamples and windows.
+    static func evaluateLayer(
+        _ layer: Int, part: Int, directory: String, mlsae: (SAEParameters, SAEActivation), dataset: ActivationDataset,
+        perLayer: TrainSettings?, previous: SAEParameters?, model: LanguageModel, windows: TokenBatch, site: HookSite,
+        settings: Settings, side: Side
+    ) throws -> (MultiLayerFile.Layer, SAEParameters?) {
+        var saes = [mlsaeSlot: mlsae]
+        var units: [Side: (sums: [ReconstructionSums], l0Histogram: [Int])] = [:]
+        let sums = SAEEvaluator.unitSums(mlsae.0, activation: mlsae.1, dataset: dataset, units: dataset.validationUnits(part: part))
+        units[mlsaeSlot] = (sums.units, sums.l0Histogram)
+        var own: SAEParameters?
+        if let perLayer {
+            let single = try ActivationDataset(directory: directory, split: settings.train.validation, seed: settings.seed,
+                                               normalization: .layerNorm)
+            // Each starts from its own dictionary: SAEs grown from one initialization share
+            // directions they never moved from, which would inflate the MMCS between them.
+            var seeded = perLayer
+            seeded.seed = settings.seed &+ UInt64(layer + 1) &* 0x9E37_79B9_7F4A_7C15
+            var trainer = Trainer(dataset: single, settings: seeded, checkpointDirectory: nil)
+            trainer.label = "mlsae.\(side) layer \(layer) SAE"
+            let trained = try trainer.train().parameters
+            let ownSums = SAEEvaluator.unitSums(trained, activation: perLayer.activation.inference, dataset: single, units: single.validationUnits)
+            units[perLayerSlot] = (ownSums.units, ownSums.l0Histogram)
+            saes[perLayerSlot] = (trained, perLayer.activation.inference)
+            own = trained
+        }
+        let losses = try SplicedLoss.measure(model: model, tokens: windows, hook: HookPoint(layer: layer, site: site), saes: saes,
+                                             batchSize: settings.mlsae.batchSize)
+        let seed = settings.seed ^ UInt64(layer) ^ (side == .A ? 0xA : 0xB)
+        let evaluation = DatasetEvaluation(units: units, windows: losses, seed: seed, resamples: settings.resamples,
+                                           denseThreshold: settings.denseThreshold)
+        var entry = MultiLayerFile.Layer(layer: layer, mlsae: evaluation.pairMetrics(mlsaeSlot),
+                                         perLayer: own == nil ? nil : evaluation.pairMetrics(perLayerSlot))
+        if let own {
+            let paired = evaluation.transfer(from: perLayerSlot, home: mlsaeSlot, reported: (false, false))
+            entry.comparison = MultiLayerFile.Comparison(
+                fveDifference: paired.fveDrop, fveInterval: paired.intervals["fve_drop"],
+                ceLossDifference: paired.ceLossDifference, ceLossInterval: paired.intervals["ce_loss_difference"])
+            let toMLSAE = try FeatureMatching.mmcs(own, mlsae.0)
+            entry.mmcsPerLayerToMLSAE = MultiLayerFile.MMCS(forward: toMLSAE.forward, backward: toMLSAE.backward)
+            if let previous {
+                let toPrevious = try FeatureMatching.mmcs(own, previous)
+                entry.mmcsPerLayerToPrevious = MultiLayerFile.MMCS(forward: toPrevious.forward, backward: toPrevious.backward)
+            }
+        }
+        return (entry, own)
     }
 
     /// The recipe of each per-layer SAE: the multi-layer SAE's, with 1/L of its features and 1/L of
