@@ -34,7 +34,9 @@ public enum SAEMetrics {
     public static func measure(sae directory: String, activations: String, rows which: Rows, seed: UInt64) throws -> Report {
         let imported = try SAELensImport.read(directory)
         let settings = TrainSettings.defaults
-        let dataset = try ActivationDataset(directory: activations, split: settings.validation, seed: seed)
+        // A layer_norm SAE is measured on the standardized vectors it reconstructs.
+        let dataset = try ActivationDataset(directory: activations, split: settings.validation, seed: seed,
+                                            normalization: imported.parameters.inputNormalization)
         guard imported.parameters.d == dataset.d else {
             throw SAEPipeError.input("the SAE reads \(imported.parameters.d)-wide activations; these are \(dataset.d) wide",
                                      file: "\(directory)/cfg.json")

@@ -117,6 +117,10 @@ final class MultiLayerTests: XCTestCase {
             XCTAssertNotNil(layer.mmcsPerLayerToMLSAE)
             XCTAssertEqual(layer.mmcsPerLayerToPrevious == nil, index == 0)
         }
+        // `saepipe sae-metrics` measures a layer_norm SAE on the standardized vectors too.
+        let metrics = try SAEMetrics.measure(sae: saeEntry, activations: "\(collectEntry)/layers/1", rows: .heldOut, seed: 3)
+        XCTAssertEqual(metrics.fve, sae.byLayer[1].mlsae.fve, accuracy: 1e-6)
+        XCTAssertEqual(metrics.l0, sae.byLayer[1].mlsae.l0, accuracy: 1e-6)
         // Spliced at model.layer (1), the eval stage's numbers on the same windows are the mlsae stage's.
         let results = try XCTUnwrap(try EvalResults.read(runDirectory: run))
         let pair = try XCTUnwrap(results.eval[SAEPair(.A, .A)])
