@@ -57,12 +57,6 @@ public enum MultiLayerStage {
     /// Whether a config trains a multi-layer SAE.
     public static func requested(_ config: ConfigValue) -> Bool { config[path: "sae.layers"] != .null }
 
-    /// The tables and figures the stage writes, besides mlsae.json.
-    static func figureNames(_ side: Side) -> [String] {
-        ["mlsae_layers_\(side)", "mlsae_per_layer_saes_\(side)", "mlsae_latent_layers_\(side)", "mlsae_vs_per_layer_\(side)",
-         "mlsae_layer_std_\(side)"]
-    }
-
     public static func stage(config: ResolvedConfig, artifacts: String) throws -> StageSpec {
         let (settings, slice) = try Settings.read(config.value)
         return StageSpec(
