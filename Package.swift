@@ -51,7 +51,7 @@ let package = Package(
         // File formats other tools write: memory maps, safetensors, GGUF, tensor element types.
         .target(name: "SAEPipeFormats", dependencies: ["SAEPipeCore"]),
         // Element-wise math kernels as plain C loops the compiler vectorizes.
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         .target(name: "SAEPipeModels", dependencies: ["CKernels", "SAEPipeCore", "SAEPipeFormats", "SAEPipeLinalg"]),
         .target(name: "SAEPipeData", dependencies: ["CSnappy", "CZlib", "CZstd", "SAEPipeCore", "SAEPipeFormats", "SAEPipeHub", "SAEPipeModels"]),
         .target(

@@ -162,12 +162,62 @@ CLONES void saepipe_sparse_features_accumulate(const int64_t *feature_start, con
     }
 }
 
-void saepipe_transpose(const float *in, long rows, long cols, long first, long last, float *out) {
-    const long block = 32;
-    for (long r0 = first; r0 < last; r0 += block)
-        for (long c0 = 0; c0 < cols; c0 += block)
-            for (long r = r0; r < r0 + block && r < last; r++)
-                for (long c = c0; c < c0 + block && c < cols; c++) out[c * rows + r] = in[r * cols + c];
+CLONES void saepipe_transpose(const float *in, long rows, long cols, long first, long last, float *out) {
+    // 16 × 16 tiles through a local buffer, so every write to `out` fills a whole cache line: with
+    // rows = 4608 the output stride maps a column of single-float writes onto two L1 sets.
+    enum { TILE = 16 };
+    float tile[TILE][TILE];
+    for (long r0 = first; r0 < last; r0 += TILE) {
+        long height = last - r0 < TILE ? last - r0 : TILE;
+        for (long c0 = 0; c0 < cols; c0 += TILE) {
+            long width = cols - c0 < TILE ? cols - c0 : TILE;
+            for (long r = 0; r < height; r++)
+                for (long c = 0; c < width; c++) tile[c][r] = in[(r0 + r) * cols + c0 + c];
+            for (long c = 0; c < width; c++) memcpy(out + (c0 + c) * rows + r0, tile[c], (size_t)height * sizeof(float));
+        }
+    }
+}
+
+CLONES long saepipe_collect_at_least(const float *x, long first, long last, float threshold, float *out) {
+    long n = 0;
+    for (long i = first; i < last; i++) {
+        float v = x[i];
+        if (v >= threshold && v > 0.0f) out[n++] = v;  // about 1% qualify: the branch is nearly always predicted
+    }
+    return n;
+}
+
+CLONES void saepipe_adam(float *p, float *m, float *v, const float *g, long first, long last, float beta1, float beta2,
+                         float epsilon, float step_size, float root2) {
+    // Unfused, in torch's order: the same bits on every clone and as the Swift loop it replaced.
+#pragma clang fp contract(off)
+    for (long i = first; i < last; i++) {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * mi / (sqrtf(vi) / root2 + epsilon);
+    }
+}
+
+CLONES void saepipe_normalize_rows(float *w, long d, long first, long last) {
+    // Sixteen partial sums in a fixed order, unfused: the same bits whichever clone runs.
+#pragma clang fp contract(off)
+    for (long r = first; r < last; r++) {
+        float *row = w + r * d;
+        float lanes[LANES] = {0};
+        long j = 0;
+        for (; j + LANES <= d; j += LANES)
+            for (int l = 0; l < LANES; l++) lanes[l] += row[j + l] * row[j + l];
+        float total = 0;
+        for (int l = 0; l < LANES; l++) total += lanes[l];
+        for (; j < d; j++) total += row[j] * row[j];
+        if (total > 0) {
+            float norm = sqrtf(total);
+            for (j = 0; j < d; j++) row[j] /= norm;
+        }
+    }
 }
 
 CLONES void saepipe_count_nonzeros(const float *m, long cols, long first, long last, int64_t *counts) {

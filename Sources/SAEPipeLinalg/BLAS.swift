@@ -24,6 +24,34 @@ public enum BLAS {
             Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// `sgemm` with C's rows split into one block per thread of the budget, each block a
+    /// single-threaded call on its own core. Loops that mix GEMMs with element-wise work on
+    /// the same cores (SAE training) use this inside `singleThreaded`: OpenBLAS's own workers
+    /// busy-wait with sched_yield after each threaded call and took a fifth of a training
+    /// step's CPU from the element-wise work running beside them.
+    public static func sgemmSplittingRows(
+        _ transA: Transpose = .none, _ transB: Transpose = .none, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        let lda = lda ?? (transA == .none ? k : m)
+        let ldb = ldb ?? (transB == .none ? n : k)
+        let ldc = ldc ?? n
+        // Blocks under 32 rows would leave the kernel's register tiles mostly empty.
+        let blocks = max(1, min(threads, m / 32))
+        singleThreaded {
+            nonisolated(unsafe) let (a, b, c) = (a, b, c)
+            DispatchQueue.concurrentPerform(iterations: blocks) { block in
+                let (start, end) = (m * block / blocks, m * (block + 1) / blocks)
+                guard end > start else { return }
+                // Row `start` of op(A) is stored row `start` (no transpose) or column `start` (transposed).
+                let aBlock = transA == .none ? a + start * lda : a + start
+                sgemm(transA, transB, m: end - start, n: n, k: k, alpha: alpha, a: aBlock, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: c + start * ldc, ldc: ldc)
+            }
+        }
+    }
+
     /// y[m] = alpha · op(A) · x + beta · y, A stored row-major [rows, cols].
     public static func sgemv(
         _ trans: Transpose = .none, rows: Int, cols: Int, alpha: Float = 1, a: UnsafePointer<Float>,

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SAEPipeCore
 
@@ -44,11 +45,7 @@ public struct Adam: Sendable, Equatable {
         _ g: UnsafePointer<Float>, count: Int, beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, root2: Float
     ) {
         Parallel.chunks(count, minimumChunk: 1 << 15) { range in
-            for i in range {
-                m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-                v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-                p[i] -= stepSize * m[i] / (v[i].squareRoot() / root2 + epsilon)
-            }
+            saepipe_adam(p, m, v, g, range.lowerBound, range.upperBound, beta1, beta2, epsilon, stepSize, root2)
         }
     }
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SAEPipeCore
 import SAEPipeLinalg
@@ -69,7 +70,7 @@ public enum SAEMath {
             for r in 0..<rows { (pre + r * F).update(from: bEnc.baseAddress!, count: F) }
         }
         p.wEnc.withUnsafeBufferPointer { we in
-            BLAS.sgemm(m: rows, n: F, k: d, a: xc, b: we.baseAddress!, beta: 1, c: pre)
+            BLAS.sgemmSplittingRows(m: rows, n: F, k: d, a: xc, b: we.baseAddress!, beta: 1, c: pre)
         }
         activate(p, rows: rows, activation: activation, workspace: w)
         w.usedSparse = false
@@ -82,7 +83,7 @@ public enum SAEMath {
             p.wDec.withUnsafeBufferPointer { w.sparse.decode($0.baseAddress!, rows: rows, d: d, into: xh) }
         } else {
             p.wDec.withUnsafeBufferPointer { wd in
-                BLAS.sgemm(m: rows, n: d, k: F, a: f, b: wd.baseAddress!, beta: 1, c: xh)
+                BLAS.sgemmSplittingRows(m: rows, n: d, k: F, a: f, b: wd.baseAddress!, beta: 1, c: xh)
             }
         }
         var stats = SAEBatchStats()
@@ -181,14 +182,77 @@ public enum SAEMath {
 
     /// f = the `keep` largest of ReLU(pre) over the whole batch (ties at the cutoff in index
     /// order), zero elsewhere. `scratch` (count floats) is overwritten.
-    ///
-    /// Positive floats order as their bit patterns, so a histogram of the top 11 bits (exponent and
-    /// 3 mantissa bits) finds the bucket that holds the keep-th largest value in one pass, and only
-    /// that bucket goes through quickselect: a few streaming passes instead of quickselect over
-    /// rows × F values, which took a third of a BatchTopK training step.
     public static func batchTopK(pre: UnsafePointer<Float>, into f: UnsafeMutablePointer<Float>, count: Int, keep: Int,
                           scratch: UnsafeMutablePointer<Float>) {
         let keep = min(keep, count)
+        guard keep > 0, let (cutoff, strictlyAbove) = sampledCutoff(pre, count: count, keep: keep, scratch: scratch)
+            ?? histogramCutoff(pre, count: count, keep: keep, scratch: scratch)
+        else {
+            // At most `keep` positive values: all of them.
+            for index in 0..<count { f[index] = keep > 0 ? max(pre[index], 0) : 0 }
+            return
+        }
+        Parallel.chunks(count, minimumChunk: 65536) { range in
+            for index in range {
+                let value = pre[index]
+                f[index] = value > cutoff ? value : 0
+            }
+        }
+        var ties = keep - strictlyAbove
+        var index = 0
+        while ties > 0, index < count {
+            if pre[index] == cutoff { f[index] = cutoff; ties -= 1 }
+            index += 1
+        }
+    }
+
+    /// The keep-th largest positive value and how many values lie strictly above it, found from
+    /// a strided sample: the sample's quantile a little below the cutoff picks ~1.25 × keep
+    /// candidates in one streaming pass, and quickselect runs on those alone. Nil when the sample
+    /// guesses too high (the histogram search then runs); the answer never depends on the guess.
+    public static func sampledCutoff(_ pre: UnsafePointer<Float>, count: Int, keep: Int, scratch: UnsafeMutablePointer<Float>)
+        -> (cutoff: Float, strictlyAbove: Int)?
+    {
+        // A prime stride: through a [rows, F] batch the sample visits every feature's column.
+        let stride = 61
+        let sampleCount = count / stride
+        let rank = (keep * 5 / 4 + stride - 1) / stride + 8
+        guard sampleCount >= 1024, rank < sampleCount else { return nil }
+        var sample = [Float](unsafeUninitializedCapacity: sampleCount) { buffer, initialized in
+            for index in 0..<sampleCount { buffer[index] = pre[index * stride] }
+            initialized = sampleCount
+        }
+        let guess = kthLargest(&sample, rank)
+        guard guess > 0 else { return nil }
+        // Each chunk writes its candidates at its own offset in scratch; then they are packed together.
+        let chunkCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65536))
+        var found = [Int](repeating: 0, count: chunkCount)
+        found.withUnsafeMutableBufferPointer { found in
+            nonisolated(unsafe) let (found, pre, scratch) = (found.baseAddress!, pre, scratch)
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                let (first, last) = (count * chunk / chunkCount, count * (chunk + 1) / chunkCount)
+                found[chunk] = saepipe_collect_at_least(pre, first, last, guess, scratch + first)
+            }
+        }
+        var candidates = 0
+        for chunk in 0..<chunkCount {
+            let first = count * chunk / chunkCount
+            if first != candidates { (scratch + candidates).update(from: scratch + first, count: found[chunk]) }
+            candidates += found[chunk]
+        }
+        guard candidates >= keep else { return nil }
+        let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: candidates), keep)
+        var strictlyAbove = 0
+        for slot in 0..<candidates where scratch[slot] > cutoff { strictlyAbove += 1 }
+        return (cutoff, strictlyAbove)
+    }
+
+    /// The same answer by a histogram of the top 11 bits of the positive values (exponent and 3
+    /// mantissa bits; positive floats order as their bit patterns): the bucket holding the
+    /// keep-th largest goes through quickselect. Nil when at most `keep` values are positive.
+    public static func histogramCutoff(_ pre: UnsafePointer<Float>, count: Int, keep: Int, scratch: UnsafeMutablePointer<Float>)
+        -> (cutoff: Float, strictlyAbove: Int)?
+    {
         let bits = UnsafeRawPointer(pre).assumingMemoryBound(to: Int32.self)
         let buckets = 2048
         let chunkCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65536))
@@ -210,11 +274,7 @@ public enum SAEMath {
             above += inBucket
             bucket -= 1
         }
-        guard bucket >= 0, keep > 0 else {
-            // At most `keep` positive values: all of them.
-            for index in 0..<count { f[index] = keep > 0 ? max(pre[index], 0) : 0 }
-            return
-        }
+        guard bucket >= 0 else { return nil }
         var inBucket = 0
         for index in 0..<count where bits[index] > 0 && Int(bits[index] >> 20) == bucket {
             scratch[inBucket] = pre[index]
@@ -223,18 +283,7 @@ public enum SAEMath {
         let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: inBucket), keep - above)
         var strictlyAbove = above
         for slot in 0..<inBucket where scratch[slot] > cutoff { strictlyAbove += 1 }
-        Parallel.chunks(count, minimumChunk: 65536) { range in
-            for index in range {
-                let value = pre[index]
-                f[index] = value > cutoff ? value : 0
-            }
-        }
-        var ties = keep - strictlyAbove
-        var index = 0
-        while ties > 0, index < count {
-            if pre[index] == cutoff { f[index] = cutoff; ties -= 1 }
-            index += 1
-        }
+        return (cutoff, strictlyAbove)
     }
 
     /// The k-th largest value (quickselect on a scratch copy).
@@ -276,10 +325,10 @@ public enum SAEMath {
         BLAS.sscal(count: rows * d, alpha: 2 / Float(rows), x: e)  // e now holds ∂L/∂x̂
         // ∂L/∂W_dec = fᵀ · ∂L/∂x̂ ; ∂L/∂f = ∂L/∂x̂ · W_decᵀ
         g.wDec.withUnsafeMutableBufferPointer { gd in
-            BLAS.sgemm(.transposed, .none, m: F, n: d, k: rows, a: f, lda: F, b: e, c: gd.baseAddress!)
+            BLAS.sgemmSplittingRows(.transposed, .none, m: F, n: d, k: rows, a: f, lda: F, b: e, c: gd.baseAddress!)
         }
         p.wDec.withUnsafeBufferPointer { wd in
-            BLAS.sgemm(.none, .transposed, m: rows, n: F, k: d, a: e, b: wd.baseAddress!, c: df)
+            BLAS.sgemmSplittingRows(.none, .transposed, m: rows, n: F, k: d, a: e, b: wd.baseAddress!, c: df)
         }
         let penalty = lambda / Float(rows)
         let chunkRows = max(1, (1 << 15) / F)
@@ -328,7 +377,7 @@ public enum SAEMath {
             columnSums(df, rows: rows, columns: F, into: gb.baseAddress!)
         }
         g.wEnc.withUnsafeMutableBufferPointer { ge in
-            BLAS.sgemm(.transposed, .none, m: d, n: F, k: rows, a: xc, lda: d, b: df, c: ge.baseAddress!)
+            BLAS.sgemmSplittingRows(.transposed, .none, m: d, n: F, k: rows, a: xc, lda: d, b: df, c: ge.baseAddress!)
         }
         // b_dec: + Σ ∂L/∂x̂ from the output, − W_enc · Σ ∂L/∂pre through the centred input.
         g.bDec.withUnsafeMutableBufferPointer { gb in

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SAEPipeCore
 import SAEPipeLinalg
@@ -115,11 +116,10 @@ public struct SAEParameters: Sendable, Equatable {
 
     /// Scales every decoder row to unit norm.
     public mutating func normalizeDecoderRows() {
-        for row in 0..<features {
-            var total: Float = 0
-            for j in 0..<d { total += wDec[row * d + j] * wDec[row * d + j] }
-            let norm = total.squareRoot()
-            if norm > 0 { for j in 0..<d { wDec[row * d + j] /= norm } }
+        let d = d
+        wDec.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let w = buffer.baseAddress!
+            Parallel.chunks(features, minimumChunk: 256) { rows in saepipe_normalize_rows(w, d, rows.lowerBound, rows.upperBound) }
         }
     }
 

@@ -34,6 +34,7 @@ public struct Trainer {
         /// Rows the optimizer saw (steps × batch size), counting repeats.
         public var trainingTokens: Int
         public var metrics: TrainingMetrics
+        /// Training throughput: the held-out evaluations along the way and at the end are not counted.
         public var tokensPerSecond: Double
     }
 
@@ -94,6 +95,12 @@ public struct Trainer {
     /// Trains to the configured number of steps (or `stopAfterStep`), resuming from the
     /// checkpoint directory when it holds a state, and evaluates on the held-out rows.
     public func train(stopAfterStep: Int? = nil) throws -> Result {
+        // Single-threaded OpenBLAS throughout: the GEMMs split their rows over the cores themselves
+        // (`BLAS.sgemmSplittingRows`), so no BLAS worker spins beside the element-wise work.
+        try BLAS.singleThreaded { try trainSingleThreadedBLAS(stopAfterStep: stopAfterStep) }
+    }
+
+    private func trainSingleThreadedBLAS(stopAfterStep: Int?) throws -> Result {
         var state = try checkpointDirectory.flatMap { try TrainingState.read(from: $0, settings: settings) } ?? freshState()
         if state.step > 0 { log("resuming from step \(state.step) (\(checkpointDirectory!))") }
         let d = dataset.d, features = state.parameters.features, batchSize = settings.batchSize
@@ -116,6 +123,9 @@ public struct Trainer {
         // The step of the newest checkpoint on disk (the one resumed from, if any).
         var lastGood: Int? = state.step > 0 ? state.step : nil
         var firstLoss: Double?
+        // The held-out pass at the last step is the final analysis too; time spent on held-out passes.
+        var finalAnalysis: SAEEvaluator.Analysis?
+        var heldOutSeconds: Double = 0
         Interruption.shared.beginTraining()
         var trainingEnded = false
         defer { if !trainingEnded { Interruption.shared.endTraining() } }
@@ -199,9 +209,15 @@ public struct Trainer {
             // Held-out points on a schedule and at the end, so curves show generalization beside the training batches.
             let validates = settings.validateEvery > 0 && state.step % settings.validateEvery == 0 || state.step == total
             let validationStarted = Date()
-            let heldOut = validates
-                ? evaluate(inferenceParameters(state), scale: state.scale, rows: dataset.validation, activation: settings.activation.inference) : nil
-            if heldOut != nil { eta.recordValidation(seconds: Date().timeIntervalSince(validationStarted), sparse: workspace.usedSparse) }
+            var heldOut: SAEEvaluation?
+            if validates {
+                let analysis = analyzeHeldOut(state)
+                if state.step == total { finalAnalysis = analysis }
+                heldOut = analysis.evaluation
+                let validationSeconds = Date().timeIntervalSince(validationStarted)
+                heldOutSeconds += validationSeconds
+                eta.recordValidation(seconds: validationSeconds, sparse: workspace.usedSparse)
+            }
             smoothedLoss = smoothedLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
             smoothedL0 = smoothedL0.map { 0.95 * $0 + 0.05 * stats.l0 } ?? stats.l0
             if let heldOut { lastHeldOutFVE = heldOut.fve }
@@ -241,10 +257,10 @@ public struct Trainer {
         }
         progress.finish()
         guard state.parameters.allFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "weights hold NaN or Inf") }
-        let seconds = Date().timeIntervalSince(started)
-        let analysis = SAEEvaluator.analyze(SAECheckpoint.foldScale(inferenceParameters(state), scale: state.scale),
-                                            activation: settings.activation.inference, dataset: dataset, rows: dataset.validation,
-                                            batchSize: settings.batchSize)
+        let analysisStarted = Date()
+        let analysis = finalAnalysis ?? analyzeHeldOut(state)
+        heldOutSeconds += finalAnalysis == nil ? Date().timeIntervalSince(analysisStarted) : 0
+        let seconds = Date().timeIntervalSince(started) - heldOutSeconds
         let validation = analysis.evaluation
         guard validation.fve.isFinite, validation.fve >= Trainer.heldOutFVEFloor else {
             throw diverged(step: state.step, lastGood: lastGood,
@@ -258,10 +274,10 @@ public struct Trainer {
             tokensPerSecond: seconds > 0 ? Double((total - startStep) * batchSize) / seconds : 0)
     }
 
-    /// MSE, FVE, L0, L1 and dead fraction of (scaled-space) parameters over `rows`, reported on raw activations.
-    public func evaluate(_ p: SAEParameters, scale: Float, rows: [Int], activation: SAEActivation) -> SAEEvaluation {
-        SAEEvaluator.evaluate(SAECheckpoint.foldScale(p, scale: scale), activation: activation, dataset: dataset, rows: rows,
-                              batchSize: settings.batchSize)
+    /// The SAE as it encodes now, over the held-out rows (metrics on raw activations, firing frequencies).
+    private func analyzeHeldOut(_ state: TrainingState) -> SAEEvaluator.Analysis {
+        SAEEvaluator.analyze(SAECheckpoint.foldScale(inferenceParameters(state), scale: state.scale), activation: settings.activation.inference,
+                             dataset: dataset, rows: dataset.validation, batchSize: settings.batchSize)
     }
 
     /// A training loss this many times its first value means divergence.
@@ -444,26 +460,28 @@ public enum SAEEvaluator {
         for start in stride(from: 0, to: rows.count, by: batchSize) {
             let slice = rows[start..<min(start + batchSize, rows.count)]
             x.withUnsafeMutableBufferPointer { dataset.gather(slice, scale: 1, into: $0.baseAddress!) }
+            // Sparse decoding when few features fire: the dense decoder GEMM doubled an evaluation's cost.
             let stats = x.withUnsafeBufferPointer {
-                SAEMath.forward(p, $0.baseAddress!, rows: slice.count, activation: activation, form: .unitNormDecoder, workspace: workspace)
+                SAEMath.forward(p, $0.baseAddress!, rows: slice.count, activation: activation, form: .unitNormDecoder, workspace: workspace,
+                                mode: .standard)
             }
             squaredError += stats.squaredError
             l0 += stats.l0 * Double(slice.count)
             l1 += stats.l1 * Double(slice.count)
-            let f = workspace.f
             for r in 0..<slice.count {
                 for j in 0..<d {
                     let value = Double(x[r * d + j])
                     sums[j] += value
                     squares[j] += value * value
                 }
-                var active = 0
-                for i in 0..<features where f[r * features + i] != 0 {
-                    counts[i] += 1
-                    active += 1
-                }
-                if active >= histogram.count { histogram += [Int](repeating: 0, count: active - histogram.count + 1) }
-                histogram[active] += 1
+            }
+            // Every sparse-capable forward pass lists the active (row, feature) pairs, dense or not.
+            let active = workspace.sparseEntries
+            for r in 0..<slice.count {
+                let entries = active.rowRange(r)
+                for entry in entries { counts[active.feature(entry)] += 1 }
+                if entries.count >= histogram.count { histogram += [Int](repeating: 0, count: entries.count - histogram.count + 1) }
+                histogram[entries.count] += 1
             }
         }
         let n = Double(max(rows.count, 1))

@@ -54,6 +54,18 @@ void saepipe_count_nonzeros(const float *m, long cols, long first, long last, in
 void saepipe_collect_nonzeros(const float *m, long cols, long first, long last, const int64_t *row_start,
                               int32_t *out_cols, float *out_vals);
 
+/// Copies the values of x[first ..< last] that are positive and >= threshold to out, in order;
+/// returns how many (BatchTopK's candidates above a sampled cutoff).
+long saepipe_collect_at_least(const float *x, long first, long last, float threshold, float *out);
+
+/// One Adam step (torch.optim.Adam with bias correction folded into step_size and root2) on
+/// elements first ..< last: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − step_size·m / (√v / root2 + ε).
+void saepipe_adam(float *p, float *m, float *v, const float *g, long first, long last, float beta1, float beta2,
+                  float epsilon, float step_size, float root2);
+
+/// Scales rows first ..< last of w [rows, d] to unit L2 norm (rows of norm 0 stay 0).
+void saepipe_normalize_rows(float *w, long d, long first, long last);
+
 /// Minimum-cost assignment of each row to a distinct column (rows <= cols) of a row-major cost
 /// matrix; column_of_row[r] gets row r's column. Returns 0, or -1 (rows > cols, or no memory).
 int saepipe_linear_assignment(const float *cost, long rows, long cols, int32_t *column_of_row);

@@ -35,6 +35,40 @@ final class LinalgTests: XCTestCase {
         }
     }
 
+    /// Splitting C's rows over threads gives the product of one call, for every transpose, with α and β.
+    func testSgemmSplittingRowsMatchesOneCallForEveryTranspose() {
+        var generator = SplitMix64(seed: 2)
+        let (m, n, k) = (133, 21, 40)
+        let a = (0..<(m * k)).map { _ in Float(generator.nextUnit() - 0.5) }
+        let b = (0..<(k * n)).map { _ in Float(generator.nextUnit() - 0.5) }
+        let start = (0..<(m * n)).map { _ in Float(generator.nextUnit()) }
+        let saved = BLAS.threads
+        defer { BLAS.threads = saved }
+        for threads in [1, 2, 3] {
+            BLAS.threads = threads
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let (transA, transB): (BLAS.Transpose, BLAS.Transpose) = (ta ? .transposed : .none, tb ? .transposed : .none)
+                    var split = start, whole = start
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            split.withUnsafeMutableBufferPointer { c in
+                                BLAS.sgemmSplittingRows(transA, transB, m: m, n: n, k: k, alpha: 2, a: a.baseAddress!, b: b.baseAddress!,
+                                                        beta: 0.5, c: c.baseAddress!)
+                            }
+                            whole.withUnsafeMutableBufferPointer { c in
+                                BLAS.sgemm(transA, transB, m: m, n: n, k: k, alpha: 2, a: a.baseAddress!, b: b.baseAddress!,
+                                           beta: 0.5, c: c.baseAddress!)
+                            }
+                        }
+                    }
+                    for (x, y) in zip(split, whole) { XCTAssertEqual(x, y, accuracy: 1e-5, "threads \(threads) ta \(ta) tb \(tb)") }
+                    XCTAssertEqual(BLAS.activeThreads, threads, "the split call restores the thread count")
+                }
+            }
+        }
+    }
+
     func testVectorHelpers() {
         let a: [Float] = [1, 2, 3, 4, 5, 6]  // 2×3
         var y: [Float] = [0, 0]

@@ -105,6 +105,37 @@ final class SAEGradientTests: XCTestCase {
         }
     }
 
+    /// The sampled cutoff search agrees with the histogram one; when the strided sample is unrepresentative
+    /// (the large values sit exactly on the sampled positions) it gives up rather than answer wrongly.
+    func testBatchTopKSampledCutoffAgreesWithTheHistogramOrGivesUp() {
+        var generator = SplitMix64(seed: 5)
+        let count = 400_000
+        let smooth = (0..<count).map { _ in Float(generator.nextUnit() * 4 - 1) }
+        // Large values only where the stride-61 sample looks: the sample overestimates the cutoff.
+        let skewed: [Float] = (0..<count).map { (index: Int) -> Float in
+            index % 61 == 0 ? Float(10 + index % 7) : Float(index % 5) / 10
+        }
+        var scratch = [Float](repeating: 0, count: count)
+        for keep in [1, 100, 4096, 32_768, 200_000] {
+            let sampled = smooth.withUnsafeBufferPointer { SAEMath.sampledCutoff($0.baseAddress!, count: count, keep: keep, scratch: &scratch) }
+            let histogram = smooth.withUnsafeBufferPointer { SAEMath.histogramCutoff($0.baseAddress!, count: count, keep: keep, scratch: &scratch) }
+            XCTAssertNotNil(histogram)
+            if keep >= 4096 { XCTAssertNotNil(sampled, "keep \(keep): a smooth batch should not need the fallback") }
+            if let sampled, let histogram {
+                XCTAssertEqual(sampled.cutoff, histogram.cutoff, "keep \(keep)")
+                XCTAssertEqual(sampled.strictlyAbove, histogram.strictlyAbove, "keep \(keep)")
+            }
+        }
+        let keep = 20_000
+        XCTAssertNil(skewed.withUnsafeBufferPointer { SAEMath.sampledCutoff($0.baseAddress!, count: count, keep: keep, scratch: &scratch) })
+        var f = [Float](repeating: -1, count: count)
+        skewed.withUnsafeBufferPointer { SAEMath.batchTopK(pre: $0.baseAddress!, into: &f, count: count, keep: keep, scratch: &scratch) }
+        let order = skewed.indices.sorted { (skewed[$0], -$0) > (skewed[$1], -$1) }
+        var expected = [Float](repeating: 0, count: count)
+        for index in order.prefix(keep) where skewed[index] > 0 { expected[index] = skewed[index] }
+        XCTAssertEqual(f, expected)
+    }
+
     /// BatchTopK keeps the k·rows largest ReLU activations of the whole batch, whatever row they are in.
     func testBatchTopKKeepsTheLargestOfTheWholeBatch() {
         var generator = SplitMix64(seed: 9)
