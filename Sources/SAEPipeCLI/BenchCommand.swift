@@ -162,8 +162,9 @@ struct BenchQuality: ParsableCommand {
         commandName: "quality",
         abstract: "Train SAE recipes at several sparsity levels on one activation set and print the held-out L0–FVE frontier.",
         discussion: """
-            Every run uses the train stage's defaults (configs' schema) with its held-out windows, except
-            what the options set. Recipes: \(QualityBenchmark.Recipe.allCases.map(\.rawValue).joined(separator: ", ")).
+            Every run uses the train stage's defaults (configs' schema), or --config's sae and train
+            sections, with --set overrides and the train stage's held-out windows, except what the
+            recipe options set (activation, level, --lr, --batch, --features, --tokens, --seed). Recipes: \(QualityBenchmark.Recipe.allCases.map(\.rawValue).joined(separator: ", ")).
             relu runs at each --l1 λ, jumprelu at each --l0 λ, the others at each --k.
             Against other tools: --split-out writes the held-out rows for scripts/bench-anchors.py,
             whose runs --compare adds to the table and figure with the margin at each of their L0s;
@@ -182,7 +183,7 @@ struct BenchQuality: ParsableCommand {
     var l1 = "1.5,3,6,12"
     @Option(help: "Comma-separated L0 coefficients λ (jumprelu).")
     var l0 = "0.3,1,3"
-    @Option(help: "Comma-separated learning rates (default: train.lr's default).")
+    @Option(help: "Comma-separated learning rates (default: train.lr of the base settings).")
     var lr: String?
     @Option(help: "Features (default: sae.expansion × d).")
     var features: Int?
@@ -190,6 +191,10 @@ struct BenchQuality: ParsableCommand {
     var batch: Int?
     @Option(help: "Seed of the split, the initialization and the batches.")
     var seed: UInt64 = 0
+    @Option(help: "A config whose sae and train sections are every run's base settings (default: the schema's defaults).")
+    var config: String?
+    @Option(name: .customLong("set"), help: "Override a base setting, e.g. --set train.lr_decay_fraction=0.4; repeatable.")
+    var overrides: [String] = []
     @Option(help: "Write the runs as JSON to this file.")
     var json: String?
     @Option(help: "Write the frontier figure to this PNG.")
@@ -214,7 +219,7 @@ struct BenchQuality: ParsableCommand {
         let kValues = try list(k, "k") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         let l1Values = try list(l1, "l1") { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
         let l0Values = try list(l0, "l0") { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
-        let rates = try lr.map { try list($0, "lr") { Double($0).flatMap { $0 > 0 ? $0 : nil } } } ?? [Double(TrainSettings.defaults.lr)]
+        let rates = try lr.map { try list($0, "lr") { Double($0).flatMap { $0 > 0 ? $0 : nil } } } ?? []
         guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
         var plan = QualityBenchmark.Plan(recipes: recipeList, kValues: kValues, l1Values: l1Values, learningRates: rates, tokens: tokens,
                                          features: features, batchSize: batch, seed: seed)
@@ -232,7 +237,8 @@ struct BenchQuality: ParsableCommand {
             ours = try JSONFile.read([QualityBenchmark.Run].self, from: runs, hint: "a file `bench quality --json` wrote")
             if let splitOut { try QualityBenchmark.writeSplit(activations: acts, seed: seed, to: splitOut) }
         } else {
-            ours = try QualityBenchmark.run(activations: acts, plan: plan, console: Console.shared, splitOutput: splitOut) { run in
+            let base = try QualityBenchmark.baseSettings(config: config, overrides: overrides)
+            ours = try QualityBenchmark.run(activations: acts, plan: plan, base: base, console: Console.shared, splitOutput: splitOut) { run in
                 Console.shared.line(String(format: "%@ %@: L0 %.1f, FVE %.3f, dead %.1f%%, %.0f s", run.recipe, run.levelText, run.l0,
                                            run.fve, 100 * run.deadFraction, run.seconds))
             }
@@ -241,7 +247,7 @@ struct BenchQuality: ParsableCommand {
             try JSONFile.read([QualityBenchmark.Run].self, from: path, hint: "a file scripts/bench-anchors.py --json wrote")
         }
         print(QualityBenchmark.table(ours + anchors))
-        print("cpu: \(ProcessStats.cpuModel ?? "unknown"), \(BLAS.threads) threads")
+        print("cpu: \(ProcessStats.cpuModel ?? "unknown"), \(BLAS.threads) threads, openblas \(BLAS.coreName)")
         if !anchors.isEmpty { print("\n" + QualityBenchmark.comparisonText(ours: ours, anchors: anchors)) }
         try QualityBenchmark.writeFigure(ours + anchors, subtitle: QualityBenchmark.subtitle(activations: acts, runs: ours + anchors), to: png)
         print("figure: \(png)")

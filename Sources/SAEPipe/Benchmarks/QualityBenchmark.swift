@@ -32,6 +32,7 @@ public enum QualityBenchmark {
         public var l1Values: [Double]
         /// Levels of JumpReLU (its L0 coefficient λ).
         public var l0Values: [Double] = [0.3, 1, 3]
+        /// Learning rates to try; empty: the base settings' `train.lr`.
         public var learningRates: [Double]
         public var tokens: Int
         public var features: Int?
@@ -45,10 +46,10 @@ public enum QualityBenchmark {
         }
 
         /// The settings of every run, in order.
-        func runs(base: TrainSettings) -> [(recipe: Recipe, level: Double, lr: Double, settings: TrainSettings)] {
+        public func runs(base: TrainSettings) -> [(recipe: Recipe, level: Double, lr: Double, settings: TrainSettings)] {
             recipes.flatMap { recipe in
                 (recipe.selectsByRank ? kValues.map(Double.init) : recipe == .jumprelu ? l0Values : l1Values).flatMap { level in
-                    learningRates.map { lr in
+                    (learningRates.isEmpty ? [Double(base.lr)] : learningRates).map { lr in
                         var s = base
                         s.tokens = tokens
                         s.epochs = nil
@@ -109,9 +110,9 @@ public enum QualityBenchmark {
     /// Trains every run of `plan` on the activation set in `directory` (acts.mmap + meta.json).
     /// With `splitOutput`, first writes the held-out rows there (`Split`).
     public static func run(
-        activations directory: String, plan: Plan, console: Console, splitOutput: String? = nil, finished: (Run) -> Void = { _ in }
+        activations directory: String, plan: Plan, base: TrainSettings = .defaults, console: Console, splitOutput: String? = nil,
+        finished: (Run) -> Void = { _ in }
     ) throws -> [Run] {
-        let base = TrainSettings.defaults
         let dataset = try ActivationDataset(directory: directory, split: base.validation, seed: plan.seed)
         if let splitOutput { try writeSplit(dataset, seed: plan.seed, to: splitOutput) }
         var results: [Run] = []
@@ -130,6 +131,20 @@ public enum QualityBenchmark {
             finished(run)
         }
         return results
+    }
+
+    /// The settings every run starts from: a config's `sae` and `train` sections (or the schema's
+    /// defaults without one), with `--set key.path=value` overrides applied.
+    public static func baseSettings(config: String?, overrides: [String]) throws -> TrainSettings {
+        if let config {
+            let resolved = try ConfigLoader(schema: ExperimentSchema.schema).load(path: config, overrides: overrides)
+            return try ConfigReader(resolved.value).decode(TrainSettings.self, at: "")
+        }
+        let loader = ConfigLoader(schema: ConfigSchema(ConfigSection([ConfigField.seed] + TrainSettings.configFields)))
+        var node = try YAMLParser.parse("{}", sourceName: "--set")
+        for (index, override) in overrides.enumerated() { node = try loader.apply(override: override, index: index, to: node) }
+        let resolved = try loader.resolve(node, path: "--set", files: [])
+        return try ConfigReader(resolved.value).decode(TrainSettings.self, at: "")
     }
 
     /// Writes the held-out rows of the train stage's split of `dataset` (`--split-out`).

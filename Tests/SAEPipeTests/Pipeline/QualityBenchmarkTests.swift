@@ -23,6 +23,30 @@ final class QualityBenchmarkTests: XCTestCase {
         XCTAssertEqual(frontier["topk"]?.map(\.l0), [20], "recipes are compared only with themselves")
     }
 
+    /// Runs start from the schema's defaults, or a config's sae and train sections, with --set on top;
+    /// without --lr they use the base settings' learning rate.
+    func testBaseSettingsComeFromTheConfigAndOverrides() throws {
+        let directory = try temporaryDirectory(self)
+        let defaults = try QualityBenchmark.baseSettings(config: nil, overrides: [])
+        XCTAssertEqual(defaults, TrainSettings.defaults)
+        let overridden = try QualityBenchmark.baseSettings(config: nil, overrides: ["train.lr_decay_fraction=0.5", "sae.expansion=4"])
+        XCTAssertEqual(overridden.lrDecayFraction, 0.5)
+        XCTAssertEqual(overridden.expansion, 4)
+        XCTAssertThrowsError(try QualityBenchmark.baseSettings(config: nil, overrides: ["train.lr_decay_fraction=2"]), "out of range")
+        XCTAssertThrowsError(try QualityBenchmark.baseSettings(config: nil, overrides: ["train.no_such_key=1"]), "unknown key")
+        try """
+            model: {name: gpt2, layer: 0}
+            datasets: {A: {path: a.txt}, B: {path: b.txt}}
+            train: {lr: 0.002, batch_size: 256}
+            """.write(toFile: "\(directory)/c.yaml", atomically: true, encoding: .utf8)
+        let fromConfig = try QualityBenchmark.baseSettings(config: "\(directory)/c.yaml", overrides: ["train.batch_size=128"])
+        XCTAssertEqual(fromConfig.lr, 0.002)
+        XCTAssertEqual(fromConfig.batchSize, 128, "--set wins over the file")
+        let plan = QualityBenchmark.Plan(recipes: [.batchtopk], kValues: [8], l1Values: [], learningRates: [], tokens: 1000, features: nil,
+                                         batchSize: nil, seed: 0)
+        XCTAssertEqual(plan.runs(base: fromConfig).map(\.lr), [Double(Float(0.002))])
+    }
+
     func testTheCommandTrainsEveryRecipeAndWritesJSONAndAFigure() throws {
         let directory = try temporaryDirectory(self)
         try TrainBenchmark.writeSyntheticActivations(rows: 3000, d: 16, atoms: 48, perRow: 3, seed: 4, to: "\(directory)/acts")
