@@ -248,6 +248,7 @@ struct BenchQuality: ParsableCommand {
         }
         print(QualityBenchmark.table(ours + anchors))
         print("cpu: \(ProcessStats.cpuModel ?? "unknown"), \(BLAS.threads) threads, openblas \(BLAS.coreName)")
+        if let advice = BLAS.environmentCoreAdvice { print(advice) }
         if !anchors.isEmpty { print("\n" + QualityBenchmark.comparisonText(ours: ours, anchors: anchors)) }
         try QualityBenchmark.writeFigure(ours + anchors, subtitle: QualityBenchmark.subtitle(activations: acts, runs: ours + anchors), to: png)
         print("figure: \(png)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SAEPipe
 import SAEPipeCore
+import SAEPipeLinalg
 import SAEPipeEngine
 
 struct RunCommand: ParsableCommand {
@@ -53,6 +54,7 @@ struct RunCommand: ParsableCommand {
         let experiment = try configOptions.load()
         experiment.configureThreads(jobs: jobs)
         let selection = RunSelection(force: force, only: only, from: from, until: until)
+        if !dryRun, let advice = BLAS.environmentCoreAdvice { Console.shared.line(advice) }
         let report: RunReport
         if executor == .slurm, !dryRun {
             guard let finished = try RunOnSlurm.run(experiment, selection: selection, detach: detach) else { return }

@@ -139,6 +139,16 @@ public enum BLAS {
         saepipe_openblas_core_needs_override(current, preferred) != 0
     }
 
+    /// A note when OPENBLAS_CORETYPE in the environment holds OpenBLAS to kernels older than the
+    /// CPU supports (saepipe respects a value that is set; some machines set one for everybody).
+    public static var environmentCoreAdvice: String? {
+        guard !reexecutedForCore, let set = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], let preferred = preferredCore,
+              needsOverride(current: coreName, preferred: preferred)
+        else { return nil }
+        return "note: OPENBLAS_CORETYPE=\(set) in the environment holds OpenBLAS to \(coreName) kernels; this CPU supports "
+            + "\(preferred) (unset the variable to use them: `saepipe bench blas` compares)"
+    }
+
     /// True when this process re-executed itself to set OPENBLAS_CORETYPE.
     public static var reexecutedForCore: Bool { saepipe_openblas_reexecuted() != 0 }
 }
