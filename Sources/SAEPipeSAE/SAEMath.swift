@@ -159,20 +159,23 @@ public enum SAEMath {
                 }
             }
         case .topK(let k):
-            var scratch = [Float](repeating: 0, count: F)
-            for r in 0..<rows {
-                let base = r * F
-                for i in 0..<F { scratch[i] = pre[base + i] }
-                let cutoff = kthLargest(&scratch, k)
-                // Values above the cutoff, then ties at it in index order, up to k.
-                var above = 0
-                for i in 0..<F where pre[base + i] > cutoff { above += 1 }
-                var ties = k - above
-                for i in 0..<F {
-                    let value = pre[base + i]
-                    var keep = value > cutoff
-                    if !keep, value == cutoff, ties > 0 { keep = true; ties -= 1 }
-                    f[base + i] = keep ? max(value, 0) : 0
+            // Rows are independent: one quickselect per row, the rows split over the cores.
+            Parallel.chunks(rows, minimumChunk: 16) { range in
+                var scratch = [Float](repeating: 0, count: F)
+                for r in range {
+                    let base = r * F
+                    for i in 0..<F { scratch[i] = pre[base + i] }
+                    let cutoff = kthLargest(&scratch, k)
+                    // Values above the cutoff, then ties at it in index order, up to k.
+                    var above = 0
+                    for i in 0..<F where pre[base + i] > cutoff { above += 1 }
+                    var ties = k - above
+                    for i in 0..<F {
+                        let value = pre[base + i]
+                        var keep = value > cutoff
+                        if !keep, value == cutoff, ties > 0 { keep = true; ties -= 1 }
+                        f[base + i] = keep ? max(value, 0) : 0
+                    }
                 }
             }
         case .batchTopK(let k):
