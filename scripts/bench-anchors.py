@@ -81,7 +81,7 @@ def score(encode_decode, held_out, scale, features, batch=4096):
             "mse": squared_error / (n * d) / scale ** 2}
 
 
-def train_saelens(architecture, level, lr, training, d_sae, batch, steps, seed):
+def train_saelens(architecture, level, lr, training, d_sae, batch, steps, seed, schedule):
     from sae_lens import SAE, BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig
     from sae_lens.config import LoggingConfig, SAETrainerConfig
     from sae_lens.training.sae_trainer import SAETrainer
@@ -93,8 +93,8 @@ def train_saelens(architecture, level, lr, training, d_sae, batch, steps, seed):
         sae = BatchTopKTrainingSAE(BatchTopKTrainingSAEConfig(k=int(level), **common))
     cfg = SAETrainerConfig(
         n_checkpoints=0, checkpoint_path=None, save_final_checkpoint=False, total_training_samples=steps * batch, device="cpu",
-        autocast=False, lr=lr, lr_end=lr, lr_scheduler_name="constant", lr_warm_up_steps=0, adam_beta1=0.9, adam_beta2=0.999,
-        lr_decay_steps=0, n_restart_cycles=1, train_batch_size_samples=batch, dead_feature_window=DEAD_WINDOW_TOKENS // batch,
+        autocast=False, lr=lr, lr_end=lr, lr_scheduler_name="constant",
+        lr_warm_up_steps=schedule["warmup_steps"], adam_beta1=0.9, adam_beta2=0.999, lr_decay_steps=schedule["decay_steps"], n_restart_cycles=1, train_batch_size_samples=batch, dead_feature_window=DEAD_WINDOW_TOKENS // batch,
         feature_sampling_window=2000, logger=LoggingConfig(log_to_wandb=False))
     started = time.perf_counter()
     trained = SAETrainer(cfg, sae, batches(training, batch, steps, seed)).fit()
@@ -162,9 +162,9 @@ def train_dictionary_learning(level, lr, training, d_sae, batch, steps, seed):
     return encode_decode, seconds
 
 
-def train(tool, level, lr, training, d_sae, batch, steps, seed):
+def train(tool, level, lr, training, d_sae, batch, steps, seed, schedule):
     if tool.startswith("saelens-"):
-        return train_saelens(tool.removeprefix("saelens-"), level, lr, training, d_sae, batch, steps, seed)
+        return train_saelens(tool.removeprefix("saelens-"), level, lr, training, d_sae, batch, steps, seed, schedule)
     if tool == "sparsify-topk":
         return train_sparsify(level, lr, training, d_sae, batch, steps, seed)
     return train_dictionary_learning(level, lr, training, d_sae, batch, steps, seed)
@@ -187,6 +187,9 @@ def main():
     parser.add_argument("--features", type=int, default=4608)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warmup-steps", type=int, default=0, help="SAELens: linear learning-rate warm-up steps")
+    parser.add_argument("--lr-decay-fraction", type=float, default=0.0,
+                        help="SAELens: linear decay to 0 over this last share of steps (saepipe's train.lr_decay_fraction)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -195,6 +198,7 @@ def main():
         raise SystemExit(f"unknown tools {sorted(unknown)}; choose from {TOOLS}")
     training, held_out, scale = load_rows(args.acts, args.split)
     steps = args.tokens // args.batch
+    schedule = dict(warmup_steps=args.warmup_steps, decay_steps=int(steps * args.lr_decay_fraction))
     # Each tool's own default learning rate for this width (sparsify and dictionary_learning scale theirs by 1/√(F/2^14)).
     defaults = {"saelens-standard": 3e-4, "saelens-batchtopk": 3e-4, "sparsify-topk": 5e-3 / (args.features / 2 ** 14) ** 0.5,
                 "dictlearn-batchtopk": 2e-4 / (args.features / 2 ** 14) ** 0.5}
@@ -202,16 +206,19 @@ def main():
     print(f"{len(training)} training rows, {len(held_out)} held out, {steps} steps of {args.batch}, cpu threads {args.threads}")
     for tool in tools:
         levels = numbers(args.l1, float) if tool == "saelens-standard" else numbers(args.k, float)
+        # SAELens' schedule is an option; a run with one is its own recipe.
+        scheduled = tool.startswith("saelens-") and (schedule["warmup_steps"] or schedule["decay_steps"])
+        recipe = f"{tool}+warmup{schedule['warmup_steps']}+decay{args.lr_decay_fraction:g}" if scheduled else tool
         for level in levels:
             for lr in numbers(args.lr, float) if args.lr else [defaults[tool]]:
-                key = (tool, level, lr, steps * args.batch, args.features)
+                key = (recipe, level, lr, steps * args.batch, args.features)
                 if any((r["recipe"], r["level"], r["lr"], r["training_tokens"], r["features"]) == key for r in runs):
                     continue
-                encode_decode, seconds = train(tool, level, lr, training, args.features, args.batch, steps, args.seed)
+                encode_decode, seconds = train(tool, level, lr, training, args.features, args.batch, steps, args.seed, schedule)
                 metrics = score(encode_decode, held_out, scale, args.features)
-                run = dict(recipe=tool, level=level, level_name="λ" if tool == "saelens-standard" else "k", lr=lr, seconds=seconds, tokens_per_s=steps * args.batch / seconds,
+                run = dict(recipe=recipe, level=level, level_name="λ" if tool == "saelens-standard" else "k", lr=lr, seconds=seconds, tokens_per_s=steps * args.batch / seconds,
                            features=args.features, training_tokens=steps * args.batch, **metrics)
-                print(f"{tool} level {level:g} lr {lr:.3g}: L0 {run['l0']:.1f}, FVE {run['fve']:.3f}, "
+                print(f"{recipe} level {level:g} lr {lr:.3g}: L0 {run['l0']:.1f}, FVE {run['fve']:.3f}, "
                       f"dead {100 * run['dead_fraction']:.1f}%, {seconds:.0f} s, {run['tokens_per_s']:.0f} tok/s", flush=True)
                 runs.append(run)
                 with open(args.json + ".tmp", "w") as file:

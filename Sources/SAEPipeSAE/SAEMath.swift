@@ -443,3 +443,28 @@ extension SAEMath {
         return stats
     }
 }
+
+extension SAEMath {
+    /// g_i ← g_i − (g_i · w_i / ‖w_i‖²) w_i for every decoder row w_i: with rows renormalized after
+    /// each step, the component along a row only changes its norm, and left in, it feeds Adam's moments.
+    public static func removeDecoderGradientAlongRows(_ p: SAEParameters, _ g: inout SAEGradients) {
+        let d = p.d
+        p.wDec.withUnsafeBufferPointer { weights in
+            g.wDec.withUnsafeMutableBufferPointer { gradient in
+                nonisolated(unsafe) let w = weights.baseAddress!, grad = gradient.baseAddress!
+                Parallel.chunks(p.features, minimumChunk: 256) { rows in
+                    for row in rows {
+                        var along: Float = 0, norm: Float = 0
+                        for j in 0..<d {
+                            along += grad[row * d + j] * w[row * d + j]
+                            norm += w[row * d + j] * w[row * d + j]
+                        }
+                        guard norm > 0 else { continue }
+                        let factor = along / norm
+                        for j in 0..<d { grad[row * d + j] -= factor * w[row * d + j] }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,7 +1,6 @@
 import Foundation
 import SAEPipeCore
 
-/// Everything that shapes a training run, read from the `sae` and `train` config sections.
 /// Everything that shapes a training run: the `seed`, `sae` and `train` config sections.
 /// Every default is in `configFields` (the schema); this type has none of its own.
 public struct TrainSettings: Sendable, Equatable, Decodable {
@@ -21,6 +20,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
                         doc: "train on activations scaled so that E‖x‖ = √d (folded back into the saved weights)"),
             ConfigField("decoder_init_norm", .double(1e-6...10), default: .double(0.1),
                         doc: "norm of the initial decoder rows (the encoder starts as their transpose)"),
+            ConfigField("b_dec_init", .choice(["zeros", "mean", "geometric_median"]), default: .string("zeros"),
+                        doc: "the decoder bias's start: zeros (SAELens), the training rows' mean (sparsify) or their geometric median (dictionary_learning)"),
             ConfigField("layers", .any, doc: "train one multi-layer SAE (MLSAE, Lawson et al. 2024) on these layers' model.stream (`all` or a list; resid_post or resid_pre), each layer's vector a separate example, standardized per vector (SAELens' layer_norm); the `mlsae` stage evaluates it layer by layer"),
             ConfigField("load", .section(ConfigSection([
                 ConfigField("A", .string, doc: "a SAELens SAE directory (cfg.json + sae_weights.safetensors) to use for dataset A instead of training one"),
@@ -54,6 +55,11 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
                         doc: "training-token milestones at which to keep the SAE with its held-out metrics (train entry's snapshots/), for feature emergence"),
             ConfigField("auxk_coefficient", .double(0...1e6), default: .double(1),
                         doc: "weight of the AuxK loss (topk, batchtopk): dead features learn to reconstruct what the live ones miss (0: off)"),
+            ConfigField("decoder_gradient_projection", .bool, default: .bool(false),
+                        doc: "remove each decoder row's gradient along that row before the step (unit_norm_decoder; sparsify does)"),
+            ConfigField("k_anneal_from", .int(1...100_000),
+                        doc: "topk/batchtopk: start at this k and anneal linearly to sae.k over train.k_anneal_fraction of the steps"),
+            ConfigField("k_anneal_fraction", .double(0...1), default: .double(0.1), doc: "share of steps over which k anneals (with train.k_anneal_from)"),
             ConfigField("auxk_dead_tokens", .int(1...1_000_000_000), default: .int(100_000),
                         doc: "a feature silent this many tokens joins the AuxK loss"),
         ])), doc: "optimization of each SAE"),
@@ -68,6 +74,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     public var jumpReLUBandwidth: Float
     public var normalizeActivations: Bool
     public var decoderInitNorm: Float
+    public var decoderBiasInit: DecoderBiasInit
 
     public var tokens: Int
     public var epochs: Double?
@@ -92,6 +99,10 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     /// Token milestones for snapshots, increasing, without repeats.
     public var snapshots: [Int]
     public var auxKDeadTokens: Int
+    public var decoderGradientProjection: Bool
+    /// k at step 0 when k anneals (topk, batchtopk), and the share of steps it takes.
+    public var kAnnealFrom: Int?
+    public var kAnnealFraction: Double
     public var seed: UInt64
     public var compute: ComputeMode
 
@@ -122,6 +133,22 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         return rate
     }
 
+    /// The activation a training step uses: TopK and BatchTopK with k annealed linearly from
+    /// `kAnnealFrom` to `sae.k` over the first `kAnnealFraction` of steps.
+    public func trainingActivation(step: Int, total: Int) -> SAEActivation {
+        guard let from = kAnnealFrom else { return activation }
+        let annealSteps = Int(Double(total) * kAnnealFraction)
+        guard annealSteps > 0, step < annealSteps else { return activation }
+        func annealed(_ k: Int) -> Int {
+            max(1, Int((Double(from) + Double(k - from) * Double(step) / Double(annealSteps)).rounded()))
+        }
+        switch activation {
+        case .topK(let k): return .topK(annealed(k))
+        case .batchTopK(let k): return .batchTopK(annealed(k))
+        case .relu, .jumpReLU: return activation
+        }
+    }
+
     /// The sparsity coefficient ramps up linearly over the first `l1WarmupFraction` of steps.
     public func lambdaFactor(step: Int, total: Int) -> Float {
         let warmup = Int(Double(total) * l1WarmupFraction)
@@ -132,7 +159,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     enum SAEKeys: String, CodingKey {
         case expansion, dSAE = "d_sae", activation, k, sparsity, jumpReLUBandwidth = "jumprelu_bandwidth"
         case jumpReLUInitialThreshold = "jumprelu_init_threshold", normalizeActivations = "normalize_activations"
-        case decoderInitNorm = "decoder_init_norm"
+        case decoderInitNorm = "decoder_init_norm", decoderBiasInit = "b_dec_init"
     }
     enum TrainKeys: String, CodingKey {
         case tokens, epochs, batchSize = "batch_size", lr, lrWarmupSteps = "lr_warmup_steps", lrDecayFraction = "lr_decay_fraction"
@@ -140,7 +167,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         case epsilon = "adam_epsilon", gradientClip = "grad_clip", targetL0 = "target_l0", logEvery = "log_every"
         case validateEvery = "validate_every", checkpointEvery = "checkpoint_every", deadWindowTokens = "dead_window_tokens"
         case compute, resampleEvery = "resample_every", auxKCoefficient = "auxk_coefficient", auxKDeadTokens = "auxk_dead_tokens"
-        case snapshots
+        case snapshots, decoderGradientProjection = "decoder_gradient_projection", kAnnealFrom = "k_anneal_from"
+        case kAnnealFraction = "k_anneal_fraction"
     }
     enum ActivationName: String, Decodable { case relu, topk, batchtopk, jumprelu }
     enum ComputeName: String, Decodable { case auto, dense, sparse }
@@ -164,6 +192,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         jumpReLUInitialThreshold = try sae.decode(Float.self, forKey: .jumpReLUInitialThreshold)
         normalizeActivations = try sae.decode(Bool.self, forKey: .normalizeActivations)
         decoderInitNorm = try sae.decode(Float.self, forKey: .decoderInitNorm)
+        decoderBiasInit = try sae.decode(DecoderBiasInit.self, forKey: .decoderBiasInit)
 
         let train = try root.nestedContainer(keyedBy: TrainKeys.self, forKey: .train)
         tokens = try train.decode(Int.self, forKey: .tokens)
@@ -188,6 +217,9 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         resampleEvery = try train.decode(Int.self, forKey: .resampleEvery)
         auxKCoefficient = try train.decode(Float.self, forKey: .auxKCoefficient)
         auxKDeadTokens = try train.decode(Int.self, forKey: .auxKDeadTokens)
+        decoderGradientProjection = try train.decode(Bool.self, forKey: .decoderGradientProjection)
+        kAnnealFrom = try train.decodeIfPresent(Int.self, forKey: .kAnnealFrom)
+        kAnnealFraction = try train.decode(Double.self, forKey: .kAnnealFraction)
         snapshots = Array(Set(try train.decode([Int].self, forKey: .snapshots))).sorted()
         switch try train.decode(ComputeName.self, forKey: .compute) {
         case .auto: compute = .standard
@@ -195,6 +227,12 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         case .sparse: compute = .sparse
         }
     }
+}
+
+/// Where the decoder bias starts (`sae.b_dec_init`).
+public enum DecoderBiasInit: String, Sendable, Decodable {
+    case zeros, mean
+    case geometricMedian = "geometric_median"
 }
 
 /// The held-out split of an activation set (`train.validation_fraction`, `train.max_validation_rows`):

@@ -78,11 +78,32 @@ public struct Trainer {
         var parameters = SAEParameters.initialized(d: d, features: features, seed: settings.seed, decoderNorm: settings.decoderInitNorm,
                                                    threshold: threshold)
         if settings.form == .unitNormDecoder { parameters.normalizeDecoderRows() }
+        let scale = settings.normalizeActivations ? dataset.normalizationScale() : 1
+        if settings.decoderBiasInit != .zeros { parameters.bDec = startingDecoderBias(scale: scale) }
         return TrainingState(
             parameters: parameters, adam: Adam(beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon),
             order: BatchOrder(seed: settings.seed), step: 0, lambda: settings.l1Coefficient,
             l0Average: settings.targetL0 ?? 0, tokensSinceFired: [Int32](repeating: 0, count: features),
-            scale: settings.normalizeActivations ? dataset.normalizationScale() : 1, metrics: [])
+            scale: scale, metrics: [])
+    }
+
+    /// Rows the decoder bias's start is computed over (evenly spaced over the training split).
+    static let decoderBiasSampleRows = 16_384
+
+    /// `sae.b_dec_init` over evenly spaced training rows, in the scaled units training uses.
+    func startingDecoderBias(scale: Float) -> [Float] {
+        let d = dataset.d, training = dataset.training
+        let stride = max(1, training.count / Trainer.decoderBiasSampleRows)
+        let sample = Swift.stride(from: 0, to: training.count, by: stride).prefix(Trainer.decoderBiasSampleRows).map { training[$0] }
+        var rows = [Float](repeating: 0, count: sample.count * d)
+        rows.withUnsafeMutableBufferPointer { dataset.gather(sample[...], scale: scale, into: $0.baseAddress!) }
+        return rows.withUnsafeBufferPointer { buffer in
+            switch settings.decoderBiasInit {
+            case .zeros: return [Float](repeating: 0, count: d)
+            case .mean: return DecoderBiasStart.mean(buffer.baseAddress!, count: sample.count, d: d)
+            case .geometricMedian: return DecoderBiasStart.geometricMedian(buffer.baseAddress!, count: sample.count, d: d)
+            }
+        }
     }
 
     /// The training line's live figures: loss and L0 on recent batches, the last held-out FVE.
@@ -136,16 +157,17 @@ public struct Trainer {
             let rows = indices.count
             batch.withUnsafeMutableBufferPointer { dataset.gather(indices, scale: state.scale, into: $0.baseAddress!) }
             let lambda = state.lambda * settings.lambdaFactor(step: state.step, total: total)
+            let activation = settings.trainingActivation(step: state.step, total: total)
             let passStarted = Date()
             var auxiliaryLoss: Double = 0
             let stats = batch.withUnsafeBufferPointer { x -> SAEBatchStats in
-                let stats = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation,
+                let stats = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: activation,
                                             form: settings.form, workspace: workspace, mode: settings.compute)
                 if !residual.isEmpty {
                     // x − x̂ before backward turns the error into its gradient.
                     for index in 0..<(rows * d) { residual[index] = x[index] - workspace.reconstruction[index] }
                 }
-                SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation, form: settings.form,
+                SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: activation, form: settings.form,
                                  lambda: lambda, workspace: workspace, into: &gradients)
                 if !residual.isEmpty {
                     let dead = state.tokensSinceFired.map { Int($0) >= settings.auxKDeadTokens }
@@ -158,7 +180,10 @@ public struct Trainer {
                 }
                 return stats
             }
-            if case .batchTopK = settings.activation { updateBatchThreshold(&state, workspace: workspace, rows: rows) }
+            // The inference threshold follows the batches at the final k only (a larger annealing k keeps smaller activations).
+            if case .batchTopK = settings.activation, activation == settings.activation {
+                updateBatchThreshold(&state, workspace: workspace, rows: rows)
+            }
             let passSeconds = Date().timeIntervalSince(passStarted)
             let loss = stats.reconstruction + Double(lambda) * stats.sparsity + auxiliaryLoss
             guard loss.isFinite else { throw diverged(step: state.step, lastGood: lastGood, what: "loss is \(loss)") }
@@ -169,6 +194,9 @@ public struct Trainer {
                 throw diverged(
                     step: state.step, lastGood: lastGood,
                     what: "the loss grew to \(String(format: "%.4g", loss)), more than \(Int(Trainer.divergenceFactor))× its \(String(format: "%.4g", reference)) at step \(startStep)")
+            }
+            if settings.decoderGradientProjection, settings.form == .unitNormDecoder {
+                SAEMath.removeDecoderGradientAlongRows(state.parameters, &gradients)
             }
             if let clip = settings.gradientClip { clipGradients(&gradients, maxNorm: clip) }
             let lr = settings.learningRate(step: state.step, total: total)
@@ -197,9 +225,9 @@ public struct Trainer {
                 if probe == nil { probe = (SAEWorkspace(batch: batchSize, d: d, features: features), state.parameters) }
                 let probeStarted = Date()
                 batch.withUnsafeBufferPointer { x in
-                    _ = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation,
+                    _ = SAEMath.forward(state.parameters, x.baseAddress!, rows: rows, activation: activation,
                                         form: settings.form, workspace: probe!.workspace, mode: .sparse)
-                    SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: settings.activation, form: settings.form,
+                    SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: activation, form: settings.form,
                                      lambda: lambda, workspace: probe!.workspace, into: &probe!.gradients)
                 }
                 eta.recordProbe(denseStepSeconds: stepSeconds, denseSeconds: passSeconds, sparseSeconds: Date().timeIntervalSince(probeStarted),
