@@ -57,9 +57,9 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
                         doc: "weight of the AuxK loss (topk, batchtopk): dead features learn to reconstruct what the live ones miss (0: off)"),
             ConfigField("decoder_gradient_projection", .bool, default: .bool(false),
                         doc: "remove each decoder row's gradient along that row before the step (unit_norm_decoder; sparsify does)"),
-            ConfigField("k_anneal_from", .int(1...100_000),
-                        doc: "topk/batchtopk: start at this k and anneal linearly to sae.k over train.k_anneal_fraction of the steps"),
-            ConfigField("k_anneal_fraction", .double(0...1), default: .double(0.1), doc: "share of steps over which k anneals (with train.k_anneal_from)"),
+            ConfigField("k_anneal_start", .double(1...10_000), default: .double(1),
+                        doc: "topk/batchtopk: k starts at this multiple of sae.k and falls linearly to sae.k over train.k_anneal_fraction of the steps (1: no annealing)"),
+            ConfigField("k_anneal_fraction", .double(0...1), default: .double(0.3), doc: "share of steps over which k anneals"),
             ConfigField("auxk_dead_tokens", .int(1...1_000_000_000), default: .int(100_000),
                         doc: "a feature silent this many tokens joins the AuxK loss"),
         ])), doc: "optimization of each SAE"),
@@ -100,8 +100,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     public var snapshots: [Int]
     public var auxKDeadTokens: Int
     public var decoderGradientProjection: Bool
-    /// k at step 0 when k anneals (topk, batchtopk), and the share of steps it takes.
-    public var kAnnealFrom: Int?
+    /// k at step 0 as a multiple of `sae.k` (topk, batchtopk; 1: no annealing), and the share of steps annealing takes.
+    public var kAnnealStart: Double
     public var kAnnealFraction: Double
     public var seed: UInt64
     public var compute: ComputeMode
@@ -134,13 +134,13 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     }
 
     /// The activation a training step uses: TopK and BatchTopK with k annealed linearly from
-    /// `kAnnealFrom` to `sae.k` over the first `kAnnealFraction` of steps.
-    public func trainingActivation(step: Int, total: Int) -> SAEActivation {
-        guard let from = kAnnealFrom else { return activation }
+    /// `kAnnealStart` × k to k over the first `kAnnealFraction` of steps (never past the features).
+    public func trainingActivation(step: Int, total: Int, features: Int) -> SAEActivation {
         let annealSteps = Int(Double(total) * kAnnealFraction)
-        guard annealSteps > 0, step < annealSteps else { return activation }
+        guard kAnnealStart > 1, annealSteps > 0, step < annealSteps else { return activation }
         func annealed(_ k: Int) -> Int {
-            max(1, Int((Double(from) + Double(k - from) * Double(step) / Double(annealSteps)).rounded()))
+            let from = min(Double(features), kAnnealStart * Double(k))
+            return min(features, max(k, Int((from + (Double(k) - from) * Double(step) / Double(annealSteps)).rounded())))
         }
         switch activation {
         case .topK(let k): return .topK(annealed(k))
@@ -167,7 +167,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         case epsilon = "adam_epsilon", gradientClip = "grad_clip", targetL0 = "target_l0", logEvery = "log_every"
         case validateEvery = "validate_every", checkpointEvery = "checkpoint_every", deadWindowTokens = "dead_window_tokens"
         case compute, resampleEvery = "resample_every", auxKCoefficient = "auxk_coefficient", auxKDeadTokens = "auxk_dead_tokens"
-        case snapshots, decoderGradientProjection = "decoder_gradient_projection", kAnnealFrom = "k_anneal_from"
+        case snapshots, decoderGradientProjection = "decoder_gradient_projection", kAnnealStart = "k_anneal_start"
         case kAnnealFraction = "k_anneal_fraction"
     }
     enum ActivationName: String, Decodable { case relu, topk, batchtopk, jumprelu }
@@ -218,7 +218,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         auxKCoefficient = try train.decode(Float.self, forKey: .auxKCoefficient)
         auxKDeadTokens = try train.decode(Int.self, forKey: .auxKDeadTokens)
         decoderGradientProjection = try train.decode(Bool.self, forKey: .decoderGradientProjection)
-        kAnnealFrom = try train.decodeIfPresent(Int.self, forKey: .kAnnealFrom)
+        kAnnealStart = try train.decode(Double.self, forKey: .kAnnealStart)
         kAnnealFraction = try train.decode(Double.self, forKey: .kAnnealFraction)
         snapshots = Array(Set(try train.decode([Int].self, forKey: .snapshots))).sorted()
         switch try train.decode(ComputeName.self, forKey: .compute) {

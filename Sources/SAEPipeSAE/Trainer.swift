@@ -157,7 +157,7 @@ public struct Trainer {
             let rows = indices.count
             batch.withUnsafeMutableBufferPointer { dataset.gather(indices, scale: state.scale, into: $0.baseAddress!) }
             let lambda = state.lambda * settings.lambdaFactor(step: state.step, total: total)
-            let activation = settings.trainingActivation(step: state.step, total: total)
+            let activation = settings.trainingActivation(step: state.step, total: total, features: features)
             let passStarted = Date()
             var auxiliaryLoss: Double = 0
             let stats = batch.withUnsafeBufferPointer { x -> SAEBatchStats in

@@ -58,18 +58,21 @@ final class TrainingOptionsTests: XCTestCase {
     func testKAnnealsLinearlyToTheConfiguredKAndLeavesOtherActivationsAlone() {
         var s = TrainSettings.defaults
         s.activation = .batchTopK(32)
-        XCTAssertEqual(s.trainingActivation(step: 0, total: 100), .batchTopK(32))
-        s.kAnnealFrom = 128
+        XCTAssertEqual(s.trainingActivation(step: 0, total: 100, features: 1000), .batchTopK(32))
+        s.kAnnealStart = 4
         s.kAnnealFraction = 0.5
-        XCTAssertEqual(s.trainingActivation(step: 0, total: 100), .batchTopK(128))
-        XCTAssertEqual(s.trainingActivation(step: 25, total: 100), .batchTopK(80))
-        XCTAssertEqual(s.trainingActivation(step: 49, total: 100), .batchTopK(34))
-        XCTAssertEqual(s.trainingActivation(step: 50, total: 100), .batchTopK(32))
-        XCTAssertEqual(s.trainingActivation(step: 99, total: 100), .batchTopK(32))
+        XCTAssertEqual(s.trainingActivation(step: 0, total: 100, features: 1000), .batchTopK(128))
+        XCTAssertEqual(s.trainingActivation(step: 25, total: 100, features: 1000), .batchTopK(80))
+        XCTAssertEqual(s.trainingActivation(step: 49, total: 100, features: 1000), .batchTopK(34))
+        XCTAssertEqual(s.trainingActivation(step: 50, total: 100, features: 1000), .batchTopK(32))
+        XCTAssertEqual(s.trainingActivation(step: 99, total: 100, features: 1000), .batchTopK(32))
+        // Never more than every feature.
+        XCTAssertEqual(s.trainingActivation(step: 0, total: 100, features: 100), .batchTopK(100))
+        XCTAssertEqual(s.trainingActivation(step: 25, total: 100, features: 100), .batchTopK(66))
         s.activation = .topK(8)
-        XCTAssertEqual(s.trainingActivation(step: 25, total: 100), .topK(68))
+        XCTAssertEqual(s.trainingActivation(step: 25, total: 100, features: 1000), .topK(20))
         s.activation = .relu
-        XCTAssertEqual(s.trainingActivation(step: 0, total: 100), .relu)
+        XCTAssertEqual(s.trainingActivation(step: 0, total: 100, features: 1000), .relu)
     }
 
     func testTheDecoderBiasStartsWhereTheConfigSays() throws {
