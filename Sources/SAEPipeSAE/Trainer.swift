@@ -79,7 +79,7 @@ public struct Trainer {
                                                    threshold: threshold)
         if settings.form == .unitNormDecoder { parameters.normalizeDecoderRows() }
         let scale = settings.normalizeActivations ? dataset.normalizationScale() : 1
-        if settings.decoderBiasInit != .zeros { parameters.bDec = startingDecoderBias(scale: scale) }
+        parameters.bDec = startingDecoderBias(scale: scale)
         return TrainingState(
             parameters: parameters, adam: Adam(beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon),
             order: BatchOrder(seed: settings.seed), step: 0, lambda: settings.l1Coefficient,
@@ -93,17 +93,17 @@ public struct Trainer {
     /// `sae.b_dec_init` over evenly spaced training rows, in the scaled units training uses.
     func startingDecoderBias(scale: Float) -> [Float] {
         let d = dataset.d, training = dataset.training
+        let statistic: (UnsafePointer<Float>, Int) -> [Float]
+        switch settings.decoderBiasInit {
+        case .zeros: return [Float](repeating: 0, count: d)
+        case .mean: statistic = { DecoderBiasStart.mean($0, count: $1, d: d) }
+        case .geometricMedian: statistic = { DecoderBiasStart.geometricMedian($0, count: $1, d: d) }
+        }
         let stride = max(1, training.count / Trainer.decoderBiasSampleRows)
         let sample = Swift.stride(from: 0, to: training.count, by: stride).prefix(Trainer.decoderBiasSampleRows).map { training[$0] }
         var rows = [Float](repeating: 0, count: sample.count * d)
         rows.withUnsafeMutableBufferPointer { dataset.gather(sample[...], scale: scale, into: $0.baseAddress!) }
-        return rows.withUnsafeBufferPointer { buffer in
-            switch settings.decoderBiasInit {
-            case .zeros: return [Float](repeating: 0, count: d)
-            case .mean: return DecoderBiasStart.mean(buffer.baseAddress!, count: sample.count, d: d)
-            case .geometricMedian: return DecoderBiasStart.geometricMedian(buffer.baseAddress!, count: sample.count, d: d)
-            }
-        }
+        return rows.withUnsafeBufferPointer { statistic($0.baseAddress!, sample.count) }
     }
 
     /// The training line's live figures: loss and L0 on recent batches, the last held-out FVE.
