@@ -160,9 +160,26 @@ enum ReportWriter {
                 + "\(text("sae.expansion"))× expansion, \(text("train.tokens")) training vectors in batches of \(text("train.batch_size")), "
                 + "Adam at learning rate \(text("train.lr")). The transfer results below use it at layer \(text("model.layer"))."
         }
-        return "SAE: \(sparsity), \(text("sae.expansion"))× expansion, decoder `\(text("sae.sparsity"))`, "
+        return "SAE: \(sparsity)\(recipeAdditions(run)), \(text("sae.expansion"))× expansion, decoder `\(text("sae.sparsity"))`, "
             + "\(text("train.tokens")) training tokens in batches of \(text("train.batch_size")), "
             + "Adam at learning rate \(text("train.lr"))\(scaled)."
+    }
+
+    /// k annealing and a decoder bias started from the data, when the run used them (older runs' configs lack the keys).
+    static func recipeAdditions(_ run: BlogExport.Run) -> String {
+        var additions = ""
+        if ["topk", "batchtopk"].contains(run.text("sae.activation") ?? ""),
+            let start = run.text("train.k_anneal_start").flatMap(Double.init), start > 1,
+            let fraction = run.text("train.k_anneal_fraction").flatMap(Double.init), fraction > 0
+        {
+            additions += ", k annealed from \(number(start, 1)) × k down to k over the first \(number(100 * fraction, 0))% of steps"
+        }
+        switch run.text("sae.b_dec_init") {
+        case "mean": additions += ", decoder bias started at the training rows' mean"
+        case "geometric_median": additions += ", decoder bias started at the training rows' geometric median"
+        default: break
+        }
+        return additions
     }
 
     /// The metrics' definitions, shared by both kinds of write-up.
