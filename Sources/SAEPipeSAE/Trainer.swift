@@ -180,9 +180,16 @@ public struct Trainer {
                 }
                 return stats
             }
-            // The inference threshold follows the batches at the final k only (a larger annealing k keeps smaller activations).
-            if case .batchTopK = settings.activation, activation == settings.activation {
-                updateBatchThreshold(&state, workspace: workspace, rows: rows)
+            if case .batchTopK = settings.activation {
+                // While k anneals the threshold follows the current k closely (a faster average, since
+                // k changes every step), so held-out points and snapshots encode as that SAE would; at the
+                // first step at the final k it restarts from that batch, so the saved threshold averages
+                // the final k only (a larger k keeps smaller activations).
+                let annealing = activation != settings.activation
+                let reachedFinalK = !annealing && state.step > 0
+                    && settings.trainingActivation(step: state.step - 1, total: total, features: features) != activation
+                updateBatchThreshold(&state, workspace: workspace, rows: rows, restart: reachedFinalK,
+                                     rate: annealing ? Trainer.annealingThresholdRate : Trainer.batchThresholdRate)
             }
             let passSeconds = Date().timeIntervalSince(passStarted)
             let loss = stats.reconstruction + Double(lambda) * stats.sparsity + auxiliaryLoss
@@ -362,8 +369,10 @@ public struct Trainer {
 
     /// SAELens' rate for BatchTopK's threshold: an exponential average of each batch's smallest kept activation.
     static let batchThresholdRate = 0.01
+    /// While k anneals: an average over about the last 10 batches.
+    static let annealingThresholdRate = 0.1
 
-    private func updateBatchThreshold(_ state: inout TrainingState, workspace: SAEWorkspace, rows: Int) {
+    private func updateBatchThreshold(_ state: inout TrainingState, workspace: SAEWorkspace, rows: Int, restart: Bool, rate: Double) {
         var smallest = Float.infinity
         if workspace.usedSparse {
             for value in workspace.sparse.vals where value > 0 { smallest = min(smallest, value) }
@@ -374,12 +383,10 @@ public struct Trainer {
         guard smallest.isFinite else { return }
         // The first batch's minimum starts the average (as dictionary_learning does), so a short
         // run does not end with a threshold still pulled toward 0.
-        if state.batchThreshold <= 0 { state.batchThreshold = Double(smallest); return }
-        state.batchThreshold += Trainer.batchThresholdRate * (Double(smallest) - state.batchThreshold)
+        if restart || state.batchThreshold <= 0 { state.batchThreshold = Double(smallest); return }
+        state.batchThreshold += rate * (Double(smallest) - state.batchThreshold)
     }
 
-    /// The parameters as the trained SAE encodes with them: BatchTopK's threshold becomes every
-    /// feature's JumpReLU threshold (a threshold of 0, before any step, encodes as ReLU).
     /// The parameters as the SAE encodes with them: BatchTopK's threshold in place, and the
     /// normalization the dataset applied to every row it trained on.
     func inferenceParameters(_ state: TrainingState) -> SAEParameters {

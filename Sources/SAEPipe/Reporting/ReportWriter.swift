@@ -41,10 +41,26 @@ enum ReportWriter {
 
     /// The figures with captions fitting the run (a one-dataset run has no selectivity to colour by).
     static func figures(_ run: BlogExport.Run) -> [(file: String, caption: String)] {
-        guard run.results.sides.count == 1 else { return figures }
-        return figures.map { figure in
-            figure.file != "feature_map" ? figure : (figure.file, "Every live feature placed by its decoder direction (UMAP; its subtitle says how many of each feature's nearest neighbours by decoder cosine stay nearest on the map): groups of points are families of similar directions.")
+        let annealing = kAnnealing(run).map { start, fraction in
+            " k was annealed from \(number(start, 1)) × k over the first \(number(100 * fraction, 0))% of steps: while k is larger the SAE reconstructs more, so FVE and L0 fall until k reaches its final value, and FVE climbs again after."
         }
+        return figures.map { figure in
+            switch figure.file {
+            case "feature_map" where run.results.sides.count == 1:
+                return (figure.file, "Every live feature placed by its decoder direction (UMAP; its subtitle says how many of each feature's nearest neighbours by decoder cosine stay nearest on the map): groups of points are families of similar directions.")
+            case "training_fve", "training_l0": return (figure.file, figure.caption + (annealing ?? ""))
+            default: return figure
+            }
+        }
+    }
+
+    /// TopK/BatchTopK's k annealing (start multiple, share of steps), when the run used it.
+    static func kAnnealing(_ run: BlogExport.Run) -> (start: Double, fraction: Double)? {
+        guard ["topk", "batchtopk"].contains(run.text("sae.activation") ?? ""),
+            let start = run.text("train.k_anneal_start").flatMap(Double.init), start > 1,
+            let fraction = run.text("train.k_anneal_fraction").flatMap(Double.init), fraction > 0
+        else { return nil }
+        return (start, fraction)
     }
 
     struct Sections {
@@ -168,10 +184,7 @@ enum ReportWriter {
     /// k annealing and a decoder bias started from the data, when the run used them (older runs' configs lack the keys).
     static func recipeAdditions(_ run: BlogExport.Run) -> String {
         var additions = ""
-        if ["topk", "batchtopk"].contains(run.text("sae.activation") ?? ""),
-            let start = run.text("train.k_anneal_start").flatMap(Double.init), start > 1,
-            let fraction = run.text("train.k_anneal_fraction").flatMap(Double.init), fraction > 0
-        {
+        if let (start, fraction) = kAnnealing(run) {
             additions += ", k annealed from \(number(start, 1)) × k down to k over the first \(number(100 * fraction, 0))% of steps"
         }
         switch run.text("sae.b_dec_init") {

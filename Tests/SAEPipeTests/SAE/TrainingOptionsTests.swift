@@ -94,4 +94,36 @@ final class TrainingOptionsTests: XCTestCase {
         s.decoderBiasInit = .zeros
         XCTAssertEqual(Trainer(dataset: data, settings: s, checkpointDirectory: nil).freshState().parameters.bDec, [Float](repeating: 0, count: 8))
     }
+
+    func testBatchTopKHeldOutPointsWhileKAnnealsEncodeNearTheCurrentK() throws {
+        let directory = try temporaryDirectory(self)
+        try TrainBenchmark.writeSyntheticActivations(rows: 4096, d: 16, atoms: 48, perRow: 3, seed: 4, to: "\(directory)/acts")
+        let data = try ActivationDataset(directory: "\(directory)/acts", validationFraction: 0.1, maxValidationRows: 256, seed: 1)
+        var s = TrainSettings.defaults
+        s.dSAE = 128
+        s.activation = .batchTopK(4)
+        s.kAnnealStart = 8
+        s.kAnnealFraction = 0.5
+        s.batchSize = 64
+        s.tokens = 64 * 200
+        s.lr = 3e-3
+        s.validateEvery = 20
+        s.logEvery = 20
+        var trainer = Trainer(dataset: data, settings: s, checkpointDirectory: nil)
+        trainer.console = Console(verbosity: .quiet)
+        let result = try trainer.train()
+        let points = result.metrics.rows.compactMap { row -> (step: Int, l0: Double)? in
+            guard let step = row[.step], let l0 = row[.heldoutL0] else { return nil }
+            return (Int(step), l0)
+        }
+        XCTAssertEqual(points.count, 10)
+        for point in points {
+            // Every point encodes with a threshold (a ReLU encoding fires on about half the 128 features);
+            // the threshold trails a falling k, so allow twice the k of that step.
+            guard case .batchTopK(let k) = s.trainingActivation(step: point.step - 1, total: 200, features: 128) else { return XCTFail() }
+            XCTAssertLessThan(point.l0, Double(2 * k), "step \(point.step)")
+        }
+        // The saved threshold averages the final k only: the SAE encodes near k = 4.
+        XCTAssertEqual(result.validation.l0, 4, accuracy: 1.5)
+    }
 }

@@ -35,7 +35,7 @@ public enum TrainStage {
             inputFiles = ["\(load)/cfg.json", "\(load)/sae_weights.safetensors"]
         }
         return StageSpec(
-            id: .train(side), kind: "train", version: 4, upstream: [.collect(side)], config: slice, inputFiles: inputFiles,
+            id: .train(side), kind: "train", version: 5, upstream: [.collect(side)], config: slice, inputFiles: inputFiles,
             run: { context in try run(context, side: side, artifacts: artifacts) },
             publish: { context in
                 for name in [TrainingMetrics.fileName, ValidationSummary.fileName, EventFile.fileName]
