@@ -187,17 +187,43 @@ CLONES long saepipe_collect_at_least(const float *x, long first, long last, floa
     return n;
 }
 
+// Unfused, in torch's order: the same bits on every clone, in both layouts.
+#define SAEPIPE_ADAM_ELEMENT(P, M, V, G)                                      \
+    do {                                                                      \
+        float gi = (G) * scale;                                               \
+        float mi = beta1 * (M) + (1.0f - beta1) * gi;                         \
+        float vi = beta2 * (V) + (1.0f - beta2) * gi * gi;                    \
+        (M) = mi;                                                             \
+        (V) = vi;                                                             \
+        (P) -= step_size * mi / (sqrtf(vi) / root2 + epsilon);                \
+    } while (0)
+
 CLONES void saepipe_adam(float *p, float *m, float *v, const float *g, long first, long last, float beta1, float beta2,
-                         float epsilon, float step_size, float root2) {
-    // Unfused, in torch's order: the same bits on every clone and as the Swift loop it replaced.
+                         float epsilon, float step_size, float root2, float scale) {
 #pragma clang fp contract(off)
-    for (long i = first; i < last; i++) {
-        float gi = g[i];
-        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step_size * mi / (sqrtf(vi) / root2 + epsilon);
+    for (long i = first; i < last; i++) SAEPIPE_ADAM_ELEMENT(p[i], m[i], v[i], g[i]);
+}
+
+CLONES void saepipe_adam_transposed_gradient(float *p, float *m, float *v, const float *gt, long rows, long cols,
+                                             long first, long last, float beta1, float beta2, float epsilon,
+                                             float step_size, float root2, float scale) {
+    // 16 × 16 blocks of gt flipped through a local tile, then the step on 16 rows' 16 columns: the
+    // gradient is read once and never written back in p's layout (half the memory traffic of a
+    // separate transpose followed by the step).
+#pragma clang fp contract(off)
+    enum { TILE = 16 };
+    float tile[TILE][TILE];
+    for (long r0 = first; r0 < last; r0 += TILE) {
+        long height = last - r0 < TILE ? last - r0 : TILE;
+        for (long c0 = 0; c0 < cols; c0 += TILE) {
+            long width = cols - c0 < TILE ? cols - c0 : TILE;
+            for (long c = 0; c < width; c++)
+                for (long r = 0; r < height; r++) tile[r][c] = gt[(c0 + c) * rows + r0 + r];
+            for (long r = 0; r < height; r++) {
+                long base = (r0 + r) * cols + c0;
+                for (long c = 0; c < width; c++) SAEPIPE_ADAM_ELEMENT(p[base + c], m[base + c], v[base + c], tile[r][c]);
+            }
+        }
     }
 }
 

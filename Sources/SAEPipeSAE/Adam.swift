@@ -17,35 +17,46 @@ public struct Adam: Sendable, Equatable {
         self.epsilon = epsilon
     }
 
-    /// One update of every tensor of `parameters` with `gradients` at learning rate `lr`, in place.
-    public mutating func update(_ parameters: inout SAEParameters, _ gradients: SAEGradients, lr: Float) {
+    /// One update of every tensor of `parameters` with `gradients` at learning rate `lr`, in place,
+    /// each gradient first multiplied by `gradientScale` (clipping; 1 leaves it exact). When
+    /// `transposedEncoderGradient` is given it is ∂L/∂W_enc stored [F, d] and `gradients.wEnc` is not read.
+    public mutating func update(
+        _ parameters: inout SAEParameters, _ gradients: SAEGradients, lr: Float, gradientScale: Float = 1,
+        transposedEncoderGradient: UnsafePointer<Float>? = nil
+    ) {
         step += 1
         if first == nil { first = parameters.zeros() }
         if second == nil { second = parameters.zeros() }
         let correction1 = 1 - Float(pow(Double(beta1), Double(step)))
         let correction2 = 1 - Float(pow(Double(beta2), Double(step)))
+        let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
         let stepSize = lr / correction1
         let root2 = correction2.squareRoot()
+        let (d, features) = (parameters.d, parameters.features)
         for (_, path) in parameters.tensors {
-            gradients[keyPath: path].withUnsafeBufferPointer { g in
-                parameters[keyPath: path].withUnsafeMutableBufferPointer { p in
-                    first![keyPath: path].withUnsafeMutableBufferPointer { m in
-                        second![keyPath: path].withUnsafeMutableBufferPointer { v in
-                            Adam.kernel(p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count: g.count,
-                                        beta1: beta1, beta2: beta2, epsilon: epsilon, stepSize: stepSize, root2: root2)
+            parameters[keyPath: path].withUnsafeMutableBufferPointer { p in
+                first![keyPath: path].withUnsafeMutableBufferPointer { m in
+                    second![keyPath: path].withUnsafeMutableBufferPointer { v in
+                        let count = p.count
+                        nonisolated(unsafe) let (p, m, v) = (p.baseAddress!, m.baseAddress!, v.baseAddress!)
+                        if path == \SAEParameters.wEnc, let gt = transposedEncoderGradient {
+                            nonisolated(unsafe) let gt = gt
+                            Parallel.chunks(d, minimumChunk: 16) { range in
+                                saepipe_adam_transposed_gradient(p, m, v, gt, d, features, range.lowerBound, range.upperBound,
+                                                                 beta1, beta2, epsilon, stepSize, root2, gradientScale)
+                            }
+                            return
+                        }
+                        gradients[keyPath: path].withUnsafeBufferPointer { g in
+                            nonisolated(unsafe) let g = g.baseAddress!
+                            Parallel.chunks(count, minimumChunk: 1 << 15) { range in
+                                saepipe_adam(p, m, v, g, range.lowerBound, range.upperBound, beta1, beta2, epsilon, stepSize, root2,
+                                             gradientScale)
+                            }
                         }
                     }
                 }
             }
-        }
-    }
-
-    private static func kernel(
-        _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-        _ g: UnsafePointer<Float>, count: Int, beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, root2: Float
-    ) {
-        Parallel.chunks(count, minimumChunk: 1 << 15) { range in
-            saepipe_adam(p, m, v, g, range.lowerBound, range.upperBound, beta1, beta2, epsilon, stepSize, root2)
         }
     }
 

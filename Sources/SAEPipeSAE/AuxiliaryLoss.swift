@@ -96,9 +96,9 @@ public enum AuxiliaryLoss {
             p.wDec.withUnsafeBufferPointer { wDec in
                 let wDec = wDec.baseAddress!
                 g.pointee.wDec.withUnsafeMutableBufferPointer { gDec in
-                    g.pointee.wEnc.withUnsafeMutableBufferPointer { gEnc in
+                    withEncoderGradient(g, workspace: w) { gEnc, featureStride, dimensionStride in
                         preGradientSums.withUnsafeMutableBufferPointer { sums in
-                            let (gDec, gEnc, sums) = (gDec.baseAddress!, gEnc.baseAddress!, sums.baseAddress!)
+                            let (gDec, sums) = (gDec.baseAddress!, sums.baseAddress!)
                             Parallel.chunks(deadFeatures.count, minimumChunk: 8) { range in
                                 // ∂W_enc's column i, gathered contiguously and written once.
                                 var encoderColumn = [Float](repeating: 0, count: d)
@@ -116,7 +116,7 @@ public enum AuxiliaryLoss {
                                         for j in 0..<d { encoderColumn[j] += preGradient * xc[r * d + j] }
                                         sums[i] += preGradient
                                     }
-                                    for j in 0..<d { gEnc[j * F + i] += encoderColumn[j] }
+                                    for j in 0..<d { gEnc[i * featureStride + j * dimensionStride] += encoderColumn[j] }
                                 }
                             }
                         }
@@ -162,14 +162,28 @@ public enum AuxiliaryLoss {
         BLAS.sgemm(.transposed, .none, m: d, n: n, k: rows, a: UnsafePointer(w.centered), lda: d, b: preGradient, c: &encoderGradient)
         var sums = [Float](repeating: 0, count: n)
         for r in 0..<rows { for column in 0..<n { sums[column] += preGradient[r * n + column] } }
+        withEncoderGradient(g, workspace: w) { gEnc, featureStride, dimensionStride in
+            for (column, i) in deadFeatures.enumerated() {
+                for j in 0..<d { gEnc[i * featureStride + j * dimensionStride] += encoderGradient[j * n + column] }
+            }
+        }
         for (column, i) in deadFeatures.enumerated() {
             for j in 0..<d {
                 g.pointee.wDec[i * d + j] += decoderGradient[column * d + j]
-                g.pointee.wEnc[j * F + i] += encoderGradient[j * n + column]
                 g.pointee.bDec[j] -= p.wEnc[j * F + i] * sums[column]
             }
             g.pointee.bEnc[i] += sums[column]
         }
         return loss
+    }
+
+    /// Where the backward pass left ∂L/∂W_enc (`SAEWorkspace.encoderGradientTransposed`): element
+    /// (j, i) is at i·featureStride + j·dimensionStride.
+    static func withEncoderGradient<R>(
+        _ g: UnsafeMutablePointer<SAEGradients>, workspace w: SAEWorkspace,
+        _ body: (_ gradient: UnsafeMutablePointer<Float>, _ featureStride: Int, _ dimensionStride: Int) -> R
+    ) -> R {
+        if w.encoderGradientTransposed { return body(w.transposedGradient, w.d, 1) }
+        return g.pointee.wEnc.withUnsafeMutableBufferPointer { body($0.baseAddress!, 1, w.features) }
     }
 }

@@ -17,6 +17,9 @@ public final class SAEWorkspace: @unchecked Sendable {
     let featureGradient: UnsafeMutablePointer<Float>
     /// ∂L/∂W_enc as [F, d] on the sparse path.
     let transposedGradient: UnsafeMutablePointer<Float>
+    /// After a backward pass asked to leave ∂L/∂W_enc transposed: true when it did (the sparse
+    /// path), so the gradient is in `transposedGradient` and the gradients' `wEnc` was not written.
+    public internal(set) var encoderGradientTransposed = false
     /// Scratch for top-k selection, one row per core.
     var row: [Float]
     /// The active features of the last forward pass, when it ran sparse.
@@ -67,7 +70,11 @@ public enum SAEMath {
             for r in 0..<rows { (xh + r * d).update(from: bDec.baseAddress!, count: d) }
         }
         p.bEnc.withUnsafeBufferPointer { bEnc in
-            for r in 0..<rows { (pre + r * F).update(from: bEnc.baseAddress!, count: F) }
+            // rows × F floats (19 MB at the quickstart's shape): split over the cores.
+            nonisolated(unsafe) let bEnc = bEnc.baseAddress!
+            Parallel.chunks(rows, minimumChunk: 64) { range in
+                for r in range { (pre + r * F).update(from: bEnc, count: F) }
+            }
         }
         p.wEnc.withUnsafeBufferPointer { we in
             BLAS.sgemmSplittingRows(m: rows, n: F, k: d, a: xc, b: we.baseAddress!, beta: 1, c: pre)
@@ -313,14 +320,18 @@ public enum SAEMath {
 
     /// Loss gradient after `forward` on the same rows: (2/rows)·(x̂ − x) through the decoder,
     /// the activation, and the encoder, plus λ times the sparsity penalty's gradient.
+    /// `mayLeaveEncoderGradientTransposed` lets the sparse path skip flipping ∂L/∂W_enc into
+    /// `g.wEnc` (see `SAEWorkspace.encoderGradientTransposed`); the trainer's Adam reads it there.
     public static func backward(
         _ p: SAEParameters, _ x: UnsafePointer<Float>, rows: Int, activation: SAEActivation, form: SparsityForm,
-        lambda: Float, workspace w: SAEWorkspace, into g: inout SAEGradients
+        lambda: Float, workspace w: SAEWorkspace, into g: inout SAEGradients, mayLeaveEncoderGradientTransposed: Bool = false
     ) {
+        w.encoderGradientTransposed = false
         // JumpReLU's threshold estimator needs ∂L/∂f near the threshold, off the active set: dense.
         let jump: Bool = { if case .jumpReLU = activation { return true } else { return false } }()
         if w.usedSparse, !jump {
-            backwardSparse(p, rows: rows, activation: activation, form: form, lambda: lambda, workspace: w, into: &g)
+            backwardSparse(p, rows: rows, activation: activation, form: form, lambda: lambda, workspace: w, into: &g,
+                           leaveEncoderGradientTransposed: mayLeaveEncoderGradientTransposed)
             return
         }
         let (d, F) = (p.d, p.features)

@@ -154,7 +154,7 @@ extension SAEMath {
     /// `backward`, with the decoder and weight gradients as gathers and scatters.
     static func backwardSparse(
         _ p: SAEParameters, rows: Int, activation: SAEActivation, form: SparsityForm, lambda: Float,
-        workspace w: SAEWorkspace, into g: inout SAEGradients
+        workspace w: SAEWorkspace, into g: inout SAEGradients, leaveEncoderGradientTransposed: Bool
     ) {
         let (d, F) = (p.d, p.features)
         let sparse = w.sparse
@@ -186,11 +186,15 @@ extension SAEMath {
                 sparse.accumulateByFeature(dots.baseAddress!, xc, features: F, d: d, into: w.transposedGradient, sums: gb.baseAddress!)
             }
         }
-        let transposed = UnsafePointer(w.transposedGradient)
-        g.wEnc.withUnsafeMutableBufferPointer { ge in
-            let out = ge.baseAddress!
-            Parallel.chunks(F, minimumChunk: 64) { range in
-                saepipe_transpose(transposed, F, d, range.lowerBound, range.upperBound, out)
+        if leaveEncoderGradientTransposed {
+            w.encoderGradientTransposed = true
+        } else {
+            let transposed = UnsafePointer(w.transposedGradient)
+            g.wEnc.withUnsafeMutableBufferPointer { ge in
+                let out = ge.baseAddress!
+                Parallel.chunks(F, minimumChunk: 64) { range in
+                    saepipe_transpose(transposed, F, d, range.lowerBound, range.upperBound, out)
+                }
             }
         }
         g.bDec.withUnsafeMutableBufferPointer { gb in

@@ -168,7 +168,7 @@ public struct Trainer {
                     for index in 0..<(rows * d) { residual[index] = x[index] - workspace.reconstruction[index] }
                 }
                 SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: activation, form: settings.form,
-                                 lambda: lambda, workspace: workspace, into: &gradients)
+                                 lambda: lambda, workspace: workspace, into: &gradients, mayLeaveEncoderGradientTransposed: true)
                 if !residual.isEmpty {
                     let dead = state.tokensSinceFired.map { Int($0) >= settings.auxKDeadTokens }
                     auxiliaryLoss = residual.withUnsafeBufferPointer { residual in
@@ -205,9 +205,14 @@ public struct Trainer {
             if settings.decoderGradientProjection, settings.form == .unitNormDecoder {
                 SAEMath.removeDecoderGradientAlongRows(state.parameters, &gradients)
             }
-            if let clip = settings.gradientClip { clipGradients(&gradients, maxNorm: clip) }
+            // The sparse path leaves ∂L/∂W_enc transposed in the workspace; Adam reads it there.
+            let transposedEncoderGradient = workspace.encoderGradientTransposed ? UnsafePointer(workspace.transposedGradient) : nil
+            let gradientScale = settings.gradientClip.map {
+                clippingScale(gradients, transposedEncoderGradient: transposedEncoderGradient, maxNorm: $0)
+            } ?? 1
             let lr = settings.learningRate(step: state.step, total: total)
-            state.adam.update(&state.parameters, gradients, lr: lr)
+            state.adam.update(&state.parameters, gradients, lr: lr, gradientScale: gradientScale,
+                              transposedEncoderGradient: transposedEncoderGradient)
             if settings.form == .unitNormDecoder { state.parameters.normalizeDecoderRows() }
             // A negative threshold would let negative pre-activations through: θ stays ≥ 0.
             for i in state.parameters.threshold.indices where state.parameters.threshold[i] < 0 { state.parameters.threshold[i] = 0 }
@@ -339,18 +344,37 @@ public struct Trainer {
             hint: "lower train.lr or train.l1_coefficient, or tighten train.grad_clip")
     }
 
-    private func clipGradients(_ g: inout SAEGradients, maxNorm: Float) {
+    /// Global gradient-norm clipping as a factor Adam applies to every gradient (1 when the norm is
+    /// within `maxNorm`). The sum of squares runs over fixed blocks in parallel and adds them in order,
+    /// so it is the same on any number of cores.
+    private func clippingScale(_ g: SAEGradients, transposedEncoderGradient: UnsafePointer<Float>?, maxNorm: Float) -> Float {
         var total: Double = 0
         for (_, path) in g.tensors {
-            g[keyPath: path].withUnsafeBufferPointer { values in
-                total += Double(BLAS.sdot(count: values.count, x: values.baseAddress!, y: values.baseAddress!))
+            if path == \SAEParameters.wEnc, let transposed = transposedEncoderGradient {
+                total += Trainer.sumOfSquares(transposed, count: g.wEnc.count)
+            } else {
+                total += g[keyPath: path].withUnsafeBufferPointer { Trainer.sumOfSquares($0.baseAddress!, count: $0.count) }
             }
         }
         let norm = Float(total.squareRoot())
-        guard norm > maxNorm, norm.isFinite else { return }
-        for (_, path) in g.tensors {
-            g[keyPath: path].withUnsafeMutableBufferPointer { BLAS.sscal(count: $0.count, alpha: maxNorm / norm, x: $0.baseAddress!) }
+        guard norm > maxNorm, norm.isFinite else { return 1 }
+        return maxNorm / norm
+    }
+
+    static func sumOfSquares(_ values: UnsafePointer<Float>, count: Int) -> Double {
+        let blockSize = 1 << 16
+        let blocks = (count + blockSize - 1) / blockSize
+        var sums = [Double](repeating: 0, count: blocks)
+        sums.withUnsafeMutableBufferPointer { sums in
+            nonisolated(unsafe) let (sums, values) = (sums.baseAddress!, values)
+            Parallel.chunks(blocks, minimumChunk: 4) { range in
+                for block in range {
+                    let start = block * blockSize
+                    sums[block] = Double(BLAS.sdot(count: min(blockSize, count - start), x: values + start, y: values + start))
+                }
+            }
         }
+        return sums.reduce(0, +)
     }
 
     private func trackFiring(_ state: inout TrainingState, workspace: SAEWorkspace, rows: Int) {

@@ -59,9 +59,16 @@ void saepipe_collect_nonzeros(const float *m, long cols, long first, long last, 
 long saepipe_collect_at_least(const float *x, long first, long last, float threshold, float *out);
 
 /// One Adam step (torch.optim.Adam with bias correction folded into step_size and root2) on
-/// elements first ..< last: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − step_size·m / (√v / root2 + ε).
+/// elements first ..< last, with the gradient scaled first (gradient clipping; 1 leaves it exact):
+/// g ← scale·g, m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − step_size·m / (√v / root2 + ε).
 void saepipe_adam(float *p, float *m, float *v, const float *g, long first, long last, float beta1, float beta2,
-                  float epsilon, float step_size, float root2);
+                  float epsilon, float step_size, float root2, float scale);
+
+/// The same step for p, m, v stored [rows, cols] with the gradient stored transposed, gt [cols, rows],
+/// on rows first ..< last of p: the same bits as transposing gt and calling saepipe_adam.
+void saepipe_adam_transposed_gradient(float *p, float *m, float *v, const float *gt, long rows, long cols, long first,
+                                      long last, float beta1, float beta2, float epsilon, float step_size, float root2,
+                                      float scale);
 
 /// Scales rows first ..< last of w [rows, d] to unit L2 norm (rows of norm 0 stay 0).
 void saepipe_normalize_rows(float *w, long d, long first, long last);

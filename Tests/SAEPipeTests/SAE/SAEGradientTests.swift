@@ -1,6 +1,6 @@
 import Foundation
 import SAEPipeCore
-import SAEPipeSAE
+@testable import SAEPipeSAE
 import XCTest
 
 /// Analytic SAE gradients against central finite differences (double-checked loss), for
@@ -204,6 +204,41 @@ final class SAEGradientTests: XCTestCase {
             XCTAssertGreaterThan(nonzero, dead.count * d, "\(label): the dead features' weights get gradient")
             // Live features' decoder rows get none.
             for i in 0..<features where !mask[i] { for j in 0..<d { XCTAssertEqual(g.wDec[i * d + j], 0, label) } }
+        }
+    }
+
+    /// The trainer's sparse step leaves ∂L/∂W_enc transposed in the workspace and AuxK adds to it
+    /// there: the same numbers as the gradients' W_enc of the ordinary backward pass.
+    func testEncoderGradientLeftTransposedMatchesTheOrdinaryOne() {
+        let x = batch(seed: 5)
+        let p = parameters(seed: 13)
+        for dead in [[0, 7], [1, 3, 4, 6, 8, 9]] {
+            let mask = (0..<features).map { dead.contains($0) }
+            var results: [[Float]] = []
+            for leaveTransposed in [false, true] {
+                let w = SAEWorkspace(batch: rows, d: d, features: features)
+                var g = p.zeros()
+                x.withUnsafeBufferPointer { x in
+                    _ = SAEMath.forward(p, x.baseAddress!, rows: rows, activation: .topK(2), form: .unitNormDecoder, workspace: w, mode: .sparse)
+                    let residual = (0..<(rows * d)).map { -w.errors(rows: rows)[$0] }
+                    SAEMath.backward(p, x.baseAddress!, rows: rows, activation: .topK(2), form: .unitNormDecoder, lambda: 0, workspace: w,
+                                     into: &g, mayLeaveEncoderGradientTransposed: leaveTransposed)
+                    residual.withUnsafeBufferPointer { residual in
+                        withUnsafeMutablePointer(to: &g) {
+                            _ = AuxiliaryLoss.add(p, rows: rows, residual: residual.baseAddress!, dead: mask, coefficient: 0.8, workspace: w, into: $0)
+                        }
+                    }
+                }
+                XCTAssertEqual(w.encoderGradientTransposed, leaveTransposed)
+                if leaveTransposed {
+                    XCTAssertEqual(g.wEnc, [Float](repeating: 0, count: d * features), "left unwritten")
+                    results.append((0..<(d * features)).map { index in w.transposedGradient[(index % features) * d + index / features] })
+                } else {
+                    results.append(g.wEnc)
+                }
+            }
+            XCTAssertTrue(results[0].contains { $0 != 0 })
+            XCTAssertEqual(results[1], results[0], "\(dead.count) dead")
         }
     }
 
