@@ -253,12 +253,22 @@ public struct Chart {
             }
         }
 
+        // Beside the point, or on its left where the text would cross the frame; moved up or down a
+        // line where it would cover an earlier label (points at nearly the same place).
+        var placed: [(text: String, x: Double, anchor: TextRenderer.Anchor, box: LabelBox)] = []
         for note in annotations {
             guard let x = transform(note.x, xScale), let y = transform(note.y, yScale) else { continue }
-            // Beside the point, or on its left where the text would cross the frame.
-            let fitsRight = px(x) + 8 + text.width(note.text, size: type.annotation, scale: scale) <= width - 4
-            text.draw(note.text, on: canvas, x: fitsRight ? px(x) + 8 : px(x) - 8, y: py(y) - 7, size: type.annotation, color: .axis,
-                      anchor: fitsRight ? .left : .right)
+            let textWidth = text.width(note.text, size: type.annotation, scale: scale)
+            let fitsRight = px(x) + 8 + textWidth <= width - 4
+            let left = fitsRight ? px(x) + 8 : px(x) - 8 - textWidth
+            placed.append((note.text, fitsRight ? px(x) + 8 : px(x) - 8, fitsRight ? .left : .right,
+                           LabelBox(left: left, right: left + textWidth, baseline: py(y) - 7)))
+        }
+        let offsets = Chart.labelOffsets(placed.map(\.box), lineHeight: type.annotation * 1.25,
+                                         top: plot.top + type.annotation, bottom: plot.bottom - 4)
+        for (label, offset) in zip(placed, offsets) {
+            text.draw(label.text, on: canvas, x: label.x, y: label.box.baseline + offset, size: type.annotation, color: .axis,
+                      anchor: label.anchor)
         }
 
         // Frame, titles, legend.
@@ -411,5 +421,43 @@ enum ColorBar {
             canvas.line(left + width, y, left + width + 6, y, width: 1.5, color: .axis)
             text.draw(Ticks.label(value, step: step), on: canvas, x: left + width + 10, y: y + 5.5, size: type.tick, color: .axis, anchor: .left)
         }
+    }
+}
+
+/// Where a point label's text sits: its horizontal extent and baseline.
+public struct LabelBox: Sendable, Equatable {
+    public var left: Double
+    public var right: Double
+    public var baseline: Double
+    public init(left: Double, right: Double, baseline: Double) {
+        self.left = left
+        self.right = right
+        self.baseline = baseline
+    }
+}
+
+extension Chart {
+    /// A vertical offset per label so that no two overlap where that can be had within `tries`
+    /// lines. Labels are placed from the highest down, each on its own line or else pushed down one
+    /// line at a time (then up), so they keep the vertical order of their points; a place must be
+    /// clear of the labels placed before it, with its baseline within `top`...`bottom` (else a
+    /// label keeps its own line).
+    public static func labelOffsets(_ boxes: [LabelBox], lineHeight: Double, tries: Int = 4,
+                                    top: Double = -.infinity, bottom: Double = .infinity) -> [Double] {
+        var placed: [LabelBox] = []
+        var offsets = [Double](repeating: 0, count: boxes.count)
+        let steps = 1...max(1, tries)
+        let candidates = [0.0] + steps.map { Double($0) * lineHeight } + steps.map { -Double($0) * lineHeight }
+        for index in boxes.indices.sorted(by: { (boxes[$0].baseline, $0) < (boxes[$1].baseline, $1) }) {
+            let box = boxes[index]
+            let offset = candidates.first { offset in
+                (offset == 0 || (top...bottom).contains(box.baseline + offset)) && !placed.contains { other in
+                    box.left < other.right && other.left < box.right && abs(box.baseline + offset - other.baseline) < lineHeight
+                }
+            } ?? 0
+            offsets[index] = offset
+            placed.append(LabelBox(left: box.left, right: box.right, baseline: box.baseline + offset))
+        }
+        return offsets
     }
 }

@@ -75,6 +75,29 @@ final class PlotTests: XCTestCase {
         XCTAssertGreaterThan(spanY, spanX, "rotated text runs upward")
     }
 
+    func testPointLabelsAtNearlyTheSamePlaceMoveApart() {
+        let h = 17.5
+        // Three labels on top of one another, one far to the right, one a line below the first.
+        let boxes = [LabelBox(left: 100, right: 200, baseline: 50), LabelBox(left: 110, right: 210, baseline: 52),
+                     LabelBox(left: 105, right: 190, baseline: 49), LabelBox(left: 400, right: 480, baseline: 50),
+                     LabelBox(left: 100, right: 200, baseline: 50 + h)]
+        let offsets = Chart.labelOffsets(boxes, lineHeight: h)
+        XCTAssertEqual(offsets[2], 0, "the highest label keeps its place")
+        XCTAssertEqual(offsets[3], 0, "a label clear of the others keeps its place")
+        let placed = zip(boxes, offsets).map { LabelBox(left: $0.left, right: $0.right, baseline: $0.baseline + $1) }
+        XCTAssertEqual([2, 0, 1, 4].map { placed[$0].baseline }, [2, 0, 1, 4].map { placed[$0].baseline }.sorted(),
+                       "the labels keep their points' vertical order")
+        for i in placed.indices {
+            for j in placed.indices where j > i && placed[i].left < placed[j].right && placed[j].left < placed[i].right {
+                XCTAssertGreaterThanOrEqual(abs(placed[i].baseline - placed[j].baseline), h, "labels \(i) and \(j) overlap")
+            }
+        }
+        // Near the top of the plot the second label goes down instead of out of the frame.
+        let nearTop = Chart.labelOffsets([LabelBox(left: 0, right: 50, baseline: 30), LabelBox(left: 0, right: 50, baseline: 30)],
+                                         lineHeight: h, top: 25, bottom: 500)
+        XCTAssertEqual(nearTop, [0, h])
+    }
+
     func testNiceTicksAndLabels() {
         XCTAssertEqual(Ticks.nice(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1])
         XCTAssertEqual(Ticks.nice(3, 97), [20, 40, 60, 80])
