@@ -162,17 +162,24 @@ CLONES void saepipe_sparse_features_accumulate(const int64_t *feature_start, con
     }
 }
 
+enum { SAEPIPE_TILE = 16 };
+
+// tile[b][a] = in[(a0 + a) · ld + b0 + b] for a < na, b < nb: one block of `in` ([·, ld]) flipped.
+static inline void saepipe_flip_tile(const float *in, long ld, long a0, long b0, long na, long nb,
+                                     float tile[SAEPIPE_TILE][SAEPIPE_TILE]) {
+    for (long a = 0; a < na; a++)
+        for (long b = 0; b < nb; b++) tile[b][a] = in[(a0 + a) * ld + b0 + b];
+}
+
 CLONES void saepipe_transpose(const float *in, long rows, long cols, long first, long last, float *out) {
     // 16 × 16 tiles through a local buffer, so every write to `out` fills a whole cache line: with
     // rows = 4608 the output stride maps a column of single-float writes onto two L1 sets.
-    enum { TILE = 16 };
-    float tile[TILE][TILE];
-    for (long r0 = first; r0 < last; r0 += TILE) {
-        long height = last - r0 < TILE ? last - r0 : TILE;
-        for (long c0 = 0; c0 < cols; c0 += TILE) {
-            long width = cols - c0 < TILE ? cols - c0 : TILE;
-            for (long r = 0; r < height; r++)
-                for (long c = 0; c < width; c++) tile[c][r] = in[(r0 + r) * cols + c0 + c];
+    float tile[SAEPIPE_TILE][SAEPIPE_TILE];
+    for (long r0 = first; r0 < last; r0 += SAEPIPE_TILE) {
+        long height = last - r0 < SAEPIPE_TILE ? last - r0 : SAEPIPE_TILE;
+        for (long c0 = 0; c0 < cols; c0 += SAEPIPE_TILE) {
+            long width = cols - c0 < SAEPIPE_TILE ? cols - c0 : SAEPIPE_TILE;
+            saepipe_flip_tile(in, cols, r0, c0, height, width, tile);
             for (long c = 0; c < width; c++) memcpy(out + (c0 + c) * rows + r0, tile[c], (size_t)height * sizeof(float));
         }
     }
@@ -211,14 +218,12 @@ CLONES void saepipe_adam_transposed_gradient(float *p, float *m, float *v, const
     // gradient is read once and never written back in p's layout (half the memory traffic of a
     // separate transpose followed by the step).
 #pragma clang fp contract(off)
-    enum { TILE = 16 };
-    float tile[TILE][TILE];
-    for (long r0 = first; r0 < last; r0 += TILE) {
-        long height = last - r0 < TILE ? last - r0 : TILE;
-        for (long c0 = 0; c0 < cols; c0 += TILE) {
-            long width = cols - c0 < TILE ? cols - c0 : TILE;
-            for (long c = 0; c < width; c++)
-                for (long r = 0; r < height; r++) tile[r][c] = gt[(c0 + c) * rows + r0 + r];
+    float tile[SAEPIPE_TILE][SAEPIPE_TILE];
+    for (long r0 = first; r0 < last; r0 += SAEPIPE_TILE) {
+        long height = last - r0 < SAEPIPE_TILE ? last - r0 : SAEPIPE_TILE;
+        for (long c0 = 0; c0 < cols; c0 += SAEPIPE_TILE) {
+            long width = cols - c0 < SAEPIPE_TILE ? cols - c0 : SAEPIPE_TILE;
+            saepipe_flip_tile(gt, rows, c0, r0, width, height, tile);  // tile[r][c] = gt[(c0 + c) · rows + r0 + r]
             for (long r = 0; r < height; r++) {
                 long base = (r0 + r) * cols + c0;
                 for (long c = 0; c < width; c++) SAEPIPE_ADAM_ELEMENT(p[base + c], m[base + c], v[base + c], tile[r][c]);

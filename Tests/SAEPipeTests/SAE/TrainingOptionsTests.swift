@@ -6,6 +6,12 @@ import XCTest
 /// The optional training aids bench quality measures: the decoder bias's start, the decoder
 /// gradient's projection and k annealing.
 final class TrainingOptionsTests: XCTestCase {
+    func syntheticDataset(rows: Int, d: Int, atoms: Int, maxValidationRows: Int) throws -> ActivationDataset {
+        let directory = try temporaryDirectory(self)
+        try TrainBenchmark.writeSyntheticActivations(rows: rows, d: d, atoms: atoms, perRow: 3, seed: 4, to: "\(directory)/acts")
+        return try ActivationDataset(directory: "\(directory)/acts", validationFraction: 0.1, maxValidationRows: maxValidationRows, seed: 1)
+    }
+
     func testGeometricMedianOfOneDimensionIsTheMedianAndOfManyMeetsWeiszfeldsCondition() {
         // In one dimension the geometric median is the ordinary median: an independent answer.
         let values: [Float] = [9, -3, 0.5, 100, 2, 7, -40]
@@ -76,9 +82,7 @@ final class TrainingOptionsTests: XCTestCase {
     }
 
     func testTheDecoderBiasStartsWhereTheConfigSays() throws {
-        let directory = try temporaryDirectory(self)
-        try TrainBenchmark.writeSyntheticActivations(rows: 1024, d: 8, atoms: 16, perRow: 3, seed: 4, to: "\(directory)/acts")
-        let data = try ActivationDataset(directory: "\(directory)/acts", validationFraction: 0.1, maxValidationRows: 128, seed: 1)
+        let data = try syntheticDataset(rows: 1024, d: 8, atoms: 16, maxValidationRows: 128)
         var s = TrainSettings.defaults
         s.dSAE = 16
         s.decoderBiasInit = .mean
@@ -96,9 +100,7 @@ final class TrainingOptionsTests: XCTestCase {
     }
 
     func testBatchTopKHeldOutPointsWhileKAnnealsEncodeNearTheCurrentK() throws {
-        let directory = try temporaryDirectory(self)
-        try TrainBenchmark.writeSyntheticActivations(rows: 4096, d: 16, atoms: 48, perRow: 3, seed: 4, to: "\(directory)/acts")
-        let data = try ActivationDataset(directory: "\(directory)/acts", validationFraction: 0.1, maxValidationRows: 256, seed: 1)
+        let data = try syntheticDataset(rows: 4096, d: 16, atoms: 48, maxValidationRows: 256)
         var s = TrainSettings.defaults
         s.dSAE = 128
         s.activation = .batchTopK(4)
