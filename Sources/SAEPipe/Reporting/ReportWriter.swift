@@ -42,13 +42,13 @@ enum ReportWriter {
     /// The figures with captions fitting the run (a one-dataset run has no selectivity to colour by).
     static func figures(_ run: BlogExport.Run) -> [(file: String, caption: String)] {
         let annealing = kAnnealing(run).map { start, fraction in
-            " k was annealed from \(number(start, 1)) × k over the first \(number(100 * fraction, 0))% of steps: while k is larger the SAE reconstructs more, so FVE and L0 fall until k reaches its final value, and FVE climbs again after."
+            " k was annealed from \(number(start, 1)) × k over the first \(number(100 * fraction, 0))% of steps: while k is larger the SAE reconstructs more, so FVE and L0 fall (and MSE rises) until k reaches its final value, and the reconstruction improves again after."
         }
         return figures.map { figure in
             switch figure.file {
             case "feature_map" where run.results.sides.count == 1:
                 return (figure.file, "Every live feature placed by its decoder direction (UMAP; its subtitle says how many of each feature's nearest neighbours by decoder cosine stay nearest on the map): groups of points are families of similar directions.")
-            case "training_fve", "training_l0": return (figure.file, figure.caption + (annealing ?? ""))
+            case "training_fve", "training_l0", "training_mse": return (figure.file, figure.caption + (annealing ?? ""))
             default: return figure
             }
         }
