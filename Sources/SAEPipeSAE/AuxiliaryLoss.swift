@@ -32,7 +32,9 @@ public enum AuxiliaryLoss {
                                 coefficient: coefficient * scale, workspace: w, into: g)
         }
 
-        // The selected (row, feature) pairs, k per row, in increasing feature order.
+        // The selected (row, dead feature) pairs, k per row in increasing feature order, as columns
+        // of the dead features alone (column c is feature deadFeatures[c]).
+        let n = deadFeatures.count
         var selected = [Int32](repeating: 0, count: rows * k)
         var values = [Float](repeating: 0, count: rows * k)
         let pre = UnsafePointer(w.pre)
@@ -40,94 +42,58 @@ public enum AuxiliaryLoss {
             values.withUnsafeMutableBufferPointer { values in
                 let (selected, values) = (selected.baseAddress!, values.baseAddress!)
                 Parallel.chunks(rows, minimumChunk: 16) { range in
-                    var scratch = [Float](repeating: 0, count: deadFeatures.count)
+                    var scratch = [Float](repeating: 0, count: n)
                     for r in range {
-                        for (position, i) in deadFeatures.enumerated() { scratch[position] = pre[r * F + i] }
+                        for (column, i) in deadFeatures.enumerated() { scratch[column] = pre[r * F + i] }
                         let cutoff = SAEMath.kthLargest(&scratch, k)
                         var above = 0
                         for i in deadFeatures where pre[r * F + i] > cutoff { above += 1 }
                         var ties = k - above, next = r * k
-                        for i in deadFeatures {
+                        for (column, i) in deadFeatures.enumerated() {
                             let value = pre[r * F + i]
                             var keep = value > cutoff
                             if !keep, value == cutoff, ties > 0 { keep = true; ties -= 1 }
-                            if keep { selected[next] = Int32(i); values[next] = value; next += 1 }
+                            if keep { selected[next] = Int32(column); values[next] = value; next += 1 }
                         }
                     }
                 }
             }
         }
+        // The selection is a sparse code over the dead features' decoder rows D [n, d]: the main
+        // sparse path's gathers and scatters give ê, ∂pre and both weight gradients.
+        let entries = SparseActivations()
+        entries.set(rowStart: (0...rows).map { Int64($0 * k) }, cols: selected, vals: values, features: n)
+        var decoder = [Float](repeating: 0, count: n * d)
+        for (column, i) in deadFeatures.enumerated() { for j in 0..<d { decoder[column * d + j] = p.wDec[i * d + j] } }
 
         // ê_r − residual_r, then the loss and its gradient with respect to ê_r.
-        var difference = [Float](repeating: 0, count: rows * d)
-        var rowLosses = [Double](repeating: 0, count: rows)
-        let outputScale = coefficient * scale * 2 / Float(rows)
-        p.wDec.withUnsafeBufferPointer { wDec in
-            difference.withUnsafeMutableBufferPointer { difference in
-                rowLosses.withUnsafeMutableBufferPointer { rowLosses in
-                    let (wDec, difference, rowLosses) = (wDec.baseAddress!, difference.baseAddress!, rowLosses.baseAddress!)
-                    Parallel.chunks(rows, minimumChunk: 16) { range in
-                        for r in range {
-                            let out = difference + r * d
-                            for j in 0..<d { out[j] = -residual[r * d + j] }
-                            for slot in (r * k)..<(r * k + k) {
-                                let (row, value) = (wDec + Int(selected[slot]) * d, values[slot])
-                                for j in 0..<d { out[j] += value * row[j] }
-                            }
-                            var total: Double = 0
-                            for j in 0..<d { total += Double(out[j] * out[j]) }
-                            rowLosses[r] = total
-                            for j in 0..<d { out[j] *= outputScale }
-                        }
-                    }
-                }
-            }
-        }
-        let loss = Double(coefficient * scale) * rowLosses.reduce(0, +) / Double(rows)
+        var difference = (0..<(rows * d)).map { -residual[$0] }
+        decoder.withUnsafeBufferPointer { entries.decode($0.baseAddress!, rows: rows, d: d, into: &difference) }
+        var total: Double = 0
+        for value in difference { total += Double(value * value) }
+        let loss = Double(coefficient * scale) * total / Double(rows)
         guard let g else { return loss }
 
-        // By feature: ∂W_dec,i = Σ_r pre_ri ∂ê_r; ∂pre_ri = ∂ê_r · W_dec,i, then through the encoder.
-        var slotsOfFeature = [[Int]](repeating: [], count: F)
-        for slot in 0..<(rows * k) { slotsOfFeature[Int(selected[slot])].append(slot) }
-        let xc = UnsafePointer(w.centered)
-        var preGradientSums = [Float](repeating: 0, count: F)
-        difference.withUnsafeBufferPointer { difference in
-            let difference = difference.baseAddress!
-            p.wDec.withUnsafeBufferPointer { wDec in
-                let wDec = wDec.baseAddress!
-                g.pointee.wDec.withUnsafeMutableBufferPointer { gDec in
-                    withEncoderGradient(g, workspace: w) { gEnc, featureStride, dimensionStride in
-                        preGradientSums.withUnsafeMutableBufferPointer { sums in
-                            let (gDec, sums) = (gDec.baseAddress!, sums.baseAddress!)
-                            Parallel.chunks(deadFeatures.count, minimumChunk: 8) { range in
-                                // ∂W_enc's column i, gathered contiguously and written once.
-                                var encoderColumn = [Float](repeating: 0, count: d)
-                                for i in deadFeatures[range] {
-                                    let decoderRow = wDec + i * d
-                                    for j in 0..<d { encoderColumn[j] = 0 }
-                                    for slot in slotsOfFeature[i] {
-                                        let r = slot / k
-                                        let outputGradient = difference + r * d
-                                        var preGradient: Float = 0
-                                        for j in 0..<d {
-                                            gDec[i * d + j] += values[slot] * outputGradient[j]
-                                            preGradient += outputGradient[j] * decoderRow[j]
-                                        }
-                                        for j in 0..<d { encoderColumn[j] += preGradient * xc[r * d + j] }
-                                        sums[i] += preGradient
-                                    }
-                                    for j in 0..<d { gEnc[i * featureStride + j * dimensionStride] += encoderColumn[j] }
-                                }
-                            }
-                        }
-                    }
+        // ∂D_c = Σ_r pre_rc ∂ê_r; ∂pre_rc = ∂ê_r · D_c, then through the encoder: Σ_r ∂pre_rc x_c,r.
+        let outputScale = coefficient * scale * 2 / Float(rows)
+        for index in difference.indices { difference[index] *= outputScale }
+        decoder.withUnsafeBufferPointer { entries.rowDots(difference, $0.baseAddress!, rows: rows, d: d) }
+        var decoderGradient = [Float](repeating: 0, count: n * d), encoderGradient = [Float](repeating: 0, count: n * d)
+        var valueSums = [Float](repeating: 0, count: n), preGradientSums = [Float](repeating: 0, count: n)
+        entries.accumulateByFeature(values, difference, features: n, d: d, into: &decoderGradient, sums: &valueSums)
+        entries.accumulateByFeature(entries.dots, w.centered, features: n, d: d, into: &encoderGradient, sums: &preGradientSums)
+        withEncoderGradient(g, workspace: w) { gEnc, featureStride, dimensionStride in
+            for (column, i) in deadFeatures.enumerated() where entries.fired(column) {
+                for j in 0..<d {
+                    g.pointee.wDec[i * d + j] += decoderGradient[column * d + j]
+                    gEnc[i * featureStride + j * dimensionStride] += encoderGradient[column * d + j]
                 }
             }
         }
         // b_enc gets Σ ∂pre; b_dec gets −W_enc · Σ ∂pre through the centred input.
-        for i in deadFeatures where preGradientSums[i] != 0 {
-            g.pointee.bEnc[i] += preGradientSums[i]
-            for j in 0..<d { g.pointee.bDec[j] -= p.wEnc[j * F + i] * preGradientSums[i] }
+        for (column, i) in deadFeatures.enumerated() where preGradientSums[column] != 0 {
+            g.pointee.bEnc[i] += preGradientSums[column]
+            for j in 0..<d { g.pointee.bDec[j] -= p.wEnc[j * F + i] * preGradientSums[column] }
         }
         return loss
     }

@@ -54,7 +54,19 @@ final class SparseActivations: @unchecked Sendable {
                 }
             }
         }
-        // By feature: a counting sort of the entries (rows stay in increasing order).
+        indexByFeature(rows: rows, features: features)
+    }
+
+    /// Takes given entries by row (`rowStart`, `cols`, `vals`, as `build` collects them) instead
+    /// of collecting them from a dense matrix.
+    func set(rowStart: [Int64], cols: [Int32], vals: [Float], features: Int) {
+        (self.rowStart, self.cols, self.vals) = (rowStart, cols, vals)
+        indexByFeature(rows: rowStart.count - 1, features: features)
+    }
+
+    /// By feature: a counting sort of the entries (rows stay in increasing order); clears `dots`.
+    private func indexByFeature(rows: Int, features: Int) {
+        let nnz = cols.count
         featureStart = [Int64](repeating: 0, count: features + 1)
         var next = [Int64](repeating: 0, count: features)
         entries = [Int64](repeating: 0, count: nnz)
