@@ -22,6 +22,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
                         doc: "norm of the initial decoder rows (the encoder starts as their transpose)"),
             ConfigField("b_dec_init", .choice(["zeros", "mean", "geometric_median"]), default: .string("zeros"),
                         doc: "the decoder bias's start: zeros (SAELens), the training rows' mean (sparsify) or their geometric median (dictionary_learning)"),
+            ConfigField("w_dec_init", .choice(["random", "training_rows"]), default: .string("random"),
+                        doc: "the decoder rows' directions at the start: random (SAELens, sparsify, dictionary_learning) or distinct training rows drawn at random, less the starting b_dec; the encoder starts as their transpose either way"),
             ConfigField("layers", .any, doc: "train one multi-layer SAE (MLSAE, Lawson et al. 2024) on these layers' model.stream (`all` or a list; resid_post or resid_pre), each layer's vector a separate example, standardized per vector (SAELens' layer_norm); the `mlsae` stage evaluates it layer by layer"),
             ConfigField("load", .section(ConfigSection([
                 ConfigField("A", .string, doc: "a SAELens SAE directory (cfg.json + sae_weights.safetensors) to use for dataset A instead of training one"),
@@ -75,6 +77,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     public var normalizeActivations: Bool
     public var decoderInitNorm: Float
     public var decoderBiasInit: DecoderBiasInit
+    public var decoderWeightInit: DecoderWeightInit
 
     public var tokens: Int
     public var epochs: Double?
@@ -159,7 +162,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     enum SAEKeys: String, CodingKey {
         case expansion, dSAE = "d_sae", activation, k, sparsity, jumpReLUBandwidth = "jumprelu_bandwidth"
         case jumpReLUInitialThreshold = "jumprelu_init_threshold", normalizeActivations = "normalize_activations"
-        case decoderInitNorm = "decoder_init_norm", decoderBiasInit = "b_dec_init"
+        case decoderInitNorm = "decoder_init_norm", decoderBiasInit = "b_dec_init", decoderWeightInit = "w_dec_init"
     }
     enum TrainKeys: String, CodingKey {
         case tokens, epochs, batchSize = "batch_size", lr, lrWarmupSteps = "lr_warmup_steps", lrDecayFraction = "lr_decay_fraction"
@@ -193,6 +196,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         normalizeActivations = try sae.decode(Bool.self, forKey: .normalizeActivations)
         decoderInitNorm = try sae.decode(Float.self, forKey: .decoderInitNorm)
         decoderBiasInit = try sae.decode(DecoderBiasInit.self, forKey: .decoderBiasInit)
+        decoderWeightInit = try sae.decode(DecoderWeightInit.self, forKey: .decoderWeightInit)
 
         let train = try root.nestedContainer(keyedBy: TrainKeys.self, forKey: .train)
         tokens = try train.decode(Int.self, forKey: .tokens)

@@ -80,6 +80,7 @@ public struct Trainer {
         if settings.form == .unitNormDecoder { parameters.normalizeDecoderRows() }
         let scale = settings.normalizeActivations ? dataset.normalizationScale() : 1
         parameters.bDec = startingDecoderBias(scale: scale)
+        if settings.decoderWeightInit == .trainingRows { startDecoderRowsAtTrainingRows(&parameters, scale: scale) }
         return TrainingState(
             parameters: parameters, adam: Adam(beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon),
             order: BatchOrder(seed: settings.seed), step: 0, lambda: settings.l1Coefficient,
@@ -89,6 +90,22 @@ public struct Trainer {
 
     /// Rows the decoder bias's start is computed over (evenly spaced over the training split).
     static let decoderBiasSampleRows = 16_384
+
+    /// `sae.w_dec_init: training_rows`: each feature's decoder row (and encoder column) points along a
+    /// distinct, randomly drawn training row less the starting `b_dec`, at the norm it started with.
+    /// With fewer training rows than features, the rest keep their random directions.
+    func startDecoderRowsAtTrainingRows(_ parameters: inout SAEParameters, scale: Float) {
+        let training = dataset.training, count = min(parameters.features, training.count)
+        // Its own stream, so the random directions and the batch order stay what they were.
+        var generator = SplitMix64(seed: settings.seed ^ 0x5EED_0F_DEC0DE)
+        let picks = DecoderRowsStart.distinctIndices(count, below: training.count, generator: &generator)
+        var row = [Float](repeating: 0, count: dataset.d)
+        let bias = parameters.bDec
+        for (feature, pick) in picks.enumerated() {
+            row.withUnsafeMutableBufferPointer { dataset.gather(training[pick...pick], scale: scale, into: $0.baseAddress!) }
+            row.withUnsafeBufferPointer { DecoderRowsStart.point(&parameters, feature: feature, along: $0.baseAddress!, bias: bias) }
+        }
+    }
 
     /// `sae.b_dec_init` over evenly spaced training rows, in the scaled units training uses.
     func startingDecoderBias(scale: Float) -> [Float] {

@@ -181,7 +181,7 @@ enum ReportWriter {
             + "Adam at learning rate \(text("train.lr"))\(scaled)."
     }
 
-    /// k annealing and a decoder bias started from the data, when the run used them (older runs' configs lack the keys).
+    /// k annealing and a decoder bias or rows started from the data, when the run used them (older runs' configs lack the keys).
     static func recipeAdditions(_ run: BlogExport.Run) -> String {
         var additions = ""
         if let (start, fraction) = kAnnealing(run) {
@@ -191,6 +191,9 @@ enum ReportWriter {
         case "mean": additions += ", decoder bias started at the training rows' mean"
         case "geometric_median": additions += ", decoder bias started at the training rows' geometric median"
         default: break
+        }
+        if run.text("sae.w_dec_init") == "training_rows" {
+            additions += ", decoder rows started along distinct random training rows (less that bias)"
         }
         return additions
     }

@@ -3,8 +3,8 @@ import SAEPipeCore
 @testable import SAEPipeSAE
 import XCTest
 
-/// The optional training aids bench quality measures: the decoder bias's start, the decoder
-/// gradient's projection and k annealing.
+/// The optional training aids bench quality measures: the decoder bias's and rows' start, the
+/// decoder gradient's projection and k annealing.
 final class TrainingOptionsTests: XCTestCase {
     func syntheticDataset(rows: Int, d: Int, atoms: Int, maxValidationRows: Int) throws -> ActivationDataset {
         let directory = try temporaryDirectory(self)
@@ -97,6 +97,81 @@ final class TrainingOptionsTests: XCTestCase {
         }
         s.decoderBiasInit = .zeros
         XCTAssertEqual(Trainer(dataset: data, settings: s, checkpointDirectory: nil).freshState().parameters.bDec, [Float](repeating: 0, count: 8))
+    }
+
+    func testDistinctIndicesAreDistinctInRangeSortedAndReproducible() {
+        for (count, population) in [(0, 5), (1, 1), (7, 7), (50, 60), (300, 100_000)] {
+            var generator = SplitMix64(seed: 11)
+            let drawn = DecoderRowsStart.distinctIndices(count, below: population, generator: &generator)
+            XCTAssertEqual(drawn.count, count)
+            XCTAssertEqual(Set(drawn).count, count, "distinct")
+            XCTAssertEqual(drawn, drawn.sorted())
+            XCTAssertTrue(drawn.allSatisfy { (0..<population).contains($0) })
+            var again = SplitMix64(seed: 11)
+            XCTAssertEqual(DecoderRowsStart.distinctIndices(count, below: population, generator: &again), drawn)
+        }
+        // Uniform: over many draws of 3 from 10, every index turns up about 30% of the time.
+        var generator = SplitMix64(seed: 5)
+        var hits = [Int](repeating: 0, count: 10)
+        for _ in 0..<20_000 { for index in DecoderRowsStart.distinctIndices(3, below: 10, generator: &generator) { hits[index] += 1 } }
+        for count in hits { XCTAssertEqual(Double(count) / 20_000, 0.3, accuracy: 0.02) }
+    }
+
+    func testDecoderRowsStartAtDistinctTrainingRowsLessTheBias() throws {
+        let data = try syntheticDataset(rows: 1024, d: 8, atoms: 16, maxValidationRows: 128)
+        var s = TrainSettings.defaults
+        s.dSAE = 40
+        s.decoderBiasInit = .mean
+        s.decoderWeightInit = .trainingRows
+        let state = Trainer(dataset: data, settings: s, checkpointDirectory: nil).freshState()
+        s.decoderWeightInit = .random
+        let random = Trainer(dataset: data, settings: s, checkpointDirectory: nil).freshState()
+        var rows = [Float](repeating: 0, count: data.training.count * 8)
+        rows.withUnsafeMutableBufferPointer { data.gather(data.training[...], scale: state.scale, into: $0.baseAddress!) }
+        let p = state.parameters
+        var matched = Set<Int>()
+        for feature in 0..<40 {
+            let w = (0..<8).map { Double(p.wDec[feature * 8 + $0]) }
+            let e = (0..<8).map { Double(p.wEnc[$0 * 40 + feature]) }
+            let norm = { (v: [Double]) in v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+            // Each keeps the norm the random start gave it: unit decoder rows, the encoder at decoder_init_norm.
+            XCTAssertEqual(norm(w), 1, accuracy: 1e-5)
+            XCTAssertEqual(norm(e), Double(s.decoderInitNorm), accuracy: 1e-6)
+            // The decoder row and encoder column point the same way, along one training row less b_dec.
+            let best = (0..<data.training.count).max { a, b in
+                let cosine = { (r: Int) -> Double in
+                    let v = (0..<8).map { Double(rows[r * 8 + $0] - p.bDec[$0]) }
+                    return zip(v, w).reduce(0) { $0 + $1.0 * $1.1 } / max(norm(v), 1e-30)
+                }
+                return cosine(a) < cosine(b)
+            }!
+            let v = (0..<8).map { Double(rows[best * 8 + $0] - p.bDec[$0]) }
+            XCTAssertEqual(zip(v, w).reduce(0) { $0 + $1.0 * $1.1 } / norm(v), 1, accuracy: 1e-5)
+            XCTAssertEqual(zip(e, w).reduce(0) { $0 + $1.0 * $1.1 } / norm(e), 1, accuracy: 1e-5)
+            matched.insert(best)
+        }
+        XCTAssertEqual(matched.count, 40, "each feature starts at a different row")
+        XCTAssertNotEqual(p.wDec, random.parameters.wDec)
+        XCTAssertEqual(p.bDec, random.parameters.bDec)
+        // Reproducible from the seed.
+        s.decoderWeightInit = .trainingRows
+        XCTAssertEqual(Trainer(dataset: data, settings: s, checkpointDirectory: nil).freshState().parameters, p)
+    }
+
+    func testWithFewerTrainingRowsThanFeaturesTheRestKeepTheirRandomDirections() throws {
+        let data = try syntheticDataset(rows: 40, d: 8, atoms: 16, maxValidationRows: 4)
+        var s = TrainSettings.defaults
+        s.dSAE = 64
+        s.decoderWeightInit = .trainingRows
+        let fromRows = Trainer(dataset: data, settings: s, checkpointDirectory: nil).freshState().parameters
+        s.decoderWeightInit = .random
+        let random = Trainer(dataset: data, settings: s, checkpointDirectory: nil).freshState().parameters
+        let rowsUsed = data.training.count
+        XCTAssertLessThan(rowsUsed, 64)
+        for feature in 0..<64 {
+            let same = fromRows.wDec[(feature * 8)..<(feature * 8 + 8)] == random.wDec[(feature * 8)..<(feature * 8 + 8)]
+            XCTAssertEqual(same, feature >= rowsUsed, "feature \(feature)")
+        }
     }
 
     func testBatchTopKHeldOutPointsWhileKAnnealsEncodeNearTheCurrentK() throws {
