@@ -63,8 +63,7 @@ public enum AuxiliaryLoss {
         // sparse path's gathers and scatters give ê, ∂pre and both weight gradients.
         let entries = SparseActivations()
         entries.set(rowStart: (0...rows).map { Int64($0 * k) }, cols: selected, vals: values, features: n)
-        var decoder = [Float](repeating: 0, count: n * d)
-        for (column, i) in deadFeatures.enumerated() { for j in 0..<d { decoder[column * d + j] = p.wDec[i * d + j] } }
+        let decoder = decoderRows(p, of: deadFeatures)
 
         // ê_r − residual_r, then the loss and its gradient with respect to ê_r.
         var difference = (0..<(rows * d)).map { -residual[$0] }
@@ -107,9 +106,8 @@ public enum AuxiliaryLoss {
         let (d, F, n) = (p.d, p.features, deadFeatures.count)
         // A = pre[:, dead] [rows, n]; D = W_dec[dead] [n, d].
         var a = [Float](repeating: 0, count: rows * n)
-        var decoder = [Float](repeating: 0, count: n * d)
         for r in 0..<rows { for (column, i) in deadFeatures.enumerated() { a[r * n + column] = w.pre[r * F + i] } }
-        for (row, i) in deadFeatures.enumerated() { for j in 0..<d { decoder[row * d + j] = p.wDec[i * d + j] } }
+        let decoder = decoderRows(p, of: deadFeatures)
         // difference = A·D − residual.
         var difference = Array(UnsafeBufferPointer(start: residual, count: rows * d))
         BLAS.sgemm(m: rows, n: d, k: n, a: a, b: decoder, beta: -1, c: &difference)
@@ -141,6 +139,13 @@ public enum AuxiliaryLoss {
             g.pointee.bEnc[i] += sums[column]
         }
         return loss
+    }
+
+    /// The decoder rows of `features`, in that order, [features.count, d].
+    static func decoderRows(_ p: SAEParameters, of features: [Int]) -> [Float] {
+        var rows = [Float](repeating: 0, count: features.count * p.d)
+        for (row, i) in features.enumerated() { for j in 0..<p.d { rows[row * p.d + j] = p.wDec[i * p.d + j] } }
+        return rows
     }
 
     /// Where the backward pass left ∂L/∂W_enc (`SAEWorkspace.encoderGradientTransposed`): element
