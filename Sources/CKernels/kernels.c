@@ -2,6 +2,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
 
@@ -185,6 +188,51 @@ CLONES void saepipe_transpose(const float *in, long rows, long cols, long first,
     }
 }
 
+CLONES void saepipe_count_above(const float *m, long cols, long first, long last, float cutoff, int64_t *above,
+                                int64_t *equal) {
+    for (long r = first; r < last; r++) {
+        const float *row = m + r * cols;
+        int64_t n = 0, e = 0;
+        for (long c = 0; c < cols; c++) {
+            n += row[c] > cutoff;
+            e += row[c] == cutoff;
+        }
+        above[r] = n;
+        equal[r] = e;
+    }
+}
+
+CLONES void saepipe_collect_above(const float *m, long cols, long first, long last, float cutoff, long last_tie,
+                                  const int64_t *row_start, int32_t *out_cols, float *out_vals) {
+    for (long r = first; r < last; r++) {
+        const float *row = m + r * cols;
+        int64_t k = row_start[r];
+        for (long c = 0; c < cols; c++) {
+            float v = row[c];
+            if (v > cutoff || (v == cutoff && r * cols + c <= last_tie)) {
+                out_cols[k] = (int32_t)c;
+                out_vals[k] = v;
+                k++;
+            }
+        }
+    }
+}
+
+CLONES long saepipe_collect_at_least_indexed(const float *x, long first, long last, float threshold, long capacity,
+                                            float *out, int64_t *out_index) {
+    long n = 0;
+    for (long i = first; i < last; i++) {
+        float v = x[i];
+        if (v >= threshold && v > 0.0f) {
+            if (n == capacity) return -1;
+            out[n] = v;
+            out_index[n] = i;
+            n++;
+        }
+    }
+    return n;
+}
+
 CLONES long saepipe_collect_at_least(const float *x, long first, long last, float threshold, float *out) {
     long n = 0;
     for (long i = first; i < last; i++) {
@@ -211,24 +259,72 @@ CLONES void saepipe_adam(float *p, float *m, float *v, const float *g, long firs
     for (long i = first; i < last; i++) SAEPIPE_ADAM_ELEMENT(p[i], m[i], v[i], g[i]);
 }
 
-CLONES void saepipe_adam_transposed_gradient(float *p, float *m, float *v, const float *gt, long rows, long cols,
-                                             long first, long last, float beta1, float beta2, float epsilon,
-                                             float step_size, float root2, float scale) {
-    // 16 × 16 blocks of gt flipped through a local tile, then the step on 16 rows' 16 columns: the
-    // gradient is read once and never written back in p's layout (half the memory traffic of a
-    // separate transpose followed by the step).
-#pragma clang fp contract(off)
+#if defined(__x86_64__)
+// out[b · ld_out + a] = in[a · ld_in + b] for a 16 × 16 block, flipped in registers.
+__attribute__((target("avx512f"))) static void saepipe_flip_block_avx512(const float *in, long ld_in, float *out, long ld_out) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(in + i * ld_in);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(out + i * ld_out, r[i]);
+}
+#endif
+
+// block[r · cols + c] = gt[c · rows + r0 + r] for r < height: rows r0 ..< r0 + height of gt's transpose.
+static void saepipe_flip_rows(const float *gt, long rows, long cols, long r0, long height, float *block, int registers) {
     float tile[SAEPIPE_TILE][SAEPIPE_TILE];
+    for (long c0 = 0; c0 < cols; c0 += SAEPIPE_TILE) {
+        long width = cols - c0 < SAEPIPE_TILE ? cols - c0 : SAEPIPE_TILE;
+#if defined(__x86_64__)
+        if (registers && width == SAEPIPE_TILE && height == SAEPIPE_TILE) {
+            saepipe_flip_block_avx512(gt + c0 * rows + r0, rows, block + c0, cols);
+            continue;
+        }
+#else
+        (void)registers;
+#endif
+        saepipe_flip_tile(gt, rows, c0, r0, width, height, tile);  // tile[r][c] = gt[(c0 + c) · rows + r0 + r]
+        for (long r = 0; r < height; r++) memcpy(block + r * cols + c0, tile[r], (size_t)width * sizeof(float));
+    }
+}
+
+void saepipe_adam_transposed_gradient(float *p, float *m, float *v, const float *gt, long rows, long cols, long first,
+                                      long last, float beta1, float beta2, float epsilon, float step_size, float root2,
+                                      float scale, float *block) {
+    // Sixteen rows at a time: their gradient flipped into a buffer that stays in cache, then the
+    // ordinary step over those rows, which are contiguous in p, m and v. Stepping tile by tile
+    // instead reads p, m and v as 48 short streams at once, which the prefetchers do not follow
+    // (measured 2.5 times slower than the same-size step with the gradient in p's layout).
+#if defined(__x86_64__)
+    int registers = __builtin_cpu_supports("avx512f");
+#else
+    int registers = 0;
+#endif
     for (long r0 = first; r0 < last; r0 += SAEPIPE_TILE) {
         long height = last - r0 < SAEPIPE_TILE ? last - r0 : SAEPIPE_TILE;
-        for (long c0 = 0; c0 < cols; c0 += SAEPIPE_TILE) {
-            long width = cols - c0 < SAEPIPE_TILE ? cols - c0 : SAEPIPE_TILE;
-            saepipe_flip_tile(gt, rows, c0, r0, width, height, tile);  // tile[r][c] = gt[(c0 + c) · rows + r0 + r]
-            for (long r = 0; r < height; r++) {
-                long base = (r0 + r) * cols + c0;
-                for (long c = 0; c < width; c++) SAEPIPE_ADAM_ELEMENT(p[base + c], m[base + c], v[base + c], tile[r][c]);
-            }
-        }
+        saepipe_flip_rows(gt, rows, cols, r0, height, block, registers);
+        saepipe_adam(p + r0 * cols, m + r0 * cols, v + r0 * cols, block, 0, height * cols, beta1, beta2, epsilon,
+                     step_size, root2, scale);
     }
 }
 

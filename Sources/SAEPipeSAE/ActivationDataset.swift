@@ -185,23 +185,27 @@ public final class ActivationDataset: @unchecked Sendable {
     /// Copies the given rows, as float32, normalized as `normalization` says and multiplied by
     /// `scale`, into `out` [indices.count, d].
     public func gather(_ indices: ArraySlice<Int>, scale: Float, into out: UnsafeMutablePointer<Float>) {
-        for (slot, index) in indices.enumerated() {
-            let target = out + slot * d
-            let (part, row) = index.quotientAndRemainder(dividingBy: rowsPerPart)
-            let bytes = files[part].bytes
-            switch dtype {
-            case .float32:
-                let source = (bytes + row * d * 4).assumingMemoryBound(to: Float.self)
-                for j in 0..<d { target[j] = source[j] }
-            case .float16:
-                for j in 0..<d {
-                    let bits = bytes.loadUnaligned(fromByteOffset: (row * d + j) * 2, as: UInt16.self)
-                    target[j] = Float(Float16(bitPattern: UInt16(littleEndian: bits)))
-                }
-            }
-            if normalization == .layerNorm { InputNormalization.standardize(target, rows: 1, d: d) }
-            if scale != 1 { for j in 0..<d { target[j] *= scale } }
+        nonisolated(unsafe) let out = out
+        Parallel.chunks(indices.count, minimumChunk: 128) { slots in
+            for slot in slots { gatherRow(indices[indices.startIndex + slot], scale: scale, into: out + slot * d) }
         }
+    }
+
+    private func gatherRow(_ index: Int, scale: Float, into target: UnsafeMutablePointer<Float>) {
+        let (part, row) = index.quotientAndRemainder(dividingBy: rowsPerPart)
+        let bytes = files[part].bytes
+        switch dtype {
+        case .float32:
+            let source = (bytes + row * d * 4).assumingMemoryBound(to: Float.self)
+            for j in 0..<d { target[j] = source[j] }
+        case .float16:
+            for j in 0..<d {
+                let bits = bytes.loadUnaligned(fromByteOffset: (row * d + j) * 2, as: UInt16.self)
+                target[j] = Float(Float16(bitPattern: UInt16(littleEndian: bits)))
+            }
+        }
+        if normalization == .layerNorm { InputNormalization.standardize(target, rows: 1, d: d) }
+        if scale != 1 { for j in 0..<d { target[j] *= scale } }
     }
 
     /// √d / E‖x‖ over up to `sample` training rows: scaling by it makes E‖x‖ = √d.

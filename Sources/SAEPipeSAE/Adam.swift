@@ -42,8 +42,10 @@ public struct Adam: Sendable, Equatable {
                         if path == \SAEParameters.wEnc, let gt = transposedEncoderGradient {
                             nonisolated(unsafe) let gt = gt
                             Parallel.chunks(d, minimumChunk: 16) { range in
+                                let block = UnsafeMutablePointer<Float>.allocate(capacity: 16 * features)
+                                defer { block.deallocate() }
                                 saepipe_adam_transposed_gradient(p, m, v, gt, d, features, range.lowerBound, range.upperBound,
-                                                                 beta1, beta2, epsilon, stepSize, root2, gradientScale)
+                                                                 beta1, beta2, epsilon, stepSize, root2, gradientScale, block)
                             }
                             return
                         }

@@ -11,6 +11,7 @@ public final class SAEWorkspace: @unchecked Sendable {
     public let features: Int
     let centered: UnsafeMutablePointer<Float>
     let pre: UnsafeMutablePointer<Float>
+    /// The codes, dense; not written by a forward pass that selected BatchTopK sparse (see `forward`).
     let f: UnsafeMutablePointer<Float>
     let reconstruction: UnsafeMutablePointer<Float>
     let error: UnsafeMutablePointer<Float>
@@ -58,7 +59,8 @@ public final class SAEWorkspace: @unchecked Sendable {
 /// The SAE's forward and backward passes as plain functions on buffers (dense path; the
 /// sparse path is in SparsePath.swift).
 public enum SAEMath {
-    /// Forward pass of `rows` rows of `x` (≤ workspace.batch); fills pre, f, x̂ and the error.
+    /// Forward pass of `rows` rows of `x` (≤ workspace.batch); fills pre, f, x̂ and the error; f is
+    /// left unwritten when a BatchTopK pass goes sparse (`usedSparse`: the codes are in `sparse`).
     public static func forward(
         _ p: SAEParameters, _ x: UnsafePointer<Float>, rows: Int, activation: SAEActivation, form: SparsityForm,
         workspace w: SAEWorkspace, mode: ComputeMode = .dense
@@ -66,8 +68,13 @@ public enum SAEMath {
         let (d, F) = (p.d, p.features)
         let (xc, pre, f, xh, e) = (w.centered, w.pre, w.f, w.reconstruction, w.error)
         p.bDec.withUnsafeBufferPointer { bDec in
-            for r in 0..<rows { for j in 0..<d { xc[r * d + j] = x[r * d + j] - bDec[j] } }
-            for r in 0..<rows { (xh + r * d).update(from: bDec.baseAddress!, count: d) }
+            nonisolated(unsafe) let (bDec, x) = (bDec.baseAddress!, x)
+            Parallel.chunks(rows, minimumChunk: 64) { range in
+                for r in range {
+                    for j in 0..<d { xc[r * d + j] = x[r * d + j] - bDec[j] }
+                    (xh + r * d).update(from: bDec, count: d)
+                }
+            }
         }
         p.bEnc.withUnsafeBufferPointer { bEnc in
             // rows × F floats (19 MB at the quickstart's shape): split over the cores.
@@ -79,12 +86,18 @@ public enum SAEMath {
         p.wEnc.withUnsafeBufferPointer { we in
             BLAS.sgemmSplittingRows(m: rows, n: F, k: d, a: xc, b: we.baseAddress!, beta: 1, c: pre)
         }
-        activate(p, rows: rows, activation: activation, workspace: w)
         w.usedSparse = false
-        if mode != .dense {
+        if case .batchTopK(let k) = activation, mode.selectsSparse(density: Double(k) / Double(max(F, 1))) {
+            // Straight from pre to the sparse codes: the dense f is not written (three passes over it saved).
+            batchTopK(pre: pre, rows: rows, features: F, keep: k * rows, scratch: w.featureGradient, into: w.sparse)
+            w.usedSparse = true
+        } else {
+        activate(p, rows: rows, activation: activation, workspace: w)
+        }
+        if mode != .dense, !w.usedSparse {
             w.sparse.build(f, rows: rows, features: F)
             let density = Double(w.sparse.count) / Double(max(rows * F, 1))
-            if case .automatic(let maximum) = mode { w.usedSparse = density < maximum } else { w.usedSparse = true }
+            w.usedSparse = mode.selectsSparse(density: density)
         }
         if w.usedSparse {
             p.wDec.withUnsafeBufferPointer { w.sparse.decode($0.baseAddress!, rows: rows, d: d, into: xh) }
@@ -94,18 +107,7 @@ public enum SAEMath {
             }
         }
         var stats = SAEBatchStats()
-        var means = [Double](repeating: 0, count: d)
-        for r in 0..<rows { for j in 0..<d { means[j] += Double(x[r * d + j]) } }
-        for j in 0..<d { means[j] /= Double(rows) }
-        for r in 0..<rows {
-            for j in 0..<d {
-                let difference = xh[r * d + j] - x[r * d + j]
-                e[r * d + j] = difference
-                stats.squaredError += Double(difference * difference)
-                let centered = Double(x[r * d + j]) - means[j]
-                stats.totalVariance += centered * centered
-            }
-        }
+        (stats.squaredError, stats.totalVariance) = errorAndVariance(x, xh, rows: rows, d: d, error: e)
         let norms = form == .decoderNormWeighted ? p.decoderNorms() : [Float](repeating: 1, count: F)
         let weighted: Bool = { if case .relu = activation { return form == .decoderNormWeighted } else { return false } }()
         let totals = RowTotals()
@@ -194,26 +196,32 @@ public enum SAEMath {
     /// order), zero elsewhere. `scratch` (count floats) is overwritten.
     public static func batchTopK(pre: UnsafePointer<Float>, into f: UnsafeMutablePointer<Float>, count: Int, keep: Int,
                           scratch: UnsafeMutablePointer<Float>) {
-        let keep = min(keep, count)
-        guard keep > 0, let (cutoff, strictlyAbove) = sampledCutoff(pre, count: count, keep: keep, scratch: scratch)
-            ?? histogramCutoff(pre, count: count, keep: keep, scratch: scratch)
-        else {
-            // At most `keep` positive values: all of them.
-            for index in 0..<count { f[index] = keep > 0 ? max(pre[index], 0) : 0 }
-            return
-        }
+        let (cutoff, tiesKept) = batchTopKCutoff(pre: pre, count: count, keep: keep, scratch: scratch)
         Parallel.chunks(count, minimumChunk: 65536) { range in
             for index in range {
                 let value = pre[index]
                 f[index] = value > cutoff ? value : 0
             }
         }
-        var ties = keep - strictlyAbove
+        var ties = tiesKept
         var index = 0
         while ties > 0, index < count {
             if pre[index] == cutoff { f[index] = cutoff; ties -= 1 }
             index += 1
         }
+    }
+
+    /// BatchTopK's selection as a rule: keep the values above `cutoff` and the first `ties` values
+    /// equal to it in index order. With at most `keep` positive values: cutoff 0, no ties (every positive one).
+    static func batchTopKCutoff(pre: UnsafePointer<Float>, count: Int, keep: Int, scratch: UnsafeMutablePointer<Float>)
+        -> (cutoff: Float, ties: Int)
+    {
+        let keep = min(keep, count)
+        guard keep > 0 else { return (.infinity, 0) }
+        guard let (cutoff, strictlyAbove) = sampledCutoff(pre, count: count, keep: keep, scratch: scratch)
+            ?? histogramCutoff(pre, count: count, keep: keep, scratch: scratch)
+        else { return (0, 0) }
+        return (cutoff, keep - strictlyAbove)
     }
 
     /// The keep-th largest positive value and how many values lie strictly above it, found from
@@ -223,17 +231,7 @@ public enum SAEMath {
     public static func sampledCutoff(_ pre: UnsafePointer<Float>, count: Int, keep: Int, scratch: UnsafeMutablePointer<Float>)
         -> (cutoff: Float, strictlyAbove: Int)?
     {
-        // A prime stride: through a [rows, F] batch the sample visits every feature's column.
-        let stride = 61
-        let sampleCount = count / stride
-        let rank = (keep * 5 / 4 + stride - 1) / stride + 8
-        guard sampleCount >= 1024, rank < sampleCount else { return nil }
-        var sample = [Float](unsafeUninitializedCapacity: sampleCount) { buffer, initialized in
-            for index in 0..<sampleCount { buffer[index] = pre[index * stride] }
-            initialized = sampleCount
-        }
-        let guess = kthLargest(&sample, rank)
-        guard guess > 0 else { return nil }
+        guard let guess = sampledGuess(pre, count: count, keep: keep) else { return nil }
         // Each chunk writes its candidates at its own offset in scratch; then they are packed together.
         let chunkCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65536))
         var found = [Int](repeating: 0, count: chunkCount)
@@ -255,6 +253,128 @@ public enum SAEMath {
         var strictlyAbove = 0
         for slot in 0..<candidates where scratch[slot] > cutoff { strictlyAbove += 1 }
         return (cutoff, strictlyAbove)
+    }
+
+    /// error = x̂ − x; the sums of its squares and of x's squared deviations from the batch mean,
+    /// added up by blocks of 32 rows in a fixed order (the same bits on any number of cores).
+    static func errorAndVariance(_ x: UnsafePointer<Float>, _ xh: UnsafePointer<Float>, rows: Int, d: Int,
+                                 error e: UnsafeMutablePointer<Float>) -> (squaredError: Double, totalVariance: Double) {
+        var means = [Double](repeating: 0, count: d)
+        means.withUnsafeMutableBufferPointer { means in
+            nonisolated(unsafe) let (means, x) = (means.baseAddress!, x)
+            Parallel.chunks(d, minimumChunk: 64) { columns in
+                for r in 0..<rows { for j in columns { means[j] += Double(x[r * d + j]) } }
+                for j in columns { means[j] /= Double(rows) }
+            }
+        }
+        let blockRows = 32
+        let blocks = (rows + blockRows - 1) / blockRows
+        var partial = [(Double, Double)](repeating: (0, 0), count: blocks)
+        means.withUnsafeBufferPointer { means in
+            partial.withUnsafeMutableBufferPointer { partial in
+                nonisolated(unsafe) let (means, partial, x, xh) = (means.baseAddress!, partial.baseAddress!, x, xh)
+                Parallel.chunks(blocks, minimumChunk: 2) { range in
+                    for block in range {
+                        var squaredError: Double = 0, variance: Double = 0
+                        for r in (block * blockRows)..<min(rows, (block + 1) * blockRows) {
+                            for j in 0..<d {
+                                let difference = xh[r * d + j] - x[r * d + j]
+                                e[r * d + j] = difference
+                                squaredError += Double(difference * difference)
+                                let centered = Double(x[r * d + j]) - means[j]
+                                variance += centered * centered
+                            }
+                        }
+                        partial[block] = (squaredError, variance)
+                    }
+                }
+            }
+        }
+        return partial.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
+    }
+
+    /// A value a little below the keep-th largest, from a strided sample (nil when there is too little
+    /// to sample or the guess is not positive).
+    static func sampledGuess(_ pre: UnsafePointer<Float>, count: Int, keep: Int) -> Float? {
+        // A prime stride: through a [rows, F] batch the sample visits every feature's column.
+        let stride = 61
+        let sampleCount = count / stride
+        let rank = (keep * 5 / 4 + stride - 1) / stride + 8
+        guard sampleCount >= 1024, rank < sampleCount else { return nil }
+        var sample = [Float](unsafeUninitializedCapacity: sampleCount) { buffer, initialized in
+            for index in 0..<sampleCount { buffer[index] = pre[index * stride] }
+            initialized = sampleCount
+        }
+        let guess = kthLargest(&sample, rank)
+        return guess > 0 ? guess : nil
+    }
+
+    /// BatchTopK's codes over a [rows, features] batch as sparse entries, the same ones `batchTopK`
+    /// leaves nonzero: from the sampled guess's candidates (with their indices) when it holds,
+    /// else by the cutoff and a pass over `pre`.
+    static func batchTopK(pre: UnsafePointer<Float>, rows: Int, features: Int, keep: Int, scratch: UnsafeMutablePointer<Float>,
+                          into sparse: SparseActivations) {
+        let count = rows * features
+        let keep = min(keep, count)
+        if keep > 0, let guess = sampledGuess(pre, count: count, keep: keep),
+            let (values, indices) = candidates(pre, count: count, atLeast: guess, capacity: 2 * keep + 4096), values.count >= keep
+        {
+            values.withUnsafeBufferPointer { (scratch).update(from: $0.baseAddress!, count: values.count) }
+            let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: values.count), keep)
+            var ties = keep - values.reduce(0) { $0 + ($1 > cutoff ? 1 : 0) }
+            var rowStart = [Int64](repeating: 0, count: rows + 1)
+            var cols: [Int32] = [], vals: [Float] = []
+            cols.reserveCapacity(keep)
+            vals.reserveCapacity(keep)
+            for (value, index) in zip(values, indices) {
+                guard value > cutoff || (value == cutoff && ties > 0) else { continue }
+                if value == cutoff { ties -= 1 }
+                rowStart[Int(index) / features + 1] += 1
+                cols.append(Int32(Int(index) % features))
+                vals.append(value)
+            }
+            for r in 0..<rows { rowStart[r + 1] += rowStart[r] }
+            sparse.set(rowStart: rowStart, cols: cols, vals: vals, features: features)
+            return
+        }
+        let (cutoff, ties) = batchTopKCutoff(pre: pre, count: count, keep: keep, scratch: scratch)
+        sparse.build(above: cutoff, ties: ties, pre, rows: rows, features: features)
+    }
+
+    /// The positive values of pre[0 ..< count] at or above `atLeast` and their indices, in index
+    /// order; nil when more than `capacity` qualify.
+    static func candidates(_ pre: UnsafePointer<Float>, count: Int, atLeast threshold: Float, capacity: Int)
+        -> (values: [Float], indices: [Int64])?
+    {
+        let chunkCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65536))
+        let perChunk = capacity / chunkCount + 1
+        var values = [Float](repeating: 0, count: perChunk * chunkCount)
+        var indices = [Int64](repeating: 0, count: perChunk * chunkCount)
+        var found = [Int](repeating: 0, count: chunkCount)
+        values.withUnsafeMutableBufferPointer { values in
+            indices.withUnsafeMutableBufferPointer { indices in
+                found.withUnsafeMutableBufferPointer { found in
+                    nonisolated(unsafe) let (values, indices, found, pre) = (values.baseAddress!, indices.baseAddress!, found.baseAddress!, pre)
+                    DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                        let (first, last) = (count * chunk / chunkCount, count * (chunk + 1) / chunkCount)
+                        found[chunk] = saepipe_collect_at_least_indexed(
+                            pre, first, last, threshold, perChunk, values + chunk * perChunk, indices + chunk * perChunk)
+                    }
+                }
+            }
+        }
+        guard found.allSatisfy({ $0 >= 0 }) else { return nil }
+        var packed = 0
+        for chunk in 0..<chunkCount {
+            for slot in 0..<found[chunk] {
+                values[packed] = values[chunk * perChunk + slot]
+                indices[packed] = indices[chunk * perChunk + slot]
+                packed += 1
+            }
+        }
+        values.removeLast(values.count - packed)
+        indices.removeLast(indices.count - packed)
+        return (values, indices)
     }
 
     /// The same answer by a histogram of the top 11 bits of the positive values (exponent and 3

@@ -13,6 +13,15 @@ public enum ComputeMode: Sendable, Equatable {
 
     /// Measured with `saepipe bench train` on this machine: sparse wins below ~8% density.
     public static let standard = ComputeMode.automatic(maximumDensity: 0.08)
+
+    /// Whether a batch with this share of active (row, feature) pairs runs sparse.
+    func selectsSparse(density: Double) -> Bool {
+        switch self {
+        case .dense: false
+        case .sparse: true
+        case .automatic(let maximum): density < maximum
+        }
+    }
 }
 
 /// A batch's active features by row (CSR) and by feature (CSC), rebuilt every forward pass.
@@ -50,6 +59,53 @@ final class SparseActivations: @unchecked Sendable {
                     let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
                     Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
                         saepipe_collect_nonzeros(f, features, range.lowerBound, range.upperBound, start, cols, vals)
+                    }
+                }
+            }
+        }
+        indexByFeature(rows: rows, features: features)
+    }
+
+    /// Collects the entries of pre [rows, F] above `cutoff`, and the first `ties` entries equal to it
+    /// in index order: BatchTopK's codes straight from the pre-activations, without the dense f.
+    func build(above cutoff: Float, ties: Int, _ pre: UnsafePointer<Float>, rows: Int, features: Int) {
+        var above = [Int64](repeating: 0, count: rows), equal = [Int64](repeating: 0, count: rows)
+        above.withUnsafeMutableBufferPointer { above in
+            equal.withUnsafeMutableBufferPointer { equal in
+                nonisolated(unsafe) let (above, equal) = (above.baseAddress!, equal.baseAddress!)
+                Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
+                    saepipe_count_above(pre, features, range.lowerBound, range.upperBound, cutoff, above, equal)
+                }
+            }
+        }
+        // The kept ties end at the ties-th value equal to the cutoff in index order.
+        var lastTie = -1, tiesLeft = ties
+        rowStart = [Int64](repeating: 0, count: rows + 1)
+        for r in 0..<rows {
+            var kept = 0
+            if tiesLeft > 0, equal[r] > 0 {
+                kept = min(tiesLeft, Int(equal[r]))
+                tiesLeft -= kept
+                if tiesLeft == 0 {
+                    var seen = 0
+                    for c in 0..<features where pre[r * features + c] == cutoff {
+                        seen += 1
+                        if seen == kept { lastTie = r * features + c; break }
+                    }
+                }
+            }
+            rowStart[r + 1] = rowStart[r] + above[r] + Int64(kept)
+        }
+        if tiesLeft > 0 { lastTie = rows * features }  // fewer ties than asked for: every one is kept
+        let nnz = Int(rowStart[rows])
+        cols = [Int32](repeating: 0, count: nnz)
+        vals = [Float](repeating: 0, count: nnz)
+        rowStart.withUnsafeBufferPointer { start in
+            cols.withUnsafeMutableBufferPointer { cols in
+                vals.withUnsafeMutableBufferPointer { vals in
+                    let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
+                    Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
+                        saepipe_collect_above(pre, features, range.lowerBound, range.upperBound, cutoff, lastTie, start, cols, vals)
                     }
                 }
             }

@@ -182,7 +182,12 @@ public struct Trainer {
                                             form: settings.form, workspace: workspace, mode: settings.compute)
                 if !residual.isEmpty {
                     // x − x̂ before backward turns the error into its gradient.
-                    for index in 0..<(rows * d) { residual[index] = x[index] - workspace.reconstruction[index] }
+                    residual.withUnsafeMutableBufferPointer { residual in
+                        nonisolated(unsafe) let (residual, x, xh) = (residual.baseAddress!, x.baseAddress!, workspace.reconstruction)
+                        Parallel.chunks(rows * d, minimumChunk: 1 << 15) { range in
+                            for index in range { residual[index] = x[index] - xh[index] }
+                        }
+                    }
                 }
                 SAEMath.backward(state.parameters, x.baseAddress!, rows: rows, activation: activation, form: settings.form,
                                  lambda: lambda, workspace: workspace, into: &gradients, mayLeaveEncoderGradientTransposed: true)

@@ -54,6 +54,18 @@ void saepipe_count_nonzeros(const float *m, long cols, long first, long last, in
 void saepipe_collect_nonzeros(const float *m, long cols, long first, long last, const int64_t *row_start,
                               int32_t *out_cols, float *out_vals);
 
+/// For rows first ..< last of m [rows, cols]: above[r] = how many values exceed cutoff, equal[r] = how many equal it.
+void saepipe_count_above(const float *m, long cols, long first, long last, float cutoff, int64_t *above, int64_t *equal);
+
+/// Writes, at row_start[r], the column and value of each entry of rows first ..< last of m [rows, cols]
+/// above cutoff or equal to it at a flat index <= last_tie (ties kept in index order; -1 keeps none).
+void saepipe_collect_above(const float *m, long cols, long first, long last, float cutoff, long last_tie,
+                           const int64_t *row_start, int32_t *out_cols, float *out_vals);
+
+/// The same with each value's index in out_index; -1 (and nothing usable) when more than capacity qualify.
+long saepipe_collect_at_least_indexed(const float *x, long first, long last, float threshold, long capacity,
+                                      float *out, int64_t *out_index);
+
 /// Copies the values of x[first ..< last] that are positive and >= threshold to out, in order;
 /// returns how many (BatchTopK's candidates above a sampled cutoff).
 long saepipe_collect_at_least(const float *x, long first, long last, float threshold, float *out);
@@ -65,10 +77,11 @@ void saepipe_adam(float *p, float *m, float *v, const float *g, long first, long
                   float epsilon, float step_size, float root2, float scale);
 
 /// The same step for p, m, v stored [rows, cols] with the gradient stored transposed, gt [cols, rows],
-/// on rows first ..< last of p: the same bits as transposing gt and calling saepipe_adam.
+/// on rows first ..< last of p: the same bits as transposing gt and calling saepipe_adam. `block`
+/// holds 16 · cols floats of scratch.
 void saepipe_adam_transposed_gradient(float *p, float *m, float *v, const float *gt, long rows, long cols, long first,
                                       long last, float beta1, float beta2, float epsilon, float step_size, float root2,
-                                      float scale);
+                                      float scale, float *block);
 
 /// Scales rows first ..< last of w [rows, d] to unit L2 norm (rows of norm 0 stay 0).
 void saepipe_normalize_rows(float *w, long d, long first, long last);

@@ -105,6 +105,43 @@ final class SAEGradientTests: XCTestCase {
         }
     }
 
+    /// The sparse selection (straight from pre to entries) keeps exactly the dense selection's nonzeros,
+    /// by way of the sampled candidates or, when they do not hold, the cutoff and a pass over pre: on a
+    /// coarse grid with many ties at the cutoff and a third of the values ≤ 0, and on a batch whose large
+    /// values sit where the strided sample looks.
+    func testBatchTopKSparseSelectionKeepsTheDenseSelectionsNonzeros() {
+        var generator = SplitMix64(seed: 23)
+        let (rows, features) = (300, 1000)
+        let count = rows * features
+        let grid = (0..<count).map { _ in Float(Int(generator.nextUnit() * 600) - 200) / 8 }
+        let smooth = (0..<count).map { _ in Float(generator.nextUnit() * 4 - 1) }
+        let skewed: [Float] = (0..<count).map { (index: Int) -> Float in
+            index % 61 == 0 ? Float(10 + index % 7) : Float(index % 5) / 10
+        }
+        for (name, pre) in [("grid", grid), ("smooth", smooth), ("skewed", skewed)] {
+            for keep in [0, 1, 37, 5000, 20_000, 150_000, 199_000, 250_000] {
+                var f = [Float](repeating: -1, count: count), scratch = [Float](repeating: 0, count: count)
+                let sparse = SparseActivations()
+                pre.withUnsafeBufferPointer { pre in
+                    SAEMath.batchTopK(pre: pre.baseAddress!, into: &f, count: count, keep: keep, scratch: &scratch)
+                    SAEMath.batchTopK(pre: pre.baseAddress!, rows: rows, features: features, keep: keep, scratch: &scratch, into: sparse)
+                }
+                var rowStart: [Int64] = [0], cols: [Int32] = [], vals: [Float] = []
+                for r in 0..<rows {
+                    for c in 0..<features where f[r * features + c] != 0 {
+                        cols.append(Int32(c))
+                        vals.append(f[r * features + c])
+                    }
+                    rowStart.append(Int64(cols.count))
+                }
+                XCTAssertEqual(sparse.rowStart, rowStart, "\(name), keep \(keep)")
+                XCTAssertEqual(sparse.cols, cols, "\(name), keep \(keep)")
+                XCTAssertEqual(sparse.vals, vals, "\(name), keep \(keep)")
+                XCTAssertEqual(sparse.featureStart.last, Int64(cols.count))
+            }
+        }
+    }
+
     /// The sampled cutoff search agrees with the histogram one; when the strided sample is unrepresentative
     /// (the large values sit exactly on the sampled positions) it gives up rather than answer wrongly.
     func testBatchTopKSampledCutoffAgreesWithTheHistogramOrGivesUp() {
