@@ -117,24 +117,40 @@ CLONES void saepipe_softmax(float *x, long count) {
     for (long i = 0; i < count; i++) x[i] *= inverse;
 }
 
-CLONES void saepipe_sparse_rows_times_matrix(const int64_t *row_start, const int32_t *cols, const float *vals,
-                                             long first, long last, const float *w, long d, float *out) {
-    for (long r = first; r < last; r++) {
-        float *target = out + r * d;
-        for (int64_t k = row_start[r]; k < row_start[r + 1]; k++) {
-            const float *source = w + (long)cols[k] * d;
-            float v = vals[k];
+// The entries of feature i that lie in rows first ..< last: rows ascend within a feature.
+static inline void saepipe_feature_rows_in(const int64_t *feature_start, const int32_t *rows, long i, long first, long last,
+                                           int64_t *begin, int64_t *end) {
+    int64_t position = feature_start[i], stop = feature_start[i + 1];
+    while (position < stop && rows[position] < first) position++;
+    *begin = position;
+    while (position < stop && rows[position] < last) position++;
+    *end = position;
+}
+
+CLONES void saepipe_sparse_features_decode(const int64_t *feature_start, const int64_t *entries, const int32_t *rows,
+                                           const float *vals, long features, long first, long last, const float *w,
+                                           long d, float *out) {
+    for (long i = 0; i < features; i++) {
+        int64_t begin, end;
+        saepipe_feature_rows_in(feature_start, rows, i, first, last, &begin, &end);
+        const float *source = w + i * d;
+        for (int64_t position = begin; position < end; position++) {
+            float *target = out + (long)rows[position] * d;
+            float v = vals[entries[position]];
             for (long j = 0; j < d; j++) target[j] += v * source[j];
         }
     }
 }
 
-CLONES void saepipe_sparse_row_dots(const int64_t *row_start, const int32_t *cols, long first, long last,
-                                    const float *a, const float *w, long d, float *dots) {
-    for (long r = first; r < last; r++) {
-        const float *left = a + r * d;
-        for (int64_t k = row_start[r]; k < row_start[r + 1]; k++) {
-            const float *right = w + (long)cols[k] * d;
+CLONES void saepipe_sparse_features_row_dots(const int64_t *feature_start, const int64_t *entries, const int32_t *rows,
+                                             long features, long first, long last, const float *a, const float *w,
+                                             long d, float *dots) {
+    for (long i = 0; i < features; i++) {
+        int64_t begin, end;
+        saepipe_feature_rows_in(feature_start, rows, i, first, last, &begin, &end);
+        const float *right = w + i * d;
+        for (int64_t position = begin; position < end; position++) {
+            const float *left = a + (long)rows[position] * d;
             float lanes[LANES] = {0};
             long j = 0;
             for (; j + LANES <= d; j += LANES)
@@ -142,7 +158,7 @@ CLONES void saepipe_sparse_row_dots(const int64_t *row_start, const int32_t *col
             float total = 0;
             for (int l = 0; l < LANES; l++) total += lanes[l];
             for (; j < d; j++) total += left[j] * right[j];
-            dots[k] = total;
+            dots[entries[position]] = total;
         }
     }
 }

@@ -156,27 +156,38 @@ final class SparseActivations: @unchecked Sendable {
 
     /// out[r, :] += Σ_k vals[k] · w[cols[k], :] (the decoder on active features only).
     func decode(_ w: UnsafePointer<Float>, rows: Int, d: Int, into out: UnsafeMutablePointer<Float>) {
-        rowStart.withUnsafeBufferPointer { start in
-            cols.withUnsafeBufferPointer { cols in
-                vals.withUnsafeBufferPointer { vals in
-                    let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
-                    Parallel.chunks(rows, minimumChunk: 64) { range in
-                        saepipe_sparse_rows_times_matrix(start, cols, vals, range.lowerBound, range.upperBound, w, d, out)
-                    }
-                }
+        // By feature, the cores splitting the rows: each row of w is read once per core instead of
+        // once per entry (w is 10 MB at the quickstart's shape; a core's rows of out stay in cache).
+        byFeature(rows: rows) { start, entries, entryRows, features, range in
+            vals.withUnsafeBufferPointer { vals in
+                saepipe_sparse_features_decode(start, entries, entryRows, vals.baseAddress!, features, range.lowerBound,
+                                               range.upperBound, w, d, out)
             }
         }
     }
 
     /// dots[k] = a[row(k), :] · w[cols[k], :]
     func rowDots(_ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, rows: Int, d: Int) {
-        rowStart.withUnsafeBufferPointer { start in
-            cols.withUnsafeBufferPointer { cols in
-                dots.withUnsafeMutableBufferPointer { dots in
-                    let (start, cols, dots) = (start.baseAddress!, cols.baseAddress!, dots.baseAddress!)
-                    Parallel.chunks(rows, minimumChunk: 64) { range in
-                        saepipe_sparse_row_dots(start, cols, range.lowerBound, range.upperBound, a, w, d, dots)
-                    }
+        dots.withUnsafeMutableBufferPointer { dots in
+            nonisolated(unsafe) let dots = dots.baseAddress!
+            byFeature(rows: rows) { start, entries, entryRows, features, range in
+                saepipe_sparse_features_row_dots(start, entries, entryRows, features, range.lowerBound, range.upperBound,
+                                                 a, w, d, dots)
+            }
+        }
+    }
+
+    /// Runs `body` on the by-feature index with the rows split over the cores.
+    private func byFeature(
+        rows: Int,
+        _ body: (UnsafePointer<Int64>, UnsafePointer<Int64>, UnsafePointer<Int32>, Int, Range<Int>) -> Void
+    ) {
+        featureStart.withUnsafeBufferPointer { start in
+            entries.withUnsafeBufferPointer { entries in
+                entryRows.withUnsafeBufferPointer { entryRows in
+                    let (start, entries, entryRows) = (start.baseAddress!, entries.baseAddress!, entryRows.baseAddress!)
+                    let features = max(0, featureStart.count - 1)
+                    Parallel.chunks(rows, minimumChunk: 64) { range in body(start, entries, entryRows, features, range) }
                 }
             }
         }

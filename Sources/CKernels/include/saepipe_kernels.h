@@ -30,13 +30,18 @@ void saepipe_exp(const float *x, float *y, long count);
 // row_start[r] ..< row_start[r+1] with feature cols[k] and value vals[k]) and by feature
 // (CSC: feature_start[i] ..< feature_start[i+1] listing entry indices k and their rows).
 
-/// out[r, :] += Σ_k vals[k] · w[cols[k], :] for rows first ..< last (w is [F, d]).
-void saepipe_sparse_rows_times_matrix(const int64_t *row_start, const int32_t *cols, const float *vals,
-                                      long first, long last, const float *w, long d, float *out);
+/// out[r, :] += Σ_k vals[k] · w[cols[k], :] for rows first ..< last, walking the entries by feature
+/// (feature_start, entries, rows as SparseActivations keeps them) so each row of w is read once; each
+/// row's terms are still added in increasing column order.
+void saepipe_sparse_features_decode(const int64_t *feature_start, const int64_t *entries, const int32_t *rows,
+                                    const float *vals, long features, long first, long last, const float *w, long d,
+                                    float *out);
 
-/// dots[k] = a[r, :] · w[cols[k], :] for every entry k of rows first ..< last.
-void saepipe_sparse_row_dots(const int64_t *row_start, const int32_t *cols, long first, long last,
-                             const float *a, const float *w, long d, float *dots);
+/// dots[k] = a[row(k), :] · w[cols[k], :] for the entries in rows first ..< last, walking them by
+/// feature (each row of w read once).
+void saepipe_sparse_features_row_dots(const int64_t *feature_start, const int64_t *entries, const int32_t *rows,
+                                      long features, long first, long last, const float *a, const float *w, long d,
+                                      float *dots);
 
 /// out[i, :] = Σ_{k in feature i} weights[k] · m[rows[k], :] for features first ..< last
 /// (features with no entries get zeros); sums[i] = Σ weights[k] when sums is not NULL.

@@ -142,6 +142,39 @@ final class SAEGradientTests: XCTestCase {
         }
     }
 
+    /// The by-feature decode and row dots against plain loops over the entries by row, on a batch large
+    /// enough for the rows to be split over the cores, with empty rows and features that never fire.
+    func testSparseDecodeAndRowDotsWalkingByFeatureMatchPlainLoops() {
+        var generator = SplitMix64(seed: 31)
+        let (rows, features, d) = (300, 90, 37)
+        var f = [Float](repeating: 0, count: rows * features)
+        for r in 0..<rows where r % 7 != 0 {
+            for i in 0..<features where i % 9 != 0 && generator.nextUnit() < 0.1 { f[r * features + i] = Float(generator.nextUnit() + 0.1) }
+        }
+        let w = (0..<(features * d)).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        let a = (0..<(rows * d)).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        let sparse = SparseActivations()
+        f.withUnsafeBufferPointer { sparse.build($0.baseAddress!, rows: rows, features: features) }
+        var out = [Float](repeating: 0.5, count: rows * d)
+        w.withUnsafeBufferPointer { w in
+            out.withUnsafeMutableBufferPointer { sparse.decode(w.baseAddress!, rows: rows, d: d, into: $0.baseAddress!) }
+            a.withUnsafeBufferPointer { sparse.rowDots($0.baseAddress!, w.baseAddress!, rows: rows, d: d) }
+        }
+        for r in 0..<rows {
+            for j in 0..<d {
+                var expected: Float = 0.5
+                for i in 0..<features { expected += f[r * features + i] * w[i * d + j] }
+                XCTAssertEqual(out[r * d + j], expected, accuracy: 1e-5, "row \(r), column \(j)")
+            }
+            for k in Int(sparse.rowStart[r])..<Int(sparse.rowStart[r + 1]) {
+                let i = Int(sparse.cols[k])
+                let expected = (0..<d).reduce(Float(0)) { $0 + a[r * d + $1] * w[i * d + $1] }
+                XCTAssertEqual(sparse.dots[k], expected, accuracy: 1e-5, "row \(r), feature \(i)")
+            }
+        }
+        XCTAssertGreaterThan(sparse.count, 1000)
+    }
+
     /// The sampled cutoff search agrees with the histogram one; when the strided sample is unrepresentative
     /// (the large values sit exactly on the sampled positions) it gives up rather than answer wrongly.
     func testBatchTopKSampledCutoffAgreesWithTheHistogramOrGivesUp() {
