@@ -50,20 +50,9 @@ final class SparseActivations: @unchecked Sendable {
             }
         }
         for r in 0..<rows { rowStart[r + 1] += rowStart[r] }
-        let nnz = Int(rowStart[rows])
-        cols = [Int32](repeating: 0, count: nnz)
-        vals = [Float](repeating: 0, count: nnz)
-        rowStart.withUnsafeBufferPointer { start in
-            cols.withUnsafeMutableBufferPointer { cols in
-                vals.withUnsafeMutableBufferPointer { vals in
-                    let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
-                    Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
-                        saepipe_collect_nonzeros(f, features, range.lowerBound, range.upperBound, start, cols, vals)
-                    }
-                }
-            }
+        collectRows(rows: rows, features: features) { start, cols, vals, range in
+            saepipe_collect_nonzeros(f, features, range.lowerBound, range.upperBound, start, cols, vals)
         }
-        indexByFeature(rows: rows, features: features)
     }
 
     /// Collects the entries of pre [rows, F] above `cutoff`, and the first `ties` entries equal to it
@@ -97,6 +86,16 @@ final class SparseActivations: @unchecked Sendable {
             rowStart[r + 1] = rowStart[r] + above[r] + Int64(kept)
         }
         if tiesLeft > 0 { lastTie = rows * features }  // fewer ties than asked for: every one is kept
+        collectRows(rows: rows, features: features) { [lastTie] start, cols, vals, range in
+            saepipe_collect_above(pre, features, range.lowerBound, range.upperBound, cutoff, lastTie, start, cols, vals)
+        }
+    }
+
+    /// With `rowStart` counted: sizes the entries, lets `collect` fill each core's rows, and indexes them by feature.
+    private func collectRows(
+        rows: Int, features: Int,
+        _ collect: (UnsafePointer<Int64>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Float>, Range<Int>) -> Void
+    ) {
         let nnz = Int(rowStart[rows])
         cols = [Int32](repeating: 0, count: nnz)
         vals = [Float](repeating: 0, count: nnz)
@@ -104,9 +103,7 @@ final class SparseActivations: @unchecked Sendable {
             cols.withUnsafeMutableBufferPointer { cols in
                 vals.withUnsafeMutableBufferPointer { vals in
                     let (start, cols, vals) = (start.baseAddress!, cols.baseAddress!, vals.baseAddress!)
-                    Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in
-                        saepipe_collect_above(pre, features, range.lowerBound, range.upperBound, cutoff, lastTie, start, cols, vals)
-                    }
+                    Parallel.chunks(rows, minimumChunk: max(1, (1 << 15) / features)) { range in collect(start, cols, vals, range) }
                 }
             }
         }
