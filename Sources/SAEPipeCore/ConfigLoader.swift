@@ -10,12 +10,17 @@ public struct ResolvedConfig: Sendable {
     /// Where each key's value was written (`model.layer` → file:line:col), for errors found
     /// after decoding; keys left at their defaults have none.
     public var locations: [String: SourceLocation]
+    /// The schema's defaults (every key at its default), for comparing with a config written
+    /// before a key existed.
+    public var defaults: ConfigValue
 
-    public init(value: ConfigValue, sourceFile: String, sourceFiles: [String], locations: [String: SourceLocation] = [:]) {
+    public init(value: ConfigValue, sourceFile: String, sourceFiles: [String], locations: [String: SourceLocation] = [:],
+                defaults: ConfigValue = .null) {
         self.value = value
         self.sourceFile = sourceFile
         self.sourceFiles = sourceFiles
         self.locations = locations
+        self.defaults = defaults
     }
 
     public subscript(path path: String) -> ConfigValue { value[path: path] }
@@ -83,7 +88,7 @@ public struct ConfigLoader: Sendable {
             }
             value = value.setting(.string(stem), at: ["run_name"])
         }
-        return ResolvedConfig(value: value, sourceFile: path, sourceFiles: files, locations: locations)
+        return ResolvedConfig(value: value, sourceFile: path, sourceFiles: files, locations: locations, defaults: schema.defaults())
     }
 
     /// Parses `key.path=value`; the value is read as YAML so it is typed like file values.

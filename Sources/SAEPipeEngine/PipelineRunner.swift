@@ -58,7 +58,7 @@ public final class PipelineRunner: @unchecked Sendable {
     }
 
     /// Where this config's outputs go: `outputs/<run_name>/` unless another config's run is there.
-    public func location() -> RunLocation { RunLocation.choose(paths: paths, runName: runName, config: config.value) }
+    public func location() -> RunLocation { RunLocation.choose(paths: paths, runName: runName, config: config.value, defaults: config.defaults) }
 
     var manifestPath: String { "\(location().path)/\(RunManifest.fileName)" }
 

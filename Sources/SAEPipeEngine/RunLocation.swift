@@ -27,28 +27,35 @@ public struct RunLocation: Sendable, Equatable {
         return .map(sections)
     }
 
-    /// Two configs' identities over the keys both hold: a key one saepipe version has and another
-    /// lacks (a setting added since, with its default) is not a difference between runs.
-    public static func comparable(_ old: ConfigValue, _ new: ConfigValue) -> (old: ConfigValue, new: ConfigValue) {
-        func common(_ a: ConfigValue, _ b: ConfigValue) -> (ConfigValue, ConfigValue) {
+    /// Two configs' identities, comparable across saepipe versions: a key the older config lacks
+    /// (a setting added since) counts at its default from `defaults`, so setting it to anything else
+    /// is a difference; a key the schema no longer has, or that `defaults` does not know, is left out.
+    public static func comparable(_ old: ConfigValue, _ new: ConfigValue, defaults: ConfigValue = .null)
+        -> (old: ConfigValue, new: ConfigValue)
+    {
+        func common(_ a: ConfigValue, _ b: ConfigValue, _ fallback: ConfigValue) -> (ConfigValue, ConfigValue) {
             guard case .map(let left) = a, case .map(let right) = b else { return (a, b) }
+            func known(_ key: String) -> ConfigValue? { if case .map(let m) = fallback { m[key] } else { nil } }
             var (keptLeft, keptRight) = (left, right)
             for key in left.keys where right[key] == nil { keptLeft.removeValue(forKey: key) }
-            for key in right.keys where left[key] == nil { keptRight.removeValue(forKey: key) }
+            for key in right.keys where left[key] == nil {
+                if let value = known(key) { keptLeft[key] = value } else { keptRight.removeValue(forKey: key) }
+            }
             for key in keptLeft.keys {
-                let (l, r) = common(keptLeft[key]!, keptRight[key]!)
+                let (l, r) = common(keptLeft[key]!, keptRight[key]!, known(key) ?? .null)
                 (keptLeft[key], keptRight[key]) = (l, r)
             }
             return (.map(keptLeft), .map(keptRight))
         }
-        return common(identity(of: old), identity(of: new))
+        return common(identity(of: old), identity(of: new), identity(of: defaults))
     }
 
-    public static func choose(paths: ProjectPaths, runName: String, config fullConfig: ConfigValue) -> RunLocation {
+    public static func choose(paths: ProjectPaths, runName: String, config fullConfig: ConfigValue,
+                              defaults: ConfigValue = .null) -> RunLocation {
         let base = paths.runDirectory(runName)
         let config = identity(of: fullConfig)
         guard let existing = try? RunManifest.read(runDirectory: base) else { return RunLocation(path: base, name: runName, note: nil) }
-        let (before, now) = comparable(existing.config, fullConfig)
+        let (before, now) = comparable(existing.config, fullConfig, defaults: defaults)
         guard before.canonicalJSON != now.canonicalJSON else { return RunLocation(path: base, name: runName, note: nil) }
         let name = "\(runName)-\(String(Hashing.sha256Hex(config.canonicalJSON).prefix(hashLength)))"
         let changes = Planner.configChanges(old: before, new: now).map { $0.replacingOccurrences(of: "config ", with: "") }

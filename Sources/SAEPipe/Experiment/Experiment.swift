@@ -40,7 +40,7 @@ public struct Experiment: Sendable {
 
     /// Where this config's outputs go: `outputs/<run_name>/`, or a hash-suffixed sibling when
     /// another config's run holds that name.
-    public func location() -> RunLocation { RunLocation.choose(paths: paths, runName: runName, config: config.value) }
+    public func location() -> RunLocation { RunLocation.choose(paths: paths, runName: runName, config: config.value, defaults: config.defaults) }
 
     public func runner() -> PipelineRunner {
         PipelineRunner(graph: graph, config: config, runName: runName, paths: paths)

@@ -28,13 +28,14 @@ public enum RunListing {
         let runs = runs(outputs: outputs)
         guard !runs.isEmpty else { return "no runs in \(outputs)/ yet: `saepipe run CONFIG` makes one\n" }
         let byName = Dictionary(runs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let defaults = ExperimentSchema.schema.defaults()
         var lines: [String] = []
         for run in runs {
             let m = run.manifest
             let stages = m.stages.filter { $0.status != .notRun }.count
             lines.append("\(run.name)  \(m.started.prefix(16).replacingOccurrences(of: "T", with: " "))  \(stages)/\(m.stages.count) stages  from \(m.configFiles.last ?? "?")")
             if run.name != m.runName, let namesake = byName[m.runName] {
-                let (before, now) = RunLocation.comparable(namesake.manifest.config, m.config)
+                let (before, now) = RunLocation.comparable(namesake.manifest.config, m.config, defaults: defaults)
                 let changes = Planner.configChanges(old: before, new: now).map { $0.replacingOccurrences(of: "config ", with: "") }
                 for change in changes.prefix(8) {
                     lines += StatusReport.wrap(change, width: width, first: "  - ", rest: "    ")

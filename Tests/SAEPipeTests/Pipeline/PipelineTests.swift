@@ -224,6 +224,10 @@ final class PipelineTests: XCTestCase {
         XCTAssertNotEqual(older, text)
         try older.write(toFile: manifestPath, atomically: true, encoding: .utf8)
         XCTAssertNil(try Experiment.load(configPath: config).location().note)
+        // …unless this config sets that key to something other than its default.
+        let newSetting = try Experiment.load(configPath: config, overrides: ["eval.match_threshold=0.9"]).location()
+        XCTAssertNotEqual(newSetting.path, "\(outputs)/tiny")
+        XCTAssertTrue(newSetting.note?.contains("eval.match_threshold: 0.7 → 0.9") == true, newSetting.note ?? "")
         let variant = try Experiment.load(configPath: config, overrides: ["collect.tokens=500"])
         let report = try variant.runner().run(RunOptions(selection: RunSelection(until: "collect.A")))
         let suffixed = try XCTUnwrap(report.runDirectory)
