@@ -17,8 +17,9 @@ threshold start at 100 steps (its defaults of 1000 would never set the inference
 its learning-rate decay over the last 20%. Learning rates are swept with --lr; the frontier over
 all of a tool's runs is its tuned frontier.
 
-Runs already in --json (same tool, level, lr, tokens and features) are skipped, so a long
-measurement can be resumed. Needs `pip install sae-lens eai-sparsify schedulefree natsort` and
+Runs already in --json (same tool, level, lr, tokens, features and --seed) are skipped, so a long
+measurement can be resumed; another --seed (initialization and batch order, same split) adds a
+repeat, and `bench quality --compare` averages a configuration's seeds and gives their spread. Needs `pip install sae-lens eai-sparsify schedulefree natsort` and
 `pip install --no-deps dictionary-learning` (its package imports nnsight, which this script stubs).
 """
 import argparse
@@ -211,13 +212,14 @@ def main():
         recipe = f"{tool}+warmup{schedule['warmup_steps']}+decay{args.lr_decay_fraction:g}" if scheduled else tool
         for level in levels:
             for lr in numbers(args.lr, float) if args.lr else [defaults[tool]]:
-                key = (recipe, level, lr, steps * args.batch, args.features)
-                if any((r["recipe"], r["level"], r["lr"], r["training_tokens"], r["features"]) == key for r in runs):
+                key = (recipe, level, lr, steps * args.batch, args.features, args.seed)
+                # Runs written before the seed was recorded trained with seed 0.
+                if any((r["recipe"], r["level"], r["lr"], r["training_tokens"], r["features"], r.get("seed", 0)) == key for r in runs):
                     continue
                 encode_decode, seconds = train(tool, level, lr, training, args.features, args.batch, steps, args.seed, schedule)
                 metrics = score(encode_decode, held_out, scale, args.features)
                 run = dict(recipe=recipe, level=level, level_name="λ" if tool == "saelens-standard" else "k", lr=lr, seconds=seconds, tokens_per_s=steps * args.batch / seconds,
-                           features=args.features, training_tokens=steps * args.batch, **metrics)
+                           features=args.features, training_tokens=steps * args.batch, seed=args.seed, **metrics)
                 print(f"{recipe} level {level:g} lr {lr:.3g}: L0 {run['l0']:.1f}, FVE {run['fve']:.3f}, "
                       f"dead {100 * run['dead_fraction']:.1f}%, {seconds:.0f} s, {run['tokens_per_s']:.0f} tok/s", flush=True)
                 runs.append(run)

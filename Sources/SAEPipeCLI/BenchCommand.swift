@@ -164,7 +164,7 @@ struct BenchQuality: ParsableCommand {
         discussion: """
             Every run uses the train stage's defaults (configs' schema), or --config's sae and train
             sections, with --set overrides and the train stage's held-out windows, except what the
-            recipe options set (activation, level, --lr, --batch, --features, --tokens, --seed). Recipes: \(QualityBenchmark.Recipe.allCases.map(\.rawValue).joined(separator: ", ")).
+            recipe options set (activation, level, --lr, --batch, --features, --tokens, --seed, --seeds). Recipes: \(QualityBenchmark.Recipe.allCases.map(\.rawValue).joined(separator: ", ")).
             relu runs at each --l1 λ, jumprelu at each --l0 λ, the others at each --k.
             Against other tools: --split-out writes the held-out rows for scripts/bench-anchors.py,
             whose runs --compare adds to the table and figure with the margin at each of their L0s;
@@ -191,6 +191,8 @@ struct BenchQuality: ParsableCommand {
     var batch: Int?
     @Option(help: "Seed of the split, the initialization and the batches.")
     var seed: UInt64 = 0
+    @Option(help: "Comma-separated training seeds: every configuration trains once per seed on the split of --seed, and the tables give mean FVE ± its standard error.")
+    var seeds: String?
     @Option(help: "A config whose sae and train sections are every run's base settings (default: the schema's defaults).")
     var config: String?
     @Option(name: .customLong("set"), help: "Override a base setting, e.g. --set train.lr_decay_fraction=0.4; repeatable.")
@@ -224,6 +226,8 @@ struct BenchQuality: ParsableCommand {
         var plan = QualityBenchmark.Plan(recipes: recipeList, kValues: kValues, l1Values: l1Values, learningRates: rates, tokens: tokens,
                                          features: features, batchSize: batch, seed: seed)
         plan.l0Values = l0Values
+        plan.trainingSeeds = try seeds.map { try list($0, "seeds") { UInt64($0) } } ?? []
+        guard Set(plan.trainingSeeds).count == plan.trainingSeeds.count else { throw ValidationError("--seeds lists a seed twice") }
         return plan
     }
 
@@ -239,8 +243,9 @@ struct BenchQuality: ParsableCommand {
         } else {
             let base = try QualityBenchmark.baseSettings(config: config, overrides: overrides)
             ours = try QualityBenchmark.run(activations: acts, plan: plan, base: base, console: Console.shared, splitOutput: splitOut) { run in
-                Console.shared.line(String(format: "%@ %@: L0 %.1f, FVE %.3f, dead %.1f%%, %.0f s", run.recipe, run.levelText, run.l0,
-                                           run.fve, 100 * run.deadFraction, run.seconds))
+                let seedText = plan.trainingSeeds.count > 1 ? " seed \(run.seed ?? 0)" : ""
+                Console.shared.line(String(format: "%@ %@%@: L0 %.1f, FVE %.3f, dead %.1f%%, %.0f s", run.recipe, run.levelText, seedText,
+                                           run.l0, run.fve, 100 * run.deadFraction, run.seconds))
             }
         }
         let anchors = try compare.flatMap { path in

@@ -218,7 +218,14 @@ public enum SAEMath {
     {
         let keep = min(keep, count)
         guard keep > 0 else { return (.infinity, 0) }
-        guard let (cutoff, strictlyAbove) = sampledCutoff(pre, count: count, keep: keep, scratch: scratch)
+        return batchTopKCutoff(pre: pre, count: count, keep: keep, scratch: scratch, guess: sampledGuess(pre, count: count, keep: keep))
+    }
+
+    /// The same from a sampled guess already taken (nil: straight to the histogram search); keep ≥ 1.
+    static func batchTopKCutoff(pre: UnsafePointer<Float>, count: Int, keep: Int, scratch: UnsafeMutablePointer<Float>, guess: Float?)
+        -> (cutoff: Float, ties: Int)
+    {
+        guard let (cutoff, strictlyAbove) = guess.flatMap({ cutoff(pre, count: count, keep: keep, atLeast: $0, scratch: scratch) })
             ?? histogramCutoff(pre, count: count, keep: keep, scratch: scratch)
         else { return (0, 0) }
         return (cutoff, keep - strictlyAbove)
@@ -232,6 +239,14 @@ public enum SAEMath {
         -> (cutoff: Float, strictlyAbove: Int)?
     {
         guard let guess = sampledGuess(pre, count: count, keep: keep) else { return nil }
+        return cutoff(pre, count: count, keep: keep, atLeast: guess, scratch: scratch)
+    }
+
+    /// The keep-th largest value among those at or above `guess`, and how many lie strictly above
+    /// it; nil when fewer than `keep` values reach the guess.
+    static func cutoff(_ pre: UnsafePointer<Float>, count: Int, keep: Int, atLeast guess: Float, scratch: UnsafeMutablePointer<Float>)
+        -> (cutoff: Float, strictlyAbove: Int)?
+    {
         // Each chunk writes its candidates at its own offset in scratch; then they are packed together.
         let chunkCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65536))
         var found = [Int](repeating: 0, count: chunkCount)
@@ -316,9 +331,12 @@ public enum SAEMath {
                           into sparse: SparseActivations) {
         let count = rows * features
         let keep = min(keep, count)
-        if keep > 0, let guess = sampledGuess(pre, count: count, keep: keep),
-            let (values, indices) = candidates(pre, count: count, atLeast: guess, capacity: 2 * keep + 4096), values.count >= keep
-        {
+        guard keep > 0 else {
+            sparse.build(above: .infinity, ties: 0, pre, rows: rows, features: features)
+            return
+        }
+        let guess = sampledGuess(pre, count: count, keep: keep)
+        if let guess, let (values, indices) = candidates(pre, count: count, atLeast: guess, capacity: 2 * keep + 4096), values.count >= keep {
             values.withUnsafeBufferPointer { (scratch).update(from: $0.baseAddress!, count: values.count) }
             let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: values.count), keep)
             var ties = keep - values.reduce(0) { $0 + ($1 > cutoff ? 1 : 0) }
@@ -337,7 +355,8 @@ public enum SAEMath {
             sparse.set(rowStart: rowStart, cols: cols, vals: vals, features: features)
             return
         }
-        let (cutoff, ties) = batchTopKCutoff(pre: pre, count: count, keep: keep, scratch: scratch)
+        // Too many candidates (or too few): the guess still bounds the unindexed pass before the histogram search.
+        let (cutoff, ties) = batchTopKCutoff(pre: pre, count: count, keep: keep, scratch: scratch, guess: guess)
         sparse.build(above: cutoff, ties: ties, pre, rows: rows, features: features)
     }
 

@@ -37,7 +37,10 @@ public enum QualityBenchmark {
         public var tokens: Int
         public var features: Int?
         public var batchSize: Int?
+        /// Seed of the held-out split, and of the training when `trainingSeeds` is empty.
         public var seed: UInt64
+        /// Each configuration trains once per seed (initialization and batch order), all on the split of `seed`.
+        public var trainingSeeds: [UInt64] = []
 
         public init(recipes: [Recipe], kValues: [Int], l1Values: [Double], learningRates: [Double], tokens: Int, features: Int?,
                     batchSize: Int?, seed: UInt64) {
@@ -45,29 +48,35 @@ public enum QualityBenchmark {
             (self.tokens, self.features, self.batchSize, self.seed) = (tokens, features, batchSize, seed)
         }
 
-        /// The settings of every run, in order.
-        public func runs(base: TrainSettings) -> [(recipe: Recipe, level: Double, lr: Double, settings: TrainSettings)] {
+        /// The settings of every run, in order (a configuration's seeds one after another).
+        public func runs(base: TrainSettings) -> [(recipe: Recipe, level: Double, lr: Double, seed: UInt64, settings: TrainSettings)] {
             recipes.flatMap { recipe in
                 (recipe.selectsByRank ? kValues.map(Double.init) : recipe == .jumprelu ? l0Values : l1Values).flatMap { level in
-                    (learningRates.isEmpty ? [Double(base.lr)] : learningRates).map { lr in
-                        var s = base
-                        s.tokens = tokens
-                        s.epochs = nil
-                        if let features { s.dSAE = features }
-                        if let batchSize { s.batchSize = batchSize }
-                        s.seed = seed
-                        s.lr = Float(lr)
-                        switch recipe {
-                        case .relu: s.activation = .relu; s.l1Coefficient = Float(level)
-                        case .topk: s.activation = .topK(Int(level))
-                        case .topkNoAux: s.activation = .topK(Int(level)); s.auxKCoefficient = 0
-                        case .batchtopk: s.activation = .batchTopK(Int(level))
-                        case .jumprelu: s.activation = .jumpReLU(bandwidth: base.jumpReLUBandwidth); s.l1Coefficient = Float(level)
+                    (learningRates.isEmpty ? [Double(base.lr)] : learningRates).flatMap { lr in
+                        (trainingSeeds.isEmpty ? [seed] : trainingSeeds).map { trainingSeed in
+                            (recipe, level, lr, trainingSeed, settings(base: base, recipe: recipe, level: level, lr: lr, seed: trainingSeed))
                         }
-                        return (recipe, level, lr, s)
                     }
                 }
             }
+        }
+
+        func settings(base: TrainSettings, recipe: Recipe, level: Double, lr: Double, seed: UInt64) -> TrainSettings {
+            var s = base
+            s.tokens = tokens
+            s.epochs = nil
+            if let features { s.dSAE = features }
+            if let batchSize { s.batchSize = batchSize }
+            s.seed = seed
+            s.lr = Float(lr)
+            switch recipe {
+            case .relu: s.activation = .relu; s.l1Coefficient = Float(level)
+            case .topk: s.activation = .topK(Int(level))
+            case .topkNoAux: s.activation = .topK(Int(level)); s.auxKCoefficient = 0
+            case .batchtopk: s.activation = .batchTopK(Int(level))
+            case .jumprelu: s.activation = .jumpReLU(bandwidth: base.jumpReLUBandwidth); s.l1Coefficient = Float(level)
+            }
+            return s
         }
     }
 
@@ -88,17 +97,20 @@ public enum QualityBenchmark {
         public var trainingTokens: Int
         /// "k" or "λ": what `level` is, written by other tools' runs; saepipe's recipes imply it.
         public var levelName: String?
+        /// The training seed (initialization and batch order); nil in files written before it was recorded, which trained with seed 0.
+        public var seed: UInt64?
 
         public init(recipe: String, level: Double, lr: Double, l0: Double, fve: Double, mse: Double, deadFraction: Double,
-                    seconds: Double, tokensPerSecond: Double, features: Int, trainingTokens: Int) {
+                    seconds: Double, tokensPerSecond: Double, features: Int, trainingTokens: Int, seed: UInt64? = nil) {
             (self.recipe, self.level, self.lr, self.l0, self.fve, self.mse) = (recipe, level, lr, l0, fve, mse)
             (self.deadFraction, self.seconds, self.tokensPerSecond, self.features, self.trainingTokens) =
                 (deadFraction, seconds, tokensPerSecond, features, trainingTokens)
+            self.seed = seed
         }
 
         enum CodingKeys: String, CodingKey {
             case recipe, level, lr, l0, fve, mse, deadFraction = "dead_fraction", seconds, tokensPerSecond = "tokens_per_s", features
-            case trainingTokens = "training_tokens", levelName = "level_name"
+            case trainingTokens = "training_tokens", levelName = "level_name", seed
         }
 
         /// "k 32" or "λ 3".
@@ -116,17 +128,18 @@ public enum QualityBenchmark {
         let dataset = try ActivationDataset(directory: directory, split: base.validation, seed: plan.seed)
         if let splitOutput { try writeSplit(dataset, seed: plan.seed, to: splitOutput) }
         var results: [Run] = []
-        for (recipe, level, lr, settings) in plan.runs(base: base) {
+        for (recipe, level, lr, seed, settings) in plan.runs(base: base) {
             var trainer = Trainer(dataset: dataset, settings: settings, checkpointDirectory: nil)
             trainer.console = console
             let levelText = (recipe.selectsByRank ? "k " : "λ ") + NumberFormat.short(level)
-            trainer.label = "\(recipe.rawValue) \(levelText) lr \(NumberFormat.short(lr))"
+            trainer.label = "\(recipe.rawValue) \(levelText) lr \(NumberFormat.short(lr))" + (plan.trainingSeeds.count > 1 ? " seed \(seed)" : "")
             let started = Date()
             let result = try trainer.train()
             let validation = result.validation
             let run = Run(recipe: recipe.rawValue, level: level, lr: lr, l0: validation.l0, fve: validation.fve, mse: validation.mse,
                           deadFraction: validation.deadFraction, seconds: Date().timeIntervalSince(started),
-                          tokensPerSecond: result.tokensPerSecond, features: result.parameters.features, trainingTokens: result.trainingTokens)
+                          tokensPerSecond: result.tokensPerSecond, features: result.parameters.features, trainingTokens: result.trainingTokens,
+                          seed: seed)
             results.append(run)
             finished(run)
         }
@@ -158,9 +171,10 @@ public enum QualityBenchmark {
         try writeSplit(dataset, seed: seed, to: path)
     }
 
-    /// Per recipe, the runs no other run of that recipe beats on both L0 (lower) and FVE (higher).
+    /// Per recipe, the configurations (each its mean over seeds) no other one of that recipe beats on
+    /// both L0 (lower) and FVE (higher).
     public static func frontier(_ runs: [Run]) -> [String: [Run]] {
-        Dictionary(grouping: runs, by: \.recipe).mapValues(paretoFront)
+        Dictionary(grouping: repeated(runs), by: \.mean.recipe).mapValues { paretoFront($0).map(\.mean) }
     }
 
     /// Whether `a` is at least as sparse and as faithful as `b`, and better in one.
@@ -170,19 +184,33 @@ public enum QualityBenchmark {
         return noWorse && better
     }
 
-    /// The table printed at the end: every run, frontier runs marked.
+    /// The table printed at the end: every run, frontier configurations marked; with several
+    /// training seeds, each configuration's mean and spread after it.
     public static func table(_ runs: [Run]) -> String {
-        let onFrontier = Set(frontier(runs).values.flatMap { $0 }.map { "\($0.recipe)|\($0.level)|\($0.lr)" })
-        let header = ["recipe", "level", "lr", "L0", "FVE", "MSE", "dead", "seconds", "tok/s", "frontier"]
+        let onFrontier = Set(frontier(runs).values.flatMap { $0 }.map(configurationKey))
+        let seeded = Set(runs.map { $0.seed ?? 0 }).count > 1
+        let header = ["recipe", "level", "lr"] + (seeded ? ["seed"] : []) + ["L0", "FVE", "MSE", "dead", "seconds", "tok/s", "frontier"]
         let rows = runs.map { run in
-            [run.recipe, run.levelText, NumberFormat.short(run.lr), String(format: "%.1f", run.l0), String(format: "%.3f", run.fve),
-             String(format: "%.4g", run.mse), String(format: "%.1f%%", 100 * run.deadFraction), String(format: "%.0f", run.seconds),
-             String(format: "%.0f", run.tokensPerSecond), onFrontier.contains("\(run.recipe)|\(run.level)|\(run.lr)") ? "*" : ""]
+            [run.recipe, run.levelText, NumberFormat.short(run.lr)] + (seeded ? ["\(run.seed ?? 0)"] : [])
+                + [String(format: "%.1f", run.l0), String(format: "%.3f", run.fve),
+                   String(format: "%.4g", run.mse), String(format: "%.1f%%", 100 * run.deadFraction), String(format: "%.0f", run.seconds),
+                   String(format: "%.0f", run.tokensPerSecond), onFrontier.contains(configurationKey(run)) ? "*" : ""]
         }
-        return alignedTable(header: header, rows: rows)
+        var text = alignedTable(header: header, rows: rows)
+        let repeatedOnes = repeated(runs).filter { $0.seeds > 1 }
+        guard !repeatedOnes.isEmpty else { return text }
+        text += "\n\nmeans over training seeds (± the standard error of the mean FVE, sd the seeds' standard deviation):\n"
+        let meanRows = repeatedOnes.map { item in
+            [item.mean.recipe, item.mean.levelText, NumberFormat.short(item.mean.lr), "\(item.seeds)", String(format: "%.1f", item.mean.l0),
+             String(format: "%.4f ± %.4f", item.mean.fve, item.fveStandardError ?? 0), String(format: "%.4f", item.fveDeviation ?? 0),
+             String(format: "%.1f%%", 100 * item.mean.deadFraction)]
+        }
+        text += alignedTable(header: ["recipe", "level", "lr", "seeds", "L0", "FVE", "sd", "dead"], rows: meanRows)
+        return text
     }
 
-    /// L0 (log scale) against held-out FVE, one line per recipe through its frontier, every run a dot.
+    /// L0 (log scale) against held-out FVE, one line per recipe through its frontier of means over
+    /// seeds, every run (each seed) a dot.
     public static func chart(_ runs: [Run], subtitle: String) -> Chart {
         var series: [Series] = []
         let recipes = recipeOrder(runs)
@@ -198,7 +226,7 @@ public enum QualityBenchmark {
         chart.xScale = .log10
         // With several learning rates, each dot says which; with many recipes only frontier dots are named.
         let severalRates = Set(runs.map(\.lr)).count > 1
-        let named = recipes.count > 3 ? frontier(runs).values.flatMap { $0 } : runs
+        let named = recipes.count > 3 ? frontier(runs).values.flatMap { $0 } : repeated(runs).map(\.mean)
         chart.annotations = named.map { ($0.l0, $0.fve, $0.levelText + (severalRates ? ", lr " + String(format: "%.2g", $0.lr) : "")) }
         return chart
     }

@@ -38,48 +38,127 @@ extension QualityBenchmark {
         public var heldOutRows: [Int] { heldOutRanges.flatMap { $0[0]..<$0[1] } }
     }
 
+    /// One configuration (recipe or tool, level, learning rate, budget, features) over its training seeds.
+    public struct Repeated: Sendable, Equatable {
+        /// Every figure averaged over the seeds (`seed` nil when there are several).
+        public var mean: Run
+        public var seeds: Int
+        /// Sample standard deviation of the held-out FVE over seeds (nil with one seed).
+        public var fveDeviation: Double?
+        /// Standard error of `mean.fve` (nil with one seed).
+        public var fveStandardError: Double? { fveDeviation.map { $0 / Double(seeds).squareRoot() } }
+    }
+
+    /// `runs` grouped by configuration in order of first appearance; a seed seen twice for one
+    /// configuration counts once (the first), so a file compared twice does not shrink the spread.
+    public static func repeated(_ runs: [Run]) -> [Repeated] {
+        var order: [String] = [], groups: [String: [Run]] = [:]
+        for run in runs {
+            let key = configurationKey(run)
+            if groups[key] == nil { order.append(key) }
+            if !(groups[key] ?? []).contains(where: { ($0.seed ?? 0) == (run.seed ?? 0) }) { groups[key, default: []].append(run) }
+        }
+        return order.map { key in
+            let members = groups[key]!
+            let n = Double(members.count)
+            let average = { (value: (Run) -> Double) in members.reduce(0) { $0 + value($1) } / n }
+            var mean = members[0]
+            mean.l0 = average(\.l0)
+            mean.fve = average(\.fve)
+            mean.mse = average(\.mse)
+            mean.deadFraction = average(\.deadFraction)
+            mean.seconds = average(\.seconds)
+            mean.tokensPerSecond = average(\.tokensPerSecond)
+            if members.count > 1 { mean.seed = nil }
+            let deviation = members.count > 1
+                ? (members.reduce(0) { $0 + ($1.fve - mean.fve) * ($1.fve - mean.fve) } / (n - 1)).squareRoot() : nil
+            return Repeated(mean: mean, seeds: members.count, fveDeviation: deviation)
+        }
+    }
+
+    static func configurationKey(_ run: Run) -> String {
+        "\(run.recipe)|\(run.level)|\(run.lr)|\(run.trainingTokens)|\(run.features)"
+    }
+
     /// The runs no other run in `runs` beats on both L0 (lower) and FVE (higher), by increasing L0.
     public static func paretoFront(_ runs: [Run]) -> [Run] {
-        runs.filter { run in !runs.contains { dominates($0, run) } }.sorted { ($0.l0, -$0.fve) < ($1.l0, -$1.fve) }
+        paretoFront(runs.map { Repeated(mean: $0, seeds: 1, fveDeviation: nil) }).map(\.mean)
+    }
+
+    /// The configurations whose mean no other one's beats on both L0 and FVE, by increasing L0.
+    public static func paretoFront(_ items: [Repeated]) -> [Repeated] {
+        items.filter { item in !items.contains { dominates($0.mean, item.mean) } }
+            .sorted { ($0.mean.l0, -$0.mean.fve) < ($1.mean.l0, -$1.mean.fve) }
     }
 
     /// The FVE of a frontier at `l0`, linear in log L0 between its points; nil outside the L0 range it covers.
     public static func interpolatedFVE(_ front: [Run], at l0: Double) -> Double? {
-        guard let first = front.first, let last = front.last, l0 > 0, first.l0 <= l0, l0 <= last.l0 else { return nil }
-        for (low, high) in zip(front, front.dropFirst()) where low.l0 <= l0 && l0 <= high.l0 {
-            guard high.l0 > low.l0 else { return max(low.fve, high.fve) }
-            let t = (log(l0) - log(low.l0)) / (log(high.l0) - log(low.l0))
-            return low.fve + t * (high.fve - low.fve)
+        interpolated(front.map { Repeated(mean: $0, seeds: 1, fveDeviation: nil) }, at: l0)?.fve
+    }
+
+    /// The same over means, with the standard error of the interpolated value (the two points are
+    /// independent runs; nil when a point it leans on has one seed).
+    static func interpolated(_ front: [Repeated], at l0: Double) -> (fve: Double, standardError: Double?)? {
+        guard let first = front.first, let last = front.last, l0 > 0, first.mean.l0 <= l0, l0 <= last.mean.l0 else { return nil }
+        for (low, high) in zip(front, front.dropFirst()) where low.mean.l0 <= l0 && l0 <= high.mean.l0 {
+            guard high.mean.l0 > low.mean.l0 else {
+                let better = low.mean.fve >= high.mean.fve ? low : high
+                return (better.mean.fve, better.fveStandardError)
+            }
+            let t = (log(l0) - log(low.mean.l0)) / (log(high.mean.l0) - log(low.mean.l0))
+            let fve = low.mean.fve + t * (high.mean.fve - low.mean.fve)
+            var variance: Double? = 0
+            for (weight, point) in [(1 - t, low), (t, high)] where weight > 0 {
+                variance = point.fveStandardError.flatMap { se in variance.map { $0 + weight * weight * se * se } }
+            }
+            return (fve, variance.map { $0.squareRoot() })
         }
-        return first.fve
+        return (first.mean.fve, first.fveStandardError)
     }
 
     /// At one point of the anchors' best frontier: saepipe's frontier there and the difference.
     public struct Margin: Sendable, Equatable {
+        /// The anchor configuration's mean over its seeds.
         public var anchor: Run
+        public var anchorSeeds: Int = 1
+        public var anchorStandardError: Double?
         /// saepipe's frontier FVE at the anchor's L0 (nil when saepipe's runs do not cover that L0).
         public var saepipeFVE: Double?
+        public var saepipeStandardError: Double?
         public var margin: Double? { saepipeFVE.map { $0 - anchor.fve } }
+        /// Standard error of the margin over training seeds; nil unless both sides ran several seeds.
+        public var marginStandardError: Double? {
+            guard let a = anchorStandardError, let b = saepipeStandardError else { return nil }
+            return (a * a + b * b).squareRoot()
+        }
     }
 
-    /// Every point of the best frontier over all `anchors` runs (whatever tool and learning rate),
-    /// against saepipe's best frontier over all of `ours`, interpolated in log L0.
+    /// Every point of the best frontier over all `anchors` configurations (whatever tool and learning
+    /// rate, each the mean over its seeds), against saepipe's best frontier of means, interpolated in log L0.
     public static func margins(ours: [Run], anchors: [Run]) -> [Margin] {
-        let front = paretoFront(ours)
-        return paretoFront(anchors).map { Margin(anchor: $0, saepipeFVE: interpolatedFVE(front, at: $0.l0)) }
+        let front = paretoFront(repeated(ours))
+        return paretoFront(repeated(anchors)).map { anchor in
+            let here = interpolated(front, at: anchor.mean.l0)
+            return Margin(anchor: anchor.mean, anchorSeeds: anchor.seeds, anchorStandardError: anchor.fveStandardError,
+                          saepipeFVE: here?.fve, saepipeStandardError: here?.standardError)
+        }
     }
 
     /// The comparison printed after the table: margins at the anchors' frontier, then speed per recipe.
     public static func comparisonText(ours: [Run], anchors: [Run]) -> String {
         var lines = ["saepipe's frontier (all its runs) against the best of the anchors at each of their frontier points,",
                      "saepipe interpolated in log L0:"]
-        let header = ["anchor", "level", "lr", "L0", "anchor FVE", "saepipe FVE", "margin"]
-        let rows = margins(ours: ours, anchors: anchors).map { m in
-            [m.anchor.recipe, m.anchor.levelText, NumberFormat.short(m.anchor.lr), String(format: "%.1f", m.anchor.l0),
+        let header = ["anchor", "level", "lr", "seeds", "L0", "anchor FVE", "saepipe FVE", "margin", "± s.e."]
+        let all = margins(ours: ours, anchors: anchors)
+        let rows = all.map { m in
+            [m.anchor.recipe, m.anchor.levelText, NumberFormat.short(m.anchor.lr), "\(m.anchorSeeds)", String(format: "%.1f", m.anchor.l0),
              String(format: "%.3f", m.anchor.fve), m.saepipeFVE.map { String(format: "%.3f", $0) } ?? "not covered",
-             m.margin.map { String(format: "%+.3f", $0) } ?? ""]
+             m.margin.map { String(format: "%+.3f", $0) } ?? "", m.marginStandardError.map { String(format: "%.3f", $0) } ?? "—"]
         }
         lines.append(alignedTable(header: header, rows: rows))
+        lines.append(all.contains { $0.marginStandardError != nil }
+            ? "FVEs are means over training seeds on one split; ± is the margin's standard error over those seeds (— where a side ran one seed)."
+            : "One training seed per side: no spread is known (saepipe --seeds, bench-anchors.py --seed give one).")
         lines.append("")
         lines.append("training speed, best tokens/s of each recipe's runs:")
         let speedRows = (bestSpeeds(ours) + bestSpeeds(anchors)).map { [$0.recipe, String(format: "%.0f", $0.tokensPerSecond)] }

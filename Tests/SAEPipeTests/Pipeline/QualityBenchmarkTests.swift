@@ -94,6 +94,75 @@ final class QualityBenchmarkTests: XCTestCase {
         XCTAssertTrue(text.contains(String(format: "%+.3f", expected - 0.62)), text)
     }
 
+    /// A run of one seed; runs of one configuration share `level` (else their L0).
+    func seeded(_ recipe: String, _ l0: Double, _ fve: Double, seed: UInt64, level: Double? = nil) -> QualityBenchmark.Run {
+        var r = run(recipe, l0, fve)
+        (r.seed, r.level) = (seed, level ?? l0)
+        return r
+    }
+
+    /// Several training seeds of one configuration are one point: their mean, with the sample
+    /// standard deviation and the standard error; a seed listed twice counts once.
+    func testSeedsOfOneConfigurationAverageWithTheirSpread() throws {
+        let runs = [seeded("batchtopk", 10, 0.80, seed: 0, level: 8), seeded("batchtopk", 12, 0.82, seed: 1, level: 8),
+                    seeded("batchtopk", 14, 0.84, seed: 2, level: 8), seeded("batchtopk", 14, 0.84, seed: 2, level: 8),
+                    seeded("batchtopk", 100, 0.9, seed: 0)]
+        let groups = QualityBenchmark.repeated(runs)
+        XCTAssertEqual(groups.map(\.seeds), [3, 1])
+        XCTAssertEqual(groups[0].mean.fve, 0.82, accuracy: 1e-12)
+        XCTAssertEqual(groups[0].mean.l0, 12, accuracy: 1e-12)
+        XCTAssertNil(groups[0].mean.seed)
+        XCTAssertEqual(try XCTUnwrap(groups[0].fveDeviation), 0.02, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(groups[0].fveStandardError), 0.02 / 3.0.squareRoot(), accuracy: 1e-12)
+        XCTAssertNil(groups[1].fveStandardError, "one seed: no spread")
+        XCTAssertEqual(QualityBenchmark.frontier(runs)["batchtopk"]?.map(\.l0), [12, 100], "the frontier runs through means")
+
+        // Anchors with two seeds at L0 12; saepipe's interpolation leans wholly on its L0-12 mean there.
+        let anchors = [seeded("saelens", 12, 0.78, seed: 0), seeded("saelens", 12, 0.80, seed: 1)]
+        let margin = try XCTUnwrap(QualityBenchmark.margins(ours: Array(runs.prefix(3)) + [seeded("batchtopk", 100, 0.9, seed: 0), seeded("batchtopk", 100, 0.92, seed: 1)],
+                                                           anchors: anchors).first)
+        XCTAssertEqual(margin.anchorSeeds, 2)
+        XCTAssertEqual(try XCTUnwrap(margin.margin), 0.03, accuracy: 1e-12)
+        let anchorSE = (0.0002 / 2).squareRoot()  // sd of {0.78, 0.80} is √0.0002, over √2
+        XCTAssertEqual(try XCTUnwrap(margin.anchorStandardError), anchorSE, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(margin.marginStandardError), (anchorSE * anchorSE + 0.0004 / 3).squareRoot(), accuracy: 1e-12)
+        // Between L0 12 and 100 both points' errors add in, weighted by the interpolation.
+        let between = try XCTUnwrap(QualityBenchmark.margins(ours: Array(runs.prefix(3)) + [seeded("batchtopk", 100, 0.9, seed: 0), seeded("batchtopk", 100, 0.92, seed: 1)],
+                                                            anchors: [seeded("saelens", 30, 0.8, seed: 0), seeded("saelens", 30, 0.8, seed: 1)]).first)
+        let t = log(30.0 / 12) / log(100.0 / 12)
+        let expected = ((1 - t) * (1 - t) * 0.0004 / 3 + t * t * 0.0002 / 2).squareRoot()
+        XCTAssertEqual(try XCTUnwrap(between.saepipeStandardError), expected, accuracy: 1e-12)
+        let single = try XCTUnwrap(QualityBenchmark.margins(ours: runs, anchors: anchors).first)
+        XCTAssertNotNil(single.saepipeStandardError, "L0 12 is the three-seed mean itself")
+        let text = QualityBenchmark.comparisonText(ours: Array(runs.prefix(3)), anchors: anchors)
+        XCTAssertTrue(text.contains(String(format: "%+.3f", 0.03)) && text.contains(String(format: "%.3f", margin.marginStandardError!)), text)
+    }
+
+    func testTheCommandRepeatsEachConfigurationPerSeedOnOneSplit() throws {
+        let directory = try temporaryDirectory(self)
+        try TrainBenchmark.writeSyntheticActivations(rows: 2000, d: 8, atoms: 16, perRow: 2, seed: 1, to: "\(directory)/acts")
+        let plan = { (seeds: [UInt64]) -> QualityBenchmark.Plan in
+            var plan = QualityBenchmark.Plan(recipes: [.batchtopk], kValues: [2, 4], l1Values: [], learningRates: [], tokens: 1000,
+                                             features: nil, batchSize: nil, seed: 5)
+            plan.trainingSeeds = seeds
+            return plan
+        }
+        XCTAssertEqual(plan([]).runs(base: .defaults).map(\.settings.seed), [5, 5])
+        XCTAssertEqual(plan([1, 2]).runs(base: .defaults).map(\.settings.seed), [1, 2, 1, 2])
+        let result = try saepipe(["bench", "quality", "--acts", "acts", "--tokens", "8000", "--features", "16", "--batch", "64",
+                                  "--recipes", "batchtopk", "--k", "2", "--seeds", "3,4", "--json", "runs.json", "--png", "f.png",
+                                  "--split-out", "split.json"], in: directory)
+        XCTAssertEqual(result.status, 0, result.err)
+        let runs = try JSONFile.read([QualityBenchmark.Run].self, from: "\(directory)/runs.json")
+        XCTAssertEqual(runs.map(\.seed), [3, 4])
+        XCTAssertNotEqual(runs[0].fve, runs[1].fve, "another seed, another initialization")
+        XCTAssertEqual(try JSONFile.read(QualityBenchmark.Split.self, from: "\(directory)/split.json").seed, 0, "the split keeps --seed")
+        XCTAssertTrue(result.out.contains("means over training seeds"), result.out)
+        let repeatedSeed = try saepipe(["bench", "quality", "--acts", "acts", "--seeds", "1,1"], in: directory)
+        XCTAssertNotEqual(repeatedSeed.status, 0)
+        XCTAssertTrue(repeatedSeed.err.contains("--seeds"), repeatedSeed.err)
+    }
+
     func testTheSplitFileListsExactlyTheHeldOutRowsAsRanges() throws {
         XCTAssertEqual(QualityBenchmark.Split.ranges(of: [0, 1, 2, 5, 7, 8]), [[0, 3], [5, 6], [7, 9]])
         let directory = try temporaryDirectory(self)
