@@ -202,11 +202,16 @@ public enum QualityBenchmark {
         text += "\n\nmeans over training seeds (± the standard error of the mean FVE, sd the seeds' standard deviation):\n"
         let meanRows = repeatedOnes.map { item in
             [item.mean.recipe, item.mean.levelText, NumberFormat.short(item.mean.lr), "\(item.seeds)", String(format: "%.1f", item.mean.l0),
-             String(format: "%.4f ± %.4f", item.mean.fve, item.fveStandardError ?? 0), String(format: "%.4f", item.fveDeviation ?? 0),
+             String(format: "%.4f ± ", item.mean.fve) + spreadText(item.fveStandardError ?? 0), spreadText(item.fveDeviation ?? 0),
              String(format: "%.1f%%", 100 * item.mean.deadFraction)]
         }
         text += alignedTable(header: ["recipe", "level", "lr", "seeds", "L0", "FVE", "sd", "dead"], rows: meanRows)
         return text
+    }
+
+    /// A spread in FVE units: four decimals, or two significant digits when that would print zero.
+    static func spreadText(_ value: Double) -> String {
+        value >= 0.0001 || value == 0 ? String(format: "%.4f", value) : String(format: "%.1e", value)
     }
 
     /// L0 (log scale) against held-out FVE, one line per recipe through its frontier of means over

@@ -125,6 +125,8 @@ extension QualityBenchmark {
         /// saepipe's frontier FVE at the anchor's L0 (nil when saepipe's runs do not cover that L0).
         public var saepipeFVE: Double?
         public var saepipeStandardError: Double?
+        /// When the anchor's L0 lies outside saepipe's frontier: saepipe's frontier point nearest in L0, to read directly.
+        public var nearest: Run?
         public var margin: Double? { saepipeFVE.map { $0 - anchor.fve } }
         /// Standard error of the margin over training seeds; nil unless both sides ran several seeds.
         public var marginStandardError: Double? {
@@ -139,8 +141,9 @@ extension QualityBenchmark {
         let front = paretoFront(repeated(ours))
         return paretoFront(repeated(anchors)).map { anchor in
             let here = interpolated(front, at: anchor.mean.l0)
+            let nearest = here != nil ? nil : front.min { abs(log($0.mean.l0 / anchor.mean.l0)) < abs(log($1.mean.l0 / anchor.mean.l0)) }
             return Margin(anchor: anchor.mean, anchorSeeds: anchor.seeds, anchorStandardError: anchor.fveStandardError,
-                          saepipeFVE: here?.fve, saepipeStandardError: here?.standardError)
+                          saepipeFVE: here?.fve, saepipeStandardError: here?.standardError, nearest: nearest?.mean)
         }
     }
 
@@ -152,13 +155,15 @@ extension QualityBenchmark {
         let all = margins(ours: ours, anchors: anchors)
         let rows = all.map { m in
             [m.anchor.recipe, m.anchor.levelText, NumberFormat.short(m.anchor.lr), "\(m.anchorSeeds)", String(format: "%.1f", m.anchor.l0),
-             String(format: "%.3f", m.anchor.fve), m.saepipeFVE.map { String(format: "%.3f", $0) } ?? "not covered",
-             m.margin.map { String(format: "%+.3f", $0) } ?? "", m.marginStandardError.map { String(format: "%.3f", $0) } ?? "—"]
+             String(format: "%.3f", m.anchor.fve),
+             m.saepipeFVE.map { String(format: "%.3f", $0) }
+                ?? "not covered" + (m.nearest.map { String(format: " (nearest: L0 %.1f, %.3f)", $0.l0, $0.fve) } ?? ""),
+             m.margin.map { String(format: "%+.3f", $0) } ?? "", m.marginStandardError.map(spreadText) ?? "—"]
         }
         lines.append(alignedTable(header: header, rows: rows))
         lines.append(all.contains { $0.marginStandardError != nil }
             ? "FVEs are means over training seeds on one split; ± is the margin's standard error over those seeds (— where a side ran one seed)."
-            : "One training seed per side: no spread is known (saepipe --seeds, bench-anchors.py --seed give one).")
+            : "No margin has a standard error: each leans on a configuration trained with one seed (saepipe --seeds, bench-anchors.py --seed add seeds).")
         lines.append("")
         lines.append("training speed, best tokens/s of each recipe's runs:")
         let speedRows = (bestSpeeds(ours) + bestSpeeds(anchors)).map { [$0.recipe, String(format: "%.0f", $0.tokensPerSecond)] }

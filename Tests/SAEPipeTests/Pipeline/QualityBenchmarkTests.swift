@@ -89,6 +89,8 @@ final class QualityBenchmarkTests: XCTestCase {
         let expected = 0.5 + 0.1 * log(3.0) / log(5.0)
         XCTAssertEqual(try XCTUnwrap(margins[1].saepipeFVE), expected, accuracy: 1e-12)
         XCTAssertNil(margins[2].saepipeFVE, "L0 200 is beyond saepipe's runs: not covered, not extrapolated")
+        XCTAssertEqual(margins[2].nearest?.l0, 100, "to read directly: saepipe's frontier point nearest in L0")
+        XCTAssertNil(margins[1].nearest)
         let text = QualityBenchmark.comparisonText(ours: ours, anchors: [run("sparsify", 40, 0.55, speed: 4)] + [run("saelens", 30, 0.62, speed: 2)])
         XCTAssertTrue(text.contains("batchtopk trains 0.25× as fast as the fastest anchor (sparsify)"), text)
         XCTAssertTrue(text.contains(String(format: "%+.3f", expected - 0.62)), text)
@@ -135,7 +137,7 @@ final class QualityBenchmarkTests: XCTestCase {
         let single = try XCTUnwrap(QualityBenchmark.margins(ours: runs, anchors: anchors).first)
         XCTAssertNotNil(single.saepipeStandardError, "L0 12 is the three-seed mean itself")
         let text = QualityBenchmark.comparisonText(ours: Array(runs.prefix(3)), anchors: anchors)
-        XCTAssertTrue(text.contains(String(format: "%+.3f", 0.03)) && text.contains(String(format: "%.3f", margin.marginStandardError!)), text)
+        XCTAssertTrue(text.contains(String(format: "%+.3f", 0.03)) && text.contains(String(format: "%.4f", margin.marginStandardError!)), text)
     }
 
     func testTheCommandRepeatsEachConfigurationPerSeedOnOneSplit() throws {
