@@ -336,7 +336,8 @@ public enum SAEMath {
             return
         }
         let guess = sampledGuess(pre, count: count, keep: keep)
-        if let guess, let (values, indices) = candidates(pre, count: count, atLeast: guess, capacity: 2 * keep + 4096), values.count >= keep {
+        let found = guess.flatMap { candidates(pre, count: count, atLeast: $0, capacity: 2 * keep + 4096) }
+        if let (values, indices) = found, values.count >= keep {
             values.withUnsafeBufferPointer { (scratch).update(from: $0.baseAddress!, count: values.count) }
             let cutoff = kthLargest(UnsafeMutableBufferPointer(start: scratch, count: values.count), keep)
             var ties = keep - values.reduce(0) { $0 + ($1 > cutoff ? 1 : 0) }
@@ -355,8 +356,9 @@ public enum SAEMath {
             sparse.set(rowStart: rowStart, cols: cols, vals: vals, features: features)
             return
         }
-        // Too many candidates (or too few): the guess still bounds the unindexed pass before the histogram search.
-        let (cutoff, ties) = batchTopKCutoff(pre: pre, count: count, keep: keep, scratch: scratch, guess: guess)
+        // More candidates than the buffer holds: the guess still bounds an unindexed pass. Fewer than
+        // keep: another pass at the same guess would find no more, so straight to the histogram search.
+        let (cutoff, ties) = batchTopKCutoff(pre: pre, count: count, keep: keep, scratch: scratch, guess: found == nil ? guess : nil)
         sparse.build(above: cutoff, ties: ties, pre, rows: rows, features: features)
     }
 
