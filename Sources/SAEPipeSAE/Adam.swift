@@ -20,8 +20,9 @@ public struct Adam: Sendable, Equatable {
     /// One update of every tensor of `parameters` with `gradients` at learning rate `lr`, in place,
     /// each gradient first multiplied by `gradientScale` (clipping; 1 leaves it exact). When
     /// `transposedEncoderGradient` is given it is ∂L/∂W_enc stored [F, d] and `gradients.wEnc` is not read.
+    /// The decoder weights step at `decoderLRScale` × `lr`.
     public mutating func update(
-        _ parameters: inout SAEParameters, _ gradients: SAEGradients, lr: Float, gradientScale: Float = 1,
+        _ parameters: inout SAEParameters, _ gradients: SAEGradients, lr: Float, decoderLRScale: Float = 1, gradientScale: Float = 1,
         transposedEncoderGradient: UnsafePointer<Float>? = nil
     ) {
         step += 1
@@ -30,10 +31,11 @@ public struct Adam: Sendable, Equatable {
         let correction1 = 1 - Float(pow(Double(beta1), Double(step)))
         let correction2 = 1 - Float(pow(Double(beta2), Double(step)))
         let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
-        let stepSize = lr / correction1
+        let baseStepSize = lr / correction1
         let root2 = correction2.squareRoot()
         let (d, features) = (parameters.d, parameters.features)
         for (_, path) in parameters.tensors {
+            let stepSize = path == \SAEParameters.wDec ? baseStepSize * decoderLRScale : baseStepSize
             parameters[keyPath: path].withUnsafeMutableBufferPointer { p in
                 first![keyPath: path].withUnsafeMutableBufferPointer { m in
                     second![keyPath: path].withUnsafeMutableBufferPointer { v in

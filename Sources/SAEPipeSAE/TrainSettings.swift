@@ -35,6 +35,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
             ConfigField("epochs", .double(0.001...100_000), doc: "passes over the training split, instead of tokens"),
             ConfigField("batch_size", .int(1...65_536), default: .int(1024), doc: "rows per optimizer step"),
             ConfigField("lr", .double(0...10), default: .double(4e-4), doc: "Adam learning rate"),
+            ConfigField("decoder_lr_scale", .double(0...1000), default: .double(1),
+                        doc: "the decoder weights' learning rate as a multiple of train.lr (the encoder, biases and thresholds use train.lr)"),
             ConfigField("lr_warmup_steps", .int(0...10_000_000), default: .int(100), doc: "linear learning-rate warmup"),
             ConfigField("lr_decay_fraction", .double(0...1), default: .double(0.2), doc: "linear decay to zero over this last share of steps"),
             ConfigField("l1_coefficient", .double(0...1e6), default: .double(3), doc: "λ: weight of the sparsity penalty (L1; L0 for jumprelu)"),
@@ -83,6 +85,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
     public var epochs: Double?
     public var batchSize: Int
     public var lr: Float
+    /// The decoder weights' learning rate as a multiple of `lr`.
+    public var decoderLRScale: Float
     public var lrWarmupSteps: Int
     public var lrDecayFraction: Double
     public var l1Coefficient: Float
@@ -165,7 +169,8 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         case decoderInitNorm = "decoder_init_norm", decoderBiasInit = "b_dec_init", decoderWeightInit = "w_dec_init"
     }
     enum TrainKeys: String, CodingKey {
-        case tokens, epochs, batchSize = "batch_size", lr, lrWarmupSteps = "lr_warmup_steps", lrDecayFraction = "lr_decay_fraction"
+        case tokens, epochs, batchSize = "batch_size", lr, decoderLRScale = "decoder_lr_scale", lrWarmupSteps = "lr_warmup_steps"
+        case lrDecayFraction = "lr_decay_fraction"
         case l1Coefficient = "l1_coefficient", l1WarmupFraction = "l1_warmup_fraction", beta1 = "adam_beta1", beta2 = "adam_beta2"
         case epsilon = "adam_epsilon", gradientClip = "grad_clip", targetL0 = "target_l0", logEvery = "log_every"
         case validateEvery = "validate_every", checkpointEvery = "checkpoint_every", deadWindowTokens = "dead_window_tokens"
@@ -203,6 +208,7 @@ public struct TrainSettings: Sendable, Equatable, Decodable {
         epochs = try train.decodeIfPresent(Double.self, forKey: .epochs)
         batchSize = try train.decode(Int.self, forKey: .batchSize)
         lr = try train.decode(Float.self, forKey: .lr)
+        decoderLRScale = try train.decode(Float.self, forKey: .decoderLRScale)
         lrWarmupSteps = try train.decode(Int.self, forKey: .lrWarmupSteps)
         lrDecayFraction = try train.decode(Double.self, forKey: .lrDecayFraction)
         l1Coefficient = try train.decode(Float.self, forKey: .l1Coefficient)

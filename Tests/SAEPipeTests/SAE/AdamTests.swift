@@ -62,4 +62,24 @@ final class AdamTests: XCTestCase {
         XCTAssertEqual(fused, plain, "d \(d), features \(features)")
         XCTAssertEqual(fusedAdam, plainAdam, "d \(d), features \(features)")
     }
+
+    func testTheDecoderLearningRateScaleMovesOnlyTheDecoderWeights() {
+        let start = parameters(seed: 7)
+        let gradients = [parameters(seed: 8), parameters(seed: 9)]
+        var (scaled, scaledAdam) = (start, Adam(beta1: 0.9, beta2: 0.99))
+        var (plain, plainAdam) = (start, Adam(beta1: 0.9, beta2: 0.99))
+        var (fast, fastAdam) = (start, Adam(beta1: 0.9, beta2: 0.99))
+        for g in gradients {
+            scaledAdam.update(&scaled, g, lr: 1e-2, decoderLRScale: 3)
+            plainAdam.update(&plain, g, lr: 1e-2)
+            fastAdam.update(&fast, g, lr: 3e-2)
+        }
+        XCTAssertEqual(scaled.wEnc, plain.wEnc)
+        XCTAssertEqual(scaled.bEnc, plain.bEnc)
+        XCTAssertEqual(scaled.bDec, plain.bDec)
+        XCTAssertNotEqual(scaled.wDec, plain.wDec)
+        for index in scaled.wDec.indices { XCTAssertEqual(scaled.wDec[index], fast.wDec[index], accuracy: 1e-6) }
+        // The moments do not depend on the rate.
+        XCTAssertEqual(scaledAdam, plainAdam)
+    }
 }
