@@ -165,21 +165,33 @@ extension QualityBenchmark {
             ? "FVEs are means over training seeds on one split; ± is the margin's standard error over those seeds (— where a side ran one seed)."
             : "No margin has a standard error: each leans on a configuration trained with one seed (saepipe --seeds, bench-anchors.py --seed add seeds).")
         lines.append("")
-        lines.append("training speed, best tokens/s of each recipe's runs:")
-        let speedRows = (bestSpeeds(ours) + bestSpeeds(anchors)).map { [$0.recipe, String(format: "%.0f", $0.tokensPerSecond)] }
-        lines.append(alignedTable(header: ["recipe", "tok/s"], rows: speedRows))
-        if let fastestAnchor = bestSpeeds(anchors).max(by: { $0.tokensPerSecond < $1.tokensPerSecond }), fastestAnchor.tokensPerSecond > 0 {
-            for run in bestSpeeds(ours) {
-                lines.append(String(format: "%@ trains %.2f× as fast as the fastest anchor (%@)", run.recipe,
-                                    run.tokensPerSecond / fastestAnchor.tokensPerSecond, fastestAnchor.recipe))
+        // Speed only at a level both sides ran: a k-16 run beside an anchor at k 128 says nothing about either trainer.
+        lines.append("training speed at each level both sides ran (the best tokens/s there; runs timed at different moments")
+        lines.append("on a shared machine compare only roughly: alternate the two for a figure to quote):")
+        let matched = speedsAtMatchedLevels(ours: ours, anchors: anchors)
+        if matched.isEmpty {
+            lines.append("no level in common: run the anchors at one of saepipe's k (bench-anchors.py --k)")
+        } else {
+            let speedRows = matched.map { pair in
+                [pair.ours.levelText, pair.ours.recipe, String(format: "%.0f", pair.ours.tokensPerSecond), pair.anchor.recipe,
+                 String(format: "%.0f", pair.anchor.tokensPerSecond), String(format: "%.2f×", pair.ours.tokensPerSecond / pair.anchor.tokensPerSecond)]
             }
+            lines.append(alignedTable(header: ["level", "saepipe", "tok/s", "fastest anchor", "tok/s", "saepipe is"], rows: speedRows))
         }
         return lines.joined(separator: "\n")
     }
 
-    /// Per recipe, its fastest run, in order of first appearance.
-    static func bestSpeeds(_ runs: [Run]) -> [Run] {
-        recipeOrder(runs).compactMap { name in runs.filter { $0.recipe == name }.max { $0.tokensPerSecond < $1.tokensPerSecond } }
+    /// At each level (k or λ) that saepipe's runs and the anchors' share, in saepipe's order: the
+    /// fastest run of each side there.
+    static func speedsAtMatchedLevels(ours: [Run], anchors: [Run]) -> [(ours: Run, anchor: Run)] {
+        var levels: [String] = []
+        for run in ours where !levels.contains(run.levelText) { levels.append(run.levelText) }
+        return levels.compactMap { level in
+            guard let mine = ours.filter({ $0.levelText == level }).max(by: { $0.tokensPerSecond < $1.tokensPerSecond }),
+                  let theirs = anchors.filter({ $0.levelText == level }).max(by: { $0.tokensPerSecond < $1.tokensPerSecond }),
+                  theirs.tokensPerSecond > 0 else { return nil }
+            return (mine, theirs)
+        }
     }
 
     /// saepipe's recipes in their declared order, then any other recipe names in order of first appearance.

@@ -91,9 +91,19 @@ final class QualityBenchmarkTests: XCTestCase {
         XCTAssertNil(margins[2].saepipeFVE, "L0 200 is beyond saepipe's runs: not covered, not extrapolated")
         XCTAssertEqual(margins[2].nearest?.l0, 100, "to read directly: saepipe's frontier point nearest in L0")
         XCTAssertNil(margins[1].nearest)
-        let text = QualityBenchmark.comparisonText(ours: ours, anchors: [run("sparsify", 40, 0.55, speed: 4)] + [run("saelens", 30, 0.62, speed: 2)])
-        XCTAssertTrue(text.contains("batchtopk trains 0.25× as fast as the fastest anchor (sparsify)"), text)
+        // Speed compares the fastest runs at a level both sides ran (k 10), never across levels: the
+        // fastest anchor run overall (sparsify at k 40, 9 tok/s) is not in it.
+        let timed = [run("sparsify", 40, 0.55, speed: 9), run("saelens", 30, 0.62, speed: 2), run("sparsify", 10, 0.3, speed: 4),
+                     run("saelens", 10, 0.25, speed: 5)]
+        let text = QualityBenchmark.comparisonText(ours: ours, anchors: timed)
         XCTAssertTrue(text.contains(String(format: "%+.3f", expected - 0.62)), text)
+        let speedLines = text.split(separator: "\n").filter { $0.contains("×") }
+        XCTAssertEqual(speedLines.count, 1, text)
+        XCTAssertTrue(speedLines[0].hasPrefix("k 10"), text)
+        XCTAssertTrue(speedLines[0].contains("saelens") && speedLines[0].contains("0.20×"), text)
+        let unmatched = QualityBenchmark.comparisonText(ours: ours, anchors: [run("sparsify", 40, 0.55, speed: 9)])
+        XCTAssertTrue(unmatched.contains("no level in common"), unmatched)
+        XCTAssertFalse(unmatched.contains("×"), unmatched)
     }
 
     /// A run of one seed; runs of one configuration share `level` (else their L0).
