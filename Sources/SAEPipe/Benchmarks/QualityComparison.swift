@@ -184,13 +184,16 @@ extension QualityBenchmark {
     /// At each level (k or λ) that saepipe's runs and the anchors' share, in saepipe's order: the
     /// fastest run of each side there.
     static func speedsAtMatchedLevels(ours: [Run], anchors: [Run]) -> [(ours: Run, anchor: Run)] {
+        // The fastest run per level (the first of equals); a level's order is its first appearance among ours.
+        func fastest(_ runs: [Run]) -> [String: Run] {
+            Dictionary(runs.map { ($0.levelText, $0) }, uniquingKeysWith: { $0.tokensPerSecond >= $1.tokensPerSecond ? $0 : $1 })
+        }
+        let (mine, theirs) = (fastest(ours), fastest(anchors))
         var levels: [String] = []
         for run in ours where !levels.contains(run.levelText) { levels.append(run.levelText) }
         return levels.compactMap { level in
-            guard let mine = ours.filter({ $0.levelText == level }).max(by: { $0.tokensPerSecond < $1.tokensPerSecond }),
-                  let theirs = anchors.filter({ $0.levelText == level }).max(by: { $0.tokensPerSecond < $1.tokensPerSecond }),
-                  theirs.tokensPerSecond > 0 else { return nil }
-            return (mine, theirs)
+            guard let anchor = theirs[level], anchor.tokensPerSecond > 0 else { return nil }
+            return (mine[level]!, anchor)
         }
     }
 
