@@ -199,8 +199,8 @@ struct BenchQuality: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Write the runs as JSON to this file.")
     var json: String?
-    @Option(help: "Write the frontier figure to this PNG.")
-    var png = "quality_frontier.png"
+    @Option(help: "Write the frontier figure to this PNG (default: beside --json, with .png).")
+    var png: String?
     @Option(help: "Write the held-out rows (the train stage's split) to this JSON file, for scripts/bench-anchors.py.")
     var splitOut: String?
     @Option(help: "Runs of other tools (scripts/bench-anchors.py --json) to compare with; repeatable.")
@@ -255,8 +255,12 @@ struct BenchQuality: ParsableCommand {
         print("cpu: \(ProcessStats.cpuModel ?? "unknown"), \(BLAS.threads) threads, openblas \(BLAS.coreName)")
         if let advice = BLAS.environmentCoreAdvice { print(advice) }
         if !anchors.isEmpty { print("\n" + QualityBenchmark.comparisonText(ours: ours, anchors: anchors)) }
-        try QualityBenchmark.writeFigure(ours + anchors, subtitle: QualityBenchmark.subtitle(activations: acts, runs: ours + anchors), to: png)
-        print("figure: \(png)")
+        if let figure = QualityBenchmark.figurePath(png: png, json: json) {
+            try QualityBenchmark.writeFigure(ours + anchors, subtitle: QualityBenchmark.subtitle(activations: acts, runs: ours + anchors), to: figure)
+            print("figure: \(figure)")
+        } else {
+            print("figure: none (--png FILE draws the frontier)")
+        }
         if let json, runs == nil {
             try JSONFile.write(ours, to: json)
             print("runs:   \(json)")

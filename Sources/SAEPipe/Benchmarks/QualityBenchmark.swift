@@ -252,6 +252,15 @@ public enum QualityBenchmark {
         return parts.joined(separator: " · ")
     }
 
+    /// Where the frontier figure goes: `--png` when given, else beside `--json` (its name with `.png`),
+    /// else nowhere — a default in the working directory littered clones with untracked figures.
+    public static func figurePath(png: String?, json: String?) -> String? {
+        if let png { return png }
+        guard let json else { return nil }
+        let stem = json.hasSuffix(".json") ? String(json.dropLast(5)) : json
+        return stem + ".png"
+    }
+
     /// Writes `chart` as a PNG.
     public static func writeFigure(_ runs: [Run], subtitle: String, to path: String) throws {
         try chart(runs, subtitle: subtitle).render(text: try TextRenderer()).writePNG(to: path)

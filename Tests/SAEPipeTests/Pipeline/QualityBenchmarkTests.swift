@@ -203,6 +203,20 @@ final class QualityBenchmarkTests: XCTestCase {
         XCTAssertTrue(result.out.contains(String(format: "%+.3f", expected - 0.75)), result.out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/split.json"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/f.png"))
+
+        // Without --png or --json nothing is drawn: no figure appears in the working directory.
+        let bare = try saepipe(["bench", "quality", "--acts", "acts", "--runs", "ours.json"], in: directory)
+        XCTAssertEqual(bare.status, 0, bare.err)
+        XCTAssertTrue(bare.out.contains("figure: none"), bare.out)
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".png") }
+        XCTAssertEqual(pngs, ["f.png"])
+    }
+
+    func testTheFigureGoesBesideTheJSONUnlessPNGIsGiven() {
+        XCTAssertEqual(QualityBenchmark.figurePath(png: "x/f.png", json: "runs.json"), "x/f.png")
+        XCTAssertEqual(QualityBenchmark.figurePath(png: nil, json: "out/runs.json"), "out/runs.png")
+        XCTAssertEqual(QualityBenchmark.figurePath(png: nil, json: "runs"), "runs.png")
+        XCTAssertNil(QualityBenchmark.figurePath(png: nil, json: nil))
     }
 
     func testBadOptionsSayWhatToFix() throws {
