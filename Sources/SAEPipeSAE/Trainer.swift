@@ -233,7 +233,7 @@ public struct Trainer {
                 clippingScale(gradients, transposedEncoderGradient: transposedEncoderGradient, maxNorm: $0)
             } ?? 1
             let lr = settings.learningRate(step: state.step, total: total)
-            state.adam.update(&state.parameters, gradients, lr: lr, gradientScale: gradientScale,
+            state.adam.update(&state.parameters, gradients, lr: lr, decoderLRScale: settings.decoderLRScale, gradientScale: gradientScale,
                               transposedEncoderGradient: transposedEncoderGradient)
             if settings.form == .unitNormDecoder { state.parameters.normalizeDecoderRows() }
             // A negative threshold would let negative pre-activations through: θ stays ≥ 0.

@@ -52,6 +52,27 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    func testTheTrainerStepsTheDecoderAtItsOwnLearningRate() throws {
+        let directory = try temporaryDirectory(self)
+        let data = try dataset(directory)
+        func decoder(scale: Float, steps: Int) throws -> SAEParameters {
+            var s = settings(.batchTopK(6))
+            s.decoderLRScale = scale
+            s.tokens = 64 * steps
+            return try quiet(Trainer(dataset: data, settings: s, checkpointDirectory: nil)).train().parameters
+        }
+        func largestChange(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? 0 }
+        // At scale 0 the decoder keeps its starting rows however long it trains (renormalizing a unit row
+        // may move its last bit), while the encoder moves.
+        let frozenShort = try decoder(scale: 0, steps: 5), frozenLong = try decoder(scale: 0, steps: 40)
+        XCTAssertLessThan(largestChange(frozenShort.wDec, frozenLong.wDec), 1e-6)
+        XCTAssertGreaterThan(largestChange(frozenShort.wEnc, frozenLong.wEnc), 1e-2)
+        let moving = try decoder(scale: 1, steps: 40)
+        XCTAssertGreaterThan(largestChange(frozenShort.wDec, moving.wDec), 1e-2)
+        XCTAssertGreaterThan(largestChange(try decoder(scale: 2, steps: 40).wDec, moving.wDec), 1e-3,
+                             "train.decoder_lr_scale reaches the step")
+    }
+
     func testInterruptedRunResumesBitwise() throws {
         let directory = try temporaryDirectory(self)
         let data = try dataset(directory)
