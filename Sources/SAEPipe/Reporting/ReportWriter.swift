@@ -174,11 +174,17 @@ enum ReportWriter {
             return "SAE: one multi-layer SAE per dataset on the `\(text("model.stream"))` vectors of \(layers == "all" ? "every layer" : "layers \(layers)"), each layer's vector a "
                 + "separate example standardized to zero mean and unit variance (SAELens' layer_norm; undone after decoding); \(sparsity), "
                 + "\(text("sae.expansion"))× expansion, \(text("train.tokens")) training vectors in batches of \(text("train.batch_size")), "
-                + "Adam at learning rate \(text("train.lr")). The transfer results below use it at layer \(text("model.layer"))."
+                + "Adam at learning rate \(learningRateText(lr: text("train.lr"), decoderScale: run.text("train.decoder_lr_scale"))). The transfer results below use it at layer \(text("model.layer"))."
         }
         return "SAE: \(sparsity)\(recipeAdditions(run)), \(text("sae.expansion"))× expansion, decoder `\(text("sae.sparsity"))`, "
             + "\(text("train.tokens")) training tokens in batches of \(text("train.batch_size")), "
-            + "Adam at learning rate \(text("train.lr"))\(scaled)."
+            + "Adam at learning rate \(learningRateText(lr: text("train.lr"), decoderScale: run.text("train.decoder_lr_scale")))\(scaled)."
+    }
+
+    /// The learning rate, with the decoder weights' own multiple when it is not 1 (older runs' configs lack the key).
+    static func learningRateText(lr: String, decoderScale: String?) -> String {
+        guard let scale = decoderScale.flatMap(Double.init), scale != 1 else { return lr }
+        return "\(lr) (the decoder weights at \(NumberFormat.short(scale)) × that)"
     }
 
     /// k annealing and a decoder bias or rows started from the data, when the run used them (older runs' configs lack the keys).

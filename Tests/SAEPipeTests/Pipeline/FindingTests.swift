@@ -1,5 +1,5 @@
 import Foundation
-import SAEPipe
+@testable import SAEPipe
 import SAEPipeCore
 import XCTest
 
@@ -149,5 +149,12 @@ final class FindingTests: XCTestCase {
         XCTAssertTrue(sentences(overfit).contains("after 26.0 passes: it does measurably better on what it trained on (gap 0.110 ± 0.020)"))
         let fine = try results(["A->A": Pair(), "B->B": Pair(), "A->B": Pair()])
         XCTAssertTrue(sentences(fine).contains("no measurable generalization gap"))
+    }
+
+    func testTheMethodNamesTheDecodersOwnLearningRateOnlyWhenItDiffers() {
+        XCTAssertEqual(ReportWriter.learningRateText(lr: "0.002", decoderScale: "3.0"), "0.002 (the decoder weights at 3 × that)")
+        XCTAssertEqual(ReportWriter.learningRateText(lr: "0.0015", decoderScale: "1.5"), "0.0015 (the decoder weights at 1.5 × that)")
+        XCTAssertEqual(ReportWriter.learningRateText(lr: "0.002", decoderScale: "1.0"), "0.002")
+        XCTAssertEqual(ReportWriter.learningRateText(lr: "0.002", decoderScale: nil), "0.002", "an older run's config lacks the key")
     }
 }
