@@ -20,9 +20,9 @@ public struct Adam: Sendable, Equatable {
     /// One update of every tensor of `parameters` with `gradients` at learning rate `lr`, in place,
     /// each gradient first multiplied by `gradientScale` (clipping; 1 leaves it exact). When
     /// `transposedEncoderGradient` is given it is ∂L/∂W_enc stored [F, d] and `gradients.wEnc` is not read.
-    /// The decoder weights step at `decoderLRScale` × `lr`.
+    /// The decoder weights step at `decoderLRScale` × `lr`; it has no default, so a caller cannot drop the setting unnoticed.
     public mutating func update(
-        _ parameters: inout SAEParameters, _ gradients: SAEGradients, lr: Float, decoderLRScale: Float = 1, gradientScale: Float = 1,
+        _ parameters: inout SAEParameters, _ gradients: SAEGradients, lr: Float, decoderLRScale: Float, gradientScale: Float = 1,
         transposedEncoderGradient: UnsafePointer<Float>? = nil
     ) {
         step += 1

@@ -156,6 +156,7 @@ enum ReportWriter {
 
     static func saeLine(_ run: BlogExport.Run) -> String {
         let text = { (key: String) in run.text(key) ?? "?" }
+        let learningRate = learningRateText(lr: text("train.lr"), decoderScale: run.text("train.decoder_lr_scale"))
         // Only the keys the activation uses: a λ beside a BatchTopK SAE would describe nothing that happened.
         let sparsity: String
         switch text("sae.activation") {
@@ -174,11 +175,11 @@ enum ReportWriter {
             return "SAE: one multi-layer SAE per dataset on the `\(text("model.stream"))` vectors of \(layers == "all" ? "every layer" : "layers \(layers)"), each layer's vector a "
                 + "separate example standardized to zero mean and unit variance (SAELens' layer_norm; undone after decoding); \(sparsity), "
                 + "\(text("sae.expansion"))× expansion, \(text("train.tokens")) training vectors in batches of \(text("train.batch_size")), "
-                + "Adam at learning rate \(learningRateText(lr: text("train.lr"), decoderScale: run.text("train.decoder_lr_scale"))). The transfer results below use it at layer \(text("model.layer"))."
+                + "Adam at learning rate \(learningRate). The transfer results below use it at layer \(text("model.layer"))."
         }
         return "SAE: \(sparsity)\(recipeAdditions(run)), \(text("sae.expansion"))× expansion, decoder `\(text("sae.sparsity"))`, "
             + "\(text("train.tokens")) training tokens in batches of \(text("train.batch_size")), "
-            + "Adam at learning rate \(learningRateText(lr: text("train.lr"), decoderScale: run.text("train.decoder_lr_scale")))\(scaled)."
+            + "Adam at learning rate \(learningRate)\(scaled)."
     }
 
     /// The learning rate, with the decoder weights' own multiple when it is not 1 (older runs' configs lack the key).

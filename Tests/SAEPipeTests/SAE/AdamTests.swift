@@ -20,7 +20,7 @@ final class AdamTests: XCTestCase {
         let gradients = [parameters(seed: 2), parameters(seed: 3)]
         var adam = Adam(beta1: 0.9, beta2: 0.99, epsilon: 1e-8)
         var p = start
-        for g in gradients { adam.update(&p, g, lr: 1e-2) }
+        for g in gradients { adam.update(&p, g, lr: 1e-2, decoderLRScale: 1) }
         // Independent: torch's update in Double.
         for index in [0, 7, start.wEnc.count - 1] {
             var (m, v, value) = (0.0, 0.0, Double(start.wEnc[index]))
@@ -50,13 +50,13 @@ final class AdamTests: XCTestCase {
         for g in gradients {
             var scaled = g
             for (_, path) in scaled.tensors { scaled[keyPath: path] = scaled[keyPath: path].map { $0 * scale } }
-            plainAdam.update(&plain, scaled, lr: 3e-3)
+            plainAdam.update(&plain, scaled, lr: 3e-3, decoderLRScale: 1)
             var transposed = [Float](repeating: 0, count: features * d)
             for j in 0..<d { for i in 0..<features { transposed[i * d + j] = g.wEnc[j * features + i] } }
             var withoutEncoder = g
             withoutEncoder.wEnc = [Float](repeating: .nan, count: g.wEnc.count)  // must not be read
             transposed.withUnsafeBufferPointer {
-                fusedAdam.update(&fused, withoutEncoder, lr: 3e-3, gradientScale: scale, transposedEncoderGradient: $0.baseAddress!)
+                fusedAdam.update(&fused, withoutEncoder, lr: 3e-3, decoderLRScale: 1, gradientScale: scale, transposedEncoderGradient: $0.baseAddress!)
             }
         }
         XCTAssertEqual(fused, plain, "d \(d), features \(features)")
@@ -71,8 +71,8 @@ final class AdamTests: XCTestCase {
         var (fast, fastAdam) = (start, Adam(beta1: 0.9, beta2: 0.99))
         for g in gradients {
             scaledAdam.update(&scaled, g, lr: 1e-2, decoderLRScale: 3)
-            plainAdam.update(&plain, g, lr: 1e-2)
-            fastAdam.update(&fast, g, lr: 3e-2)
+            plainAdam.update(&plain, g, lr: 1e-2, decoderLRScale: 1)
+            fastAdam.update(&fast, g, lr: 3e-2, decoderLRScale: 1)
         }
         XCTAssertEqual(scaled.wEnc, plain.wEnc)
         XCTAssertEqual(scaled.bEnc, plain.bEnc)
