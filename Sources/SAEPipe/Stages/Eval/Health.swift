@@ -72,16 +72,14 @@ enum Health {
         return issues
     }
 
-    /// L0 or λ still changing, or the loss still falling, over the last fifth of training
-    /// (before the learning-rate decay would explain it: the fifth before that is compared).
+    /// L0 or λ still changing over the last fifth of training, or held-out FVE still rising at the
+    /// constant learning rate. The learning-rate decay lifts FVE at the end of any run, so a rise
+    /// during it says nothing about whether more tokens would help; the check reads the last two
+    /// quarters of the constant-rate stretch between the warm-up and the decay instead.
     static func stillMoving(_ rows: [TrainingMetrics.Row], side: Side) -> [HealthIssue] {
         guard rows.count >= 20 else { return [] }
         let fifth = rows.count / 5
         let (late, earlier) = (Array(rows.suffix(fifth)), Array(rows.dropLast(fifth).suffix(fifth)))
-        func mean(_ part: [TrainingMetrics.Row], _ column: TrainingMetrics.Column) -> Double? {
-            let values = part.compactMap { $0[column] }
-            return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
-        }
         var issues: [HealthIssue] = []
         for (column, name, limit) in [(TrainingMetrics.Column.l0, "L0", 0.05), (.lambda, "λ", 0.05)] {
             guard let a = mean(earlier, column), let b = mean(late, column), a > 0 else { continue }
@@ -92,11 +90,41 @@ enum Health {
                                           pairOrSide: side.rawValue, value: change))
             }
         }
-        if let a = mean(earlier, .heldoutFVE) ?? mean(earlier, .fve), let b = mean(late, .heldoutFVE) ?? mean(late, .fve), b - a > 0.01 {
+        if let rise = fveRiseAtConstantRate(rows), rise.amount > minimumFVERise {
+            let steps = { (part: [TrainingMetrics.Row]) in
+                "\(Int(part.first?[.step] ?? 0))–\(Int(part.last?[.step] ?? 0))"
+            }
             issues.append(HealthIssue(code: "still_improving", severity: .info,
-                                      message: "SAE \(side)'s FVE rose by \(NumberFormat.fixed(b - a, digits: 3)) over the last fifth of training: more tokens would likely help",
-                                      pairOrSide: side.rawValue, value: b - a))
+                                      message: "SAE \(side)'s \(rise.heldOut ? "held-out" : "training-batch") FVE rose by \(NumberFormat.fixed(rise.amount, digits: 3)) from steps \(steps(rise.earlier)) to steps \(steps(rise.late)), at its constant learning rate before the decay: more tokens would likely help",
+                                      pairOrSide: side.rawValue, value: rise.amount))
         }
         return issues
+    }
+
+    /// A rise in FVE across a quarter of the constant-rate stretch above this counts as still improving.
+    static let minimumFVERise = 0.01
+
+    /// The change in mean FVE between the last two quarters of the rows logged at the peak learning
+    /// rate (after the warm-up, before the decay): held-out FVE when both quarters have a held-out
+    /// evaluation, else the training batches' FVE for both. Nil when that stretch is too short.
+    static func fveRiseAtConstantRate(_ rows: [TrainingMetrics.Row])
+        -> (amount: Double, heldOut: Bool, earlier: [TrainingMetrics.Row], late: [TrainingMetrics.Row])? {
+        guard let peak = rows.compactMap({ $0[.lr] }).max(), peak > 0,
+              let first = rows.firstIndex(where: { ($0[.lr] ?? 0) >= peak * (1 - 1e-6) }),
+              let last = rows.lastIndex(where: { ($0[.lr] ?? 0) >= peak * (1 - 1e-6) }) else { return nil }
+        let plateau = Array(rows[first...last])
+        let quarter = plateau.count / 4
+        guard quarter >= 2 else { return nil }
+        let late = Array(plateau.suffix(quarter)), earlier = Array(plateau.dropLast(quarter).suffix(quarter))
+        if let a = mean(earlier, .heldoutFVE), let b = mean(late, .heldoutFVE) {
+            return (b - a, true, earlier, late)
+        }
+        guard let a = mean(earlier, .fve), let b = mean(late, .fve) else { return nil }
+        return (b - a, false, earlier, late)
+    }
+
+    private static func mean(_ part: [TrainingMetrics.Row], _ column: TrainingMetrics.Column) -> Double? {
+        let values = part.compactMap { $0[column] }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 }
