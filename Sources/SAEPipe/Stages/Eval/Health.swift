@@ -109,9 +109,9 @@ enum Health {
     /// evaluation, else the training batches' FVE for both. Nil when that stretch is too short.
     static func fveRiseAtConstantRate(_ rows: [TrainingMetrics.Row])
         -> (amount: Double, heldOut: Bool, earlier: [TrainingMetrics.Row], late: [TrainingMetrics.Row])? {
-        guard let peak = rows.compactMap({ $0[.lr] }).max(), peak > 0,
-              let first = rows.firstIndex(where: { ($0[.lr] ?? 0) >= peak * (1 - 1e-6) }),
-              let last = rows.lastIndex(where: { ($0[.lr] ?? 0) >= peak * (1 - 1e-6) }) else { return nil }
+        guard let peak = rows.compactMap({ $0[.lr] }).max(), peak > 0 else { return nil }
+        let atPeak = { (row: TrainingMetrics.Row) in (row[.lr] ?? 0) >= peak * (1 - 1e-6) }
+        guard let first = rows.firstIndex(where: atPeak), let last = rows.lastIndex(where: atPeak) else { return nil }
         let plateau = Array(rows[first...last])
         let quarter = plateau.count / 4
         guard quarter >= 2 else { return nil }
